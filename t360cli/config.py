@@ -1,0 +1,199 @@
+"""Settings: where each value comes from, resolved in one pure function.
+
+Precedence, highest first: command-line flag > ``T360_*`` environment > config file >
+built-in default. ``resolve()`` takes the three layers as plain mappings, so the whole
+precedence matrix is testable without touching the process environment or the disk.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import ConfigError, UsageError
+
+DEFAULT_BASE_URL = "https://api.token360.ai/v1"
+DEFAULT_MODEL = "glm-5.1"
+
+Source = Literal["flag", "env", "file", "default"]
+
+#: Environment variable for each setting that has one.
+ENV_VARS: dict[str, str] = {
+    "api_key": "T360_API_KEY",
+    "base_url": "T360_BASE_URL",
+    "model": "T360_MODEL",
+}
+
+
+def redact(key: str | None) -> str:
+    """A key shortened so it can be recognised but not used: ``sk-ab…wxyz``."""
+    if not key:
+        return "(not set)"
+    if len(key) <= 12:
+        return "…" * 3
+    return f"{key[:5]}…{key[-4:]}"
+
+
+_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
+_secrets: set[str] = set()
+
+
+def scrub(text: str) -> str:
+    """``text`` with every API key it may hold replaced by its redacted form."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, redact(secret))
+    return _KEY_PATTERN.sub(lambda m: redact(m.group()), text)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings of one run. Immutable; the key never shows in its repr."""
+
+    api_key: str | None = field(default=None, repr=False)
+    base_url: str = DEFAULT_BASE_URL
+    model: str = DEFAULT_MODEL
+    system: str | None = None
+    #: Longest silence tolerated while waiting for data, in seconds.
+    timeout: float = 120.0
+    connect_timeout: float = 10.0
+    retries: int = 2
+    sources: Mapping[str, Source] = field(default_factory=dict, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        return f"Settings(api_key={redact(self.api_key)!r}, {shown})"
+
+
+def _url(value: object) -> str:
+    text = str(value).strip().rstrip("/")
+    if not text.startswith(("http://", "https://")) or len(text.split("://", 1)[1]) == 0:
+        raise ValueError("must start with http:// or https://")
+    return text
+
+
+def _positive_float(value: object) -> float:
+    if isinstance(value, bool):
+        raise ValueError("must be a number of seconds")
+    number = float(value)  # type: ignore[arg-type]
+    if not number > 0 or number == float("inf"):
+        raise ValueError("must be a positive number of seconds")
+    return number
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+        raise ValueError("must be a whole number")
+    number: int = int(value)  # type: ignore[call-overload]
+    if number < 0:
+        raise ValueError("must be zero or more")
+    return number
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value
+
+
+#: Every setting the file may hold, with the function that checks and converts it.
+PARSERS: dict[str, Callable[[object], Any]] = {
+    "api_key": lambda v: _text(v).strip(),
+    "base_url": _url,
+    "model": lambda v: _text(v).strip(),
+    "system": _text,
+    "timeout": _positive_float,
+    "connect_timeout": _positive_float,
+    "retries": _count,
+}
+
+
+def config_path() -> Path:
+    import platformdirs
+
+    return platformdirs.user_config_path("t360") / "config.toml"
+
+
+def data_path() -> Path:
+    import platformdirs
+
+    return platformdirs.user_data_path("t360")
+
+
+def load_file(path: Path) -> dict[str, object]:
+    """The config file's table; empty when the file does not exist."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {path}: {exc.strerror or exc}",
+            "check its permissions",
+        ) from None
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on Python 3.10 only
+        import tomli as tomllib
+    try:
+        table: dict[str, object] = tomllib.loads(raw.decode("utf-8"))
+        return table
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(
+            f"config file {path} is not valid TOML: {exc}",
+            "fix the line named, or delete the file",
+        ) from None
+
+
+def resolve(
+    flags: Mapping[str, object | None],
+    env: Mapping[str, str],
+    file: Mapping[str, object],
+    *,
+    file_name: str = "config file",
+) -> tuple[Settings, list[str]]:
+    """Merge the layers into Settings; returns them with warnings for the user.
+
+    A bad flag value is a usage error (exit 2); a bad value from the environment or the
+    file is a configuration error (exit 3). Unknown keys in the file are warned about,
+    not fatal, so a newer config never breaks an older t360.
+    """
+    warnings = [
+        f"{file_name}: unknown setting {name!r} ignored" for name in file if name not in PARSERS
+    ]
+    values: dict[str, Any] = {}
+    sources: dict[str, Source] = {}
+    for name, parse in PARSERS.items():
+        layers: list[tuple[Source, object | None, str]] = [
+            ("flag", flags.get(name), f"--{name.replace('_', '-')}"),
+            ("env", env.get(ENV_VARS[name]) if name in ENV_VARS else None, ENV_VARS.get(name, "")),
+            ("file", file.get(name), f"{name} in {file_name}"),
+        ]
+        for source, raw, label in layers:
+            if raw is None or (source == "env" and raw == ""):
+                continue
+            try:
+                values[name] = parse(raw)
+            except (ValueError, TypeError) as exc:
+                error = UsageError if source == "flag" else ConfigError
+                shown = "(hidden)" if name == "api_key" else repr(raw)
+                raise error(f"invalid {label}: {shown} {exc}") from None
+            sources[name] = source
+            break
+        else:
+            sources[name] = "default"
+    return Settings(**values, sources=sources), warnings
+
+
+def load_settings(flags: Mapping[str, object | None]) -> tuple[Settings, list[str]]:
+    """Settings for this process: its flags, its environment and its config file."""
+    path = config_path()
+    settings, warnings = resolve(flags, os.environ, load_file(path), file_name=str(path))
+    if settings.api_key:
+        _secrets.add(settings.api_key)
+    return settings, warnings

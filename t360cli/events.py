@@ -1,0 +1,201 @@
+"""Pure data: the typed events of a chat completion, and the decoding of chunks into them.
+
+No I/O here. ``ChunkDecoder.decode`` takes one parsed chunk (streamed) or one whole
+completion (non-streamed) and returns the events it carries, in the order a reader
+should see them. It is on the per-token hot path, so it allocates as little as it can.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import StreamError
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A request is on its way (again, after a retry): the turn's clock starts here."""
+
+
+@dataclass(frozen=True, slots=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReasoningDelta:
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallDelta:
+    index: int
+    id: str | None
+    type: str | None
+    name: str | None
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    """Who answers: the model the gateway reports, and the upstream provider."""
+
+    model: str | None
+    provider: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """The usage object exactly as the gateway sent it (cost details included)."""
+
+    data: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Finish:
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorEvent:
+    """An error object inside a 200 response (mid-stream)."""
+
+    message: str
+    type: str | None
+    code: str | int | None
+
+
+Event = Sent | TextDelta | ReasoningDelta | ToolCallDelta | Meta | Usage | Finish | ErrorEvent
+
+SNIPPET = 80
+
+
+def snippet(text: str | bytes, limit: int = SNIPPET) -> str:
+    """A short, single-line, printable excerpt of untrusted text for an error message."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    flat = " ".join(text.split())
+    flat = "".join(ch if ch.isprintable() else "?" for ch in flat[: limit + 1])
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def error_event(error: object, fallback: str = "the gateway reported an error") -> ErrorEvent:
+    """An ErrorEvent from an ``error`` value of any shape (object, string, or junk)."""
+    if isinstance(error, dict):
+        message = error.get("message")
+        code = error.get("code")
+        kind = error.get("type")
+        return ErrorEvent(
+            message=str(message) if message else fallback,
+            type=str(kind) if kind is not None else None,
+            code=code if isinstance(code, (str, int)) and not isinstance(code, bool) else None,
+        )
+    return ErrorEvent(message=str(error) if error else fallback, type=None, code=None)
+
+
+def parse_data(data: str) -> dict[str, Any]:
+    """The JSON object of one ``data:`` line; a StreamError for anything else."""
+    try:
+        obj = json.loads(data)
+    except ValueError:
+        raise StreamError(
+            f"the gateway sent a line that is not JSON: {snippet(data)!r}",
+            "the stream is malformed; try again, or report it if it persists",
+        ) from None
+    if not isinstance(obj, dict):
+        raise StreamError(
+            f"the gateway sent JSON that is not an object: {snippet(data)!r}",
+            "the stream is malformed; try again, or report it if it persists",
+        )
+    return obj
+
+
+def _text_of(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _reasoning_details_text(details: object) -> str:
+    if not isinstance(details, list):
+        return ""
+    parts: list[str] = []
+    for item in details:
+        if isinstance(item, dict):
+            parts.append(_text_of(item.get("text")) or _text_of(item.get("summary")))
+    return "".join(parts)
+
+
+class ChunkDecoder:
+    """Turns chunks into events, remembering what must be reported only on change."""
+
+    __slots__ = ("_model", "_provider")
+
+    def __init__(self) -> None:
+        self._model: str | None = None
+        self._provider: str | None = None
+
+    def decode(self, obj: dict[str, Any], part: str = "delta") -> list[Event]:
+        """Events of one chunk; ``part`` is ``"message"`` for a non-streamed completion."""
+        events: list[Event] = []
+        model = obj.get("model")
+        provider = obj.get("provider")
+        if (model and model != self._model) or (provider and provider != self._provider):
+            self._model = model if isinstance(model, str) and model else self._model
+            self._provider = provider if isinstance(provider, str) and provider else self._provider
+            events.append(Meta(self._model, self._provider))
+        error = obj.get("error")
+        if error is not None:
+            events.append(error_event(error))
+            return events
+        choices = obj.get("choices")
+        if choices and isinstance(choices, list):
+            choice = choices[0]
+            if isinstance(choice, dict):
+                self._decode_choice(choice, part, events)
+        usage = obj.get("usage")
+        if isinstance(usage, dict) and usage:
+            events.append(Usage(usage))
+        return events
+
+    @staticmethod
+    def _decode_choice(choice: dict[str, Any], part: str, events: list[Event]) -> None:
+        delta = choice.get(part)
+        if isinstance(delta, dict):
+            reasoning = _text_of(delta.get("reasoning")) or _text_of(delta.get("reasoning_content"))
+            if not reasoning:
+                reasoning = _reasoning_details_text(delta.get("reasoning_details"))
+            if reasoning:
+                events.append(ReasoningDelta(reasoning))
+            content = delta.get("content")
+            if content and isinstance(content, str):
+                events.append(TextDelta(content))
+            tool_calls = delta.get("tool_calls")
+            if tool_calls and isinstance(tool_calls, list):
+                for position, call in enumerate(tool_calls):
+                    if isinstance(call, dict):
+                        events.append(_tool_call(call, position))
+        if choice.get("error") is not None:
+            events.append(error_event(choice["error"]))
+            return
+        reason = choice.get("finish_reason")
+        if reason == "error":
+            events.append(error_event(None, "the provider ended the answer with an error"))
+        elif reason and isinstance(reason, str):
+            events.append(Finish(reason))
+
+
+def _tool_call(call: dict[str, Any], position: int) -> ToolCallDelta:
+    function = call.get("function")
+    function = function if isinstance(function, dict) else {}
+    index = call.get("index")
+    arguments = function.get("arguments")
+    if isinstance(arguments, (dict, list)):  # some providers send parsed JSON
+        arguments = json.dumps(arguments)
+    return ToolCallDelta(
+        index=index if isinstance(index, int) and not isinstance(index, bool) else position,
+        id=call.get("id") if isinstance(call.get("id"), str) else None,
+        type=call.get("type") if isinstance(call.get("type"), str) else None,
+        name=function.get("name") if isinstance(function.get("name"), str) else None,
+        arguments=arguments if isinstance(arguments, str) else "",
+    )

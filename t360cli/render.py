@@ -1,0 +1,242 @@
+"""Live markdown on a terminal: the only module that imports rich.
+
+Cost must stay linear in the answer's length, so the answer is cut into markdown blocks
+as it streams. A finished block (followed by a blank line, outside any code fence) is
+rendered once and printed for good; only the unfinished tail lives in a small region at
+the bottom that is redrawn. Redraws run on a helper thread at most ``FPS`` times a
+second, so a burst of tokens costs one redraw while a lone token still shows within a
+frame. A redraw rewrites only the lines that changed since the last one (greedy word
+wrap keeps earlier lines of a growing paragraph stable), so the bytes sent to the
+terminal stay proportional to the text. When the answer ends, the tail is printed for
+good and scrollback holds exactly one copy of the answer.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+from rich.console import Console
+from rich.markdown import Markdown
+
+from .terminal import Environment, ReasoningView, countdown, sanitize
+
+FPS = 30
+CODE_THEME = "monokai"
+
+_FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+
+
+class BlockSplitter:
+    """Cuts streamed markdown into finished blocks and an unfinished tail.
+
+    A block ends at a blank line outside a code fence, or at the closing fence of a code
+    block; the cut is made only once the next block starts, so a blank line followed by
+    an indented line (a list item's continuation) keeps the block together. Text is kept
+    as lists of pieces, so a long block or line costs linear time, not quadratic.
+    """
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []  # the finished lines of the unfinished block
+        self._partial: list[str] = []  # pieces of the line being written
+        self._fence: str | None = None  # the opening fence while inside a code block
+        self._gap: int | None = None  # index in _lines of a blank line ending the block
+
+    @property
+    def tail(self) -> str:
+        """The unfinished block's text so far."""
+        done = "\n".join(self._lines) + "\n" if self._lines else ""
+        return done + "".join(self._partial)
+
+    def feed(self, text: str) -> list[str]:
+        """Add streamed text; returns the blocks it finished, in order."""
+        blocks: list[str] = []
+        pos = 0
+        while (end := text.find("\n", pos)) >= 0:
+            piece = text[pos:end]
+            line = "".join(self._partial) + piece if self._partial else piece
+            self._partial = []
+            self._finish_line(line, blocks)
+            pos = end + 1
+        if pos < len(text):
+            self._partial.append(text[pos:] if pos else text)
+            first = self._partial[0][:1]
+            if self._gap is not None and first not in (" ", "\t"):
+                self._cut(blocks)  # the next block has started
+        return blocks
+
+    def _finish_line(self, line: str, blocks: list[str]) -> None:
+        if self._fence is not None:
+            self._lines.append(line)
+            if _closes(line, self._fence):
+                self._fence = None
+                blocks.append("\n".join(self._lines) + "\n")
+                self._lines = []
+            return
+        if not line.strip():
+            if self._gap is None:
+                self._gap = len(self._lines)
+            self._lines.append(line)
+            return
+        if self._gap is not None:
+            if line[:1] in (" ", "\t"):
+                self._gap = None  # an indented continuation: the same block
+            else:
+                self._cut(blocks)
+        self._lines.append(line)
+        opening = _FENCE.match(line)
+        if opening:
+            self._fence = opening.group(1)
+
+    def _cut(self, blocks: list[str]) -> None:
+        """Finish the block before the pending blank line; drop the blank lines."""
+        block = self._lines[: self._gap]
+        self._lines = []
+        self._gap = None
+        if any(line.strip() for line in block):
+            blocks.append("\n".join(block) + "\n")
+
+
+def _closes(line: str, fence: str) -> bool:
+    stripped = line.strip()
+    return (
+        len(line) - len(line.lstrip(" ")) <= 3
+        and stripped.startswith(fence[0] * len(fence))
+        and not stripped.strip(fence[0])
+    )
+
+
+class MarkdownSink:
+    """The answer as live markdown on a terminal (stdout), reasoning dimmed on stderr."""
+
+    def __init__(self, env: Environment, *, show_extras: bool) -> None:
+        self.env = env
+        self._out = env.stdout
+        self.console = Console(
+            file=env.stdout,
+            force_terminal=True,
+            no_color=env.no_color,
+            highlight=False,
+            emoji=False,
+            markup=False,
+        )
+        self._height = max(self.console.height, 4)
+        self._reasoning = ReasoningView(env, show=show_extras)
+        self._splitter = BlockSplitter()
+        self._blocks: list[str] = []  # finished, not yet drawn
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = False
+        self._live: list[str] = []  # the lines of the live region now on screen
+        self._skip = 0  # leading lines of the tail's rendering already made permanent
+        self._thread: threading.Thread | None = None
+        self._has_text = False
+
+    # -- the streaming side (main thread) -------------------------------------------------
+
+    def text(self, text: str) -> None:
+        if not self._has_text:
+            self._reasoning.end()
+            self._has_text = True
+            self._out.write("\x1b[?25l")  # hide the cursor while the region is live
+            self._thread = threading.Thread(target=self._run, name="t360-render", daemon=True)
+            self._thread.start()
+        text = sanitize(text)
+        with self._lock:
+            blocks = self._splitter.feed(text)
+            if blocks:
+                self._blocks.extend(blocks)
+        self._wake.set()
+
+    def reasoning(self, text: str) -> None:
+        if not self._has_text:
+            self._reasoning.write(text)
+
+    def waiting(self, seconds: float, attempt: int, reason: str) -> None:
+        countdown(self.env, seconds, attempt, reason, show=True)
+
+    def close(self) -> None:
+        """Stop the redraws and print what is left for good."""
+        self._reasoning.end()
+        if self._thread is None:
+            return
+        self._stop = True
+        self._wake.set()
+        self._thread.join()
+        self._thread = None
+        with self._lock:
+            blocks, self._blocks = self._blocks, []
+            tail = self._splitter.tail
+        try:
+            self._update(blocks, tail, final=True)
+        finally:
+            self._out.write("\x1b[?25h")
+            self._out.flush()
+
+    # -- the drawing side (render thread, then close) -------------------------------------
+
+    def _run(self) -> None:
+        interval = 1 / FPS
+        last = 0.0
+        while not self._stop:
+            self._wake.wait()
+            delay = last + interval - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)  # throttle: a burst of tokens costs one redraw
+            self._wake.clear()
+            if self._stop:
+                return  # close() draws the last frame itself
+            with self._lock:
+                blocks, self._blocks = self._blocks, []
+                tail = self._splitter.tail
+            self._update(blocks, tail)
+            last = time.perf_counter()
+
+    def _lines(self, markdown: str) -> list[str]:
+        if not markdown.strip():
+            return []
+        with self.console.capture() as capture:
+            self.console.print(Markdown(markdown, code_theme=CODE_THEME, hyperlinks=False))
+        lines = capture.get().split("\n")
+        while lines and not lines[-1].strip():
+            lines.pop()
+        start = 0
+        while start < len(lines) and not lines[start]:
+            start += 1  # rich opens lists and tables with a blank line; blocks get one already
+        return lines[start:]
+
+    def _update(self, blocks: list[str], tail: str, *, final: bool = False) -> None:
+        permanent: list[str] = []
+        for block in blocks:
+            permanent += self._lines(block)[self._skip :]
+            permanent.append("")  # the blank line between blocks
+            self._skip = 0
+        live = self._lines(tail)[self._skip :]
+        if final:
+            permanent, live = permanent + live, []
+            while permanent and not permanent[-1].strip():
+                permanent.pop()
+        # Lines pushed above the screen can no longer be redrawn: make them permanent.
+        overflow = len(live) - (self._height - 2)
+        if overflow > 0:
+            permanent += live[:overflow]
+            live = live[overflow:]
+            self._skip += overflow
+        self._draw(permanent, live)
+
+    def _draw(self, permanent: list[str], live: list[str]) -> None:
+        new = permanent + live
+        old = self._live
+        same = 0
+        for before, after in zip(old, new, strict=False):
+            if before != after:
+                break
+            same += 1
+        up = len(old) - same
+        out = [f"\x1b[{up}A\r\x1b[J"] if up else []
+        out.extend(line + "\n" for line in new[same:])
+        if out:
+            self._out.write("".join(out))
+            self._out.flush()
+        self._live = live

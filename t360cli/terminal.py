@@ -1,0 +1,182 @@
+"""The streams t360 writes to, what they are connected to, and the writers that need no rich.
+
+``Environment`` holds stdin/stdout/stderr and their terminal flags, read once; nothing
+deeper reads ``sys.stdout`` directly, so tests can hand in fakes. The plain answer
+writers, terminal-safety sanitising and stderr styling live here because they are on the
+start-up path of every piped run, where importing rich would cost more than the answer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass
+from typing import IO, Protocol
+
+# C0 controls except tab (09) and newline (0a), DEL, and C1 controls.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _picture(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    if code < 0x20:
+        return chr(0x2400 + code)  # the Unicode control pictures: ESC -> U+241B
+    if code == 0x7F:
+        return "\u2421"
+    return "\ufffd"
+
+
+def sanitize(text: str) -> str:
+    """Text made safe for a terminal: every control but newline and tab is made visible.
+
+    ESC, OSC, CSI and friends can move the cursor, retitle the window or write the
+    clipboard; shown as control pictures they are inert. CRLF becomes a newline.
+    """
+    if "\r\n" in text:
+        text = text.replace("\r\n", "\n")
+    return _CONTROL.sub(_picture, text)
+
+
+@dataclass(frozen=True)
+class Environment:
+    stdin: IO[str]
+    stdout: IO[str]
+    stderr: IO[str]
+    stdin_isatty: bool
+    stdout_isatty: bool
+    stderr_isatty: bool
+    no_color: bool
+    force_color: bool
+    dumb: bool
+
+    @classmethod
+    def from_process(cls) -> Environment:
+        env = os.environ
+        return cls(
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            stdin_isatty=_isatty(sys.stdin),
+            stdout_isatty=_isatty(sys.stdout),
+            stderr_isatty=_isatty(sys.stderr),
+            no_color="NO_COLOR" in env and env["NO_COLOR"] != "",
+            force_color=env.get("FORCE_COLOR", "") not in ("", "0"),
+            dumb=env.get("TERM", "") == "dumb",
+        )
+
+    @property
+    def stderr_color(self) -> bool:
+        """Whether stderr gets ANSI styling (FORCE_COLOR reaches only stderr)."""
+        if self.no_color:
+            return False
+        return self.force_color or (self.stderr_isatty and not self.dumb)
+
+    def style(self, text: str, sgr: str) -> str:
+        """``text`` wrapped in an SGR style (e.g. ``"2"`` dim) when stderr takes colour."""
+        return f"\x1b[{sgr}m{text}\x1b[0m" if self.stderr_color else text
+
+    def warn(self, message: str) -> None:
+        self.stderr.write(self.style(f"t360: {message}", "33") + "\n")
+        self.stderr.flush()
+
+
+def _isatty(stream: IO[str] | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, OSError):
+        return False
+
+
+class AnswerSink(Protocol):
+    """Where the answer and the reasoning of one turn go while it streams."""
+
+    def text(self, text: str) -> None: ...
+
+    def reasoning(self, text: str) -> None: ...
+
+    def waiting(self, seconds: float, attempt: int, reason: str) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class ReasoningView:
+    """Reasoning text shown dimmed on stderr as it streams, when stderr is a terminal."""
+
+    def __init__(self, env: Environment, *, show: bool) -> None:
+        self.env = env
+        self.show = show and env.stderr_isatty
+        self._open = False
+
+    def write(self, text: str) -> None:
+        if self.show:
+            self._open = True
+            self.env.stderr.write(self.env.style(sanitize(text), "2"))
+            self.env.stderr.flush()
+
+    def end(self) -> None:
+        """Close the reasoning with a blank line before the answer starts."""
+        if self._open:
+            self._open = False
+            self.env.stderr.write("\n\n")
+            self.env.stderr.flush()
+
+
+class PlainSink:
+    """The answer written as it arrives: byte-exact to a pipe, sanitised to a terminal.
+
+    Each chunk is flushed at once, so a reader downstream sees it without delay. The
+    answer always ends with a newline. Reasoning shows only before the answer starts,
+    so the two never interleave on one screen.
+    """
+
+    def __init__(self, env: Environment, *, terminal: bool, show_extras: bool) -> None:
+        self.env = env
+        self._terminal = terminal
+        self._out = getattr(env.stdout, "buffer", None)
+        self._reasoning = ReasoningView(env, show=show_extras)
+        self._last = ""
+
+    def text(self, text: str) -> None:
+        if not self._last:
+            self._reasoning.end()
+        if self._terminal:
+            text = sanitize(text)
+        self._last = text
+        out = self._out
+        if out is not None:
+            out.write(text.encode("utf-8", "surrogateescape"))
+            out.flush()
+        else:
+            self.env.stdout.write(text)
+            self.env.stdout.flush()
+
+    def reasoning(self, text: str) -> None:
+        if not self._last:
+            self._reasoning.write(text)
+
+    def waiting(self, seconds: float, attempt: int, reason: str) -> None:
+        countdown(self.env, seconds, attempt, reason, show=self._reasoning.show)
+
+    def close(self) -> None:
+        self._reasoning.end()
+        if self._last and not self._last.endswith("\n"):
+            self.text("\n")
+
+
+def countdown(env: Environment, seconds: float, attempt: int, reason: str, *, show: bool) -> None:
+    """Wait before retry ``attempt``; on a terminal, count the seconds down on stderr."""
+    end = time.monotonic() + seconds
+    if not show:
+        time.sleep(seconds)
+        return
+    message = f"{sanitize(reason)}; retry {attempt} in"
+    try:
+        while (left := end - time.monotonic()) > 0:
+            env.stderr.write(f"\r\x1b[2K{env.style(f'{message} {left:.0f} s', '33')}")
+            env.stderr.flush()
+            time.sleep(min(left, 0.25))
+    finally:
+        env.stderr.write("\r\x1b[2K")
+        env.stderr.flush()
