@@ -117,7 +117,7 @@ def _translate(host: str, timeout: float) -> Iterator[None]:
             f"no data from {host} for {timeout:g} s",
             "the gateway stalled; try again, or raise --timeout",
         ) from None
-    except (httpx.TransportError, httpx.StreamError) as exc:
+    except httpx.TransportError as exc:
         raise NetworkError(f"connection to {host} lost: {_reason(exc)}", "try again") from None
 
 
@@ -162,7 +162,7 @@ def _status_error(response: httpx.Response) -> APIError:
     """The error for a non-200 response, from whatever body it carried."""
     status = response.status_code
     body = b""
-    for chunk in response.iter_raw():
+    for chunk in response.iter_bytes():
         body += chunk
         if len(body) >= 65536:
             break
@@ -211,12 +211,15 @@ def _backoff(attempt: int) -> float:
     return base * (0.5 + random.random())
 
 
-def make_client(settings: Settings) -> httpx.Client:
+def make_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
+    """An httpx client for the gateway; ``transport`` is the seam tests replace."""
     timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
     headers = {"User-Agent": f"t360/{__version__}"}
     if settings.api_key:
         headers["Authorization"] = f"Bearer {settings.api_key}"
-    return httpx.Client(timeout=timeout, headers=headers, follow_redirects=False)
+    return httpx.Client(
+        timeout=timeout, headers=headers, follow_redirects=False, transport=transport
+    )
 
 
 class _Stream:
@@ -234,7 +237,7 @@ class _Stream:
         elif kind == "application/json" or kind.endswith("+json"):
             yield from self._completion()
         else:
-            body = next(self.response.iter_raw(), b"")
+            body = next(self.response.iter_bytes(), b"")
             raise StreamError(
                 f"the gateway answered with {kind or 'no content type'}, not an event stream: "
                 f"{snippet(body)!r}",
@@ -276,7 +279,10 @@ _CONTENT = (TextDelta, ReasoningDelta, ToolCallDelta)
 
 
 def stream_chat(
-    settings: Settings, payload: dict[str, Any], on_wait: WaitHook = _default_wait
+    settings: Settings,
+    payload: dict[str, Any],
+    on_wait: WaitHook = _default_wait,
+    transport: httpx.BaseTransport | None = None,
 ) -> Generator[Event, None, None]:
     """Events of one chat completion, retrying before the first token as SPEC.md says.
 
@@ -288,7 +294,7 @@ def stream_chat(
     if payload.get("stream"):
         headers["Accept"] = "text/event-stream"
     attempt = 0
-    with make_client(settings) as client:
+    with make_client(settings, transport) as client:
         while True:
             shown = False
             yield Sent()
@@ -312,10 +318,12 @@ def stream_chat(
                     return
             except (APIError, NetworkError) as error:
                 attempt += 1
-                if shown or not _retryable(error) or attempt > settings.retries:
+                if shown or not _retryable(error):
                     raise
                 requested = error.retry_after if isinstance(error, APIError) else None
                 if requested is not None and requested > MAX_RETRY_WAIT:
                     error.hint = f"the gateway asks to wait {requested:.0f} s; try again then"
+                    raise
+                if attempt > settings.retries:
                     raise
                 on_wait(_backoff(attempt) if requested is None else requested, attempt, error)

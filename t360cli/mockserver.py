@@ -641,7 +641,9 @@ class MockServer(ThreadingHTTPServer):
             return self._changed.wait_for(condition, timeout)
 
     def start(self) -> MockServer:
-        self._thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
         self._thread.start()
         return self
 

@@ -1,0 +1,93 @@
+"""`t360 chat` in a real pseudo-terminal: live markdown, terminal safety, Ctrl-C."""
+
+from __future__ import annotations
+
+import re
+
+import pexpect
+import pytest
+
+from t360cli.mockserver import MockServer
+from tests.helpers import chat_env, run_tty, spawn_t360
+
+SGR = re.compile(rb"\x1b\[([0-9;]*)m")
+# Sequences model text could use to take over a terminal; none may reach it.
+HOSTILE = [b"\x1b[2J", b"\x1b[H", b"\x1b]0;", b"\x1b]52;", b"\x1b]8;;https://evil", b"\xc2\x9b"]
+
+
+def colours(data: bytes) -> set[int]:
+    """The colour parameters of every SGR sequence in ``data``."""
+    found: set[int] = set()
+    for params in SGR.findall(data):
+        for value in params.split(b";"):
+            if value and (30 <= int(value) <= 49 or 90 <= int(value) <= 107):
+                found.add(int(value))
+    return found
+
+
+def test_markdown_is_rendered_live_and_scrollback_holds_one_copy(server: MockServer) -> None:
+    run = run_tty("chat", "-m", "markdown", "hi", env=chat_env(server), rows=12)
+    assert run.code == 0
+    lines = run.screen(rows=12)
+    text = "\n".join(lines)
+    assert "Streaming report" in text and "# Streaming" not in text  # heading rendered
+    assert "**bold**" not in text and "Here is bold, italic and inline code" in text
+    assert " • first item" in text and "def answer() -> int:" in text
+    assert "link (https://example.com)" in text  # links spelled out, never OSC 8
+    for unique in ("Streaming report", "first item", "return 42", "A quote to finish."):
+        assert sum(unique in line for line in lines) == 1, unique
+    assert "markdown · MockProvider · TTFT" in lines[-1] or "MockProvider" in lines[-2]
+    assert colours(run.data)  # colour on a colour terminal
+    assert b"\x1b]8;" not in run.data
+
+
+@pytest.mark.parametrize("mode", [[], ["--raw"]])
+def test_escape_sequences_from_the_model_never_reach_the_terminal(
+    server: MockServer, mode: list[str]
+) -> None:
+    run = run_tty("chat", *mode, "-m", "escape", "hi", env=chat_env(server))
+    assert run.code == 0
+    for sequence in HOSTILE:
+        assert sequence not in run.data, sequence
+    text = "\n".join(run.screen())
+    assert "safe ␛[2J␛[Hcleared?" in text and "␛]52;c;" in text
+
+
+def test_raw_mode_prints_markdown_source(server: MockServer) -> None:
+    run = run_tty("chat", "--raw", "-m", "markdown", "hi", env=chat_env(server))
+    text = "\n".join(run.screen())
+    assert "# Streaming report" in text and "**bold**" in text and "```python" in text
+
+
+def test_no_color_means_no_colour_codes(server: MockServer) -> None:
+    run = run_tty("chat", "-m", "markdown", "hi", env=chat_env(server, NO_COLOR="1"))
+    assert run.code == 0 and colours(run.data) == set()
+    assert "Streaming report" in "\n".join(run.screen())
+
+
+def test_dumb_terminal_gets_plain_text_without_cursor_movement(server: MockServer) -> None:
+    run = run_tty("chat", "-m", "markdown", "hi", env=chat_env(server, TERM="dumb"))
+    assert run.code == 0
+    assert not re.search(rb"\x1b\[[0-9]*[ABJK]", run.data) and colours(run.data) == set()
+    assert "**bold**" in "\n".join(run.screen())
+
+
+def test_reasoning_is_dimmed_on_the_terminal_before_the_answer(server: MockServer) -> None:
+    run = run_tty("chat", "-m", "reasoning", "hi", env=chat_env(server))
+    assert b"\x1b[2mLet me \x1b[0m" in run.data
+    lines = run.screen()
+    assert lines.index("Let me think.") < lines.index("The answer is 42.")
+
+
+def test_ctrl_c_mid_answer_keeps_the_text_and_exits_130(server: MockServer) -> None:
+    child = spawn_t360("chat", "-m", "slow:100", "hi", env=chat_env(server))
+    child.expect(b"amet")
+    data: bytes = child.before + child.after
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    data += child.before
+    child.close()
+    assert child.exitstatus == 130
+    assert server.wait_for(lambda: server.disconnects >= 1, timeout=5)  # connection closed
+    assert b"Lorem ipsum" in data and b"interrupted" in data
+    assert data.rfind(b"\x1b[?25h") > data.rfind(b"\x1b[?25l")  # cursor shown again

@@ -1,0 +1,76 @@
+"""Project hygiene: CI runs the README's command; start-up imports stay light."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import t360cli
+from t360cli.mockserver import MockServer
+from tests.helpers import chat_env, run_t360
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_ci_runs_exactly_the_readme_test_command() -> None:
+    readme = (ROOT / "README.md").read_text()
+    commands = re.findall(r"```sh\n(python3 -m venv .*?)\n```", readme)
+    assert len(commands) == 2, commands
+    install_and_run, test = commands
+    assert "t360 --help" in install_and_run and "pytest" in test
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    assert test in ci_lines
+
+
+def test_changelog_has_an_unreleased_section() -> None:
+    assert "## [Unreleased]" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_version_is_single_sourced() -> None:
+    assert importlib.metadata.version("t360") == t360cli.__version__
+    result = run_t360("--version")
+    assert (result.code, result.out) == (0, f"t360 {t360cli.__version__}\n")
+
+
+def imported_by(*args: str, env: dict[str, str] | None = None) -> set[str]:
+    """Top-level packages a real ``python -m t360cli ARGS`` run imports."""
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "t360cli", *args],
+        input=b"",
+        capture_output=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    names = re.findall(rb"^import time:\s+\d+ \|\s+\d+ \|\s+([\w.]+)", proc.stderr, re.M)
+    return {name.decode().split(".")[0] for name in names}
+
+
+HEAVY = {
+    "httpx",
+    "httpcore",
+    "rich",
+    "typer",
+    "click",
+    "sqlite3",
+    "prompt_toolkit",
+    "platformdirs",
+    "pydantic",
+    "markdown_it",
+    "pygments",
+}
+
+
+def test_version_imports_nothing_heavy() -> None:
+    assert imported_by("--version") & HEAVY == set()
+
+
+def test_piped_chat_never_loads_rich(server: MockServer) -> None:
+    import os
+
+    modules = imported_by("chat", "-m", "echo", "hi", env={**os.environ, **chat_env(server)})
+    assert "httpx" in modules  # the run really made its request
+    assert modules & {"rich", "markdown_it", "pygments", "sqlite3", "prompt_toolkit"} == set()
