@@ -129,6 +129,7 @@ class MarkdownSink:
         self._wake = threading.Event()
         self._stop = False
         self._live: list[str] = []  # the lines of the live region now on screen
+        self._started = False  # whether any line is on screen (the cursor ends it)
         self._skip = 0  # leading lines of the tail's rendering already made permanent
         self._thread: threading.Thread | None = None
         self._has_text = False
@@ -171,7 +172,7 @@ class MarkdownSink:
         try:
             self._update(blocks, tail, final=True)
         finally:
-            self._out.write("\x1b[?25h")
+            self._out.write("\n\x1b[?25h" if self._started else "\x1b[?25h")
             self._out.flush()
 
     # -- the drawing side (render thread, then close) -------------------------------------
@@ -198,7 +199,9 @@ class MarkdownSink:
             return []
         with self.console.capture() as capture:
             self.console.print(Markdown(markdown, code_theme=CODE_THEME, hyperlinks=False))
-        lines = capture.get().split("\n")
+        # Trailing padding costs bytes on every redraw and keeps appended text from
+        # extending a line in place; styled padding (code blocks) ends in a code and stays.
+        lines = [line.rstrip(" ") for line in capture.get().split("\n")]
         while lines and not lines[-1].strip():
             lines.pop()
         start = 0
@@ -226,6 +229,12 @@ class MarkdownSink:
         self._draw(permanent, live)
 
     def _draw(self, permanent: list[str], live: list[str]) -> None:
+        """Bring the screen from the current live lines to ``permanent + live``.
+
+        The cursor rests at the end of the last line drawn, so text appended to that line
+        is written as it is, new lines are added below, and only when an earlier line
+        changed does the cursor move up to rewrite from there.
+        """
         new = permanent + live
         old = self._live
         same = 0
@@ -233,10 +242,18 @@ class MarkdownSink:
             if before != after:
                 break
             same += 1
-        up = len(old) - same
-        out = [f"\x1b[{up}A\r\x1b[J"] if up else []
-        out.extend(line + "\n" for line in new[same:])
+        out: list[str] = []
+        if same == len(old):
+            rest = new[same:]
+            if rest:
+                out.append(("\n" if self._started else "") + "\n".join(rest))
+        elif same == len(old) - 1 and new[same].startswith(old[same]):
+            out.append("\n".join([new[same][len(old[same]) :], *new[same + 1 :]]))
+        else:
+            up = len(old) - 1 - same
+            out.append((f"\x1b[{up}A" if up else "") + "\r\x1b[J" + "\n".join(new[same:]))
         if out:
             self._out.write("".join(out))
             self._out.flush()
         self._live = live
+        self._started = self._started or bool(new)

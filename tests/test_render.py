@@ -1,0 +1,89 @@
+"""Terminal rendering: block splitting, sanitising, and the live region's economy."""
+
+from __future__ import annotations
+
+import io
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from t360cli.mockserver import MARKDOWN, words
+from t360cli.render import BlockSplitter, MarkdownSink
+from t360cli.terminal import Environment, sanitize
+
+
+def blocks_of(pieces: list[str]) -> tuple[list[str], str]:
+    splitter = BlockSplitter()
+    blocks = [block for piece in pieces for block in splitter.feed(piece)]
+    return blocks, splitter.tail
+
+
+def test_blocks_end_at_blank_lines_and_closing_fences_not_inside_code() -> None:
+    text = (
+        "# Title\nPara one\ncontinues.\n\n```py\nx = 1\n\ny = 2\n```\nAfter fence\n\n"
+        "1. item\n\n   more of the item\n\n2. two\n"
+    )
+    assert blocks_of([text]) == (
+        [
+            "# Title\nPara one\ncontinues.\n",
+            "```py\nx = 1\n\ny = 2\n```\n",
+            "After fence\n",
+            "1. item\n\n   more of the item\n",
+        ],
+        "2. two\n",
+    )
+
+
+def test_a_block_is_cut_as_soon_as_the_next_one_starts() -> None:
+    splitter = BlockSplitter()
+    assert splitter.feed("First.\n\n") == []
+    assert splitter.feed("S") == ["First.\n"]
+    assert splitter.tail == "S"
+
+
+def test_tilde_fences_and_longer_closing_fences() -> None:
+    blocks, tail = blocks_of(["~~~\na\n\nb\n~~~~\n", "````\n```\n\n````\n"])
+    assert blocks == ["~~~\na\n\nb\n~~~~\n", "````\n```\n\n````\n"] and tail == ""
+
+
+@settings(max_examples=200, deadline=None)
+@given(cuts=st.lists(st.integers(min_value=0, max_value=len(MARKDOWN)), max_size=40))
+def test_any_split_gives_the_same_blocks(cuts: list[int]) -> None:
+    points = sorted(set(cuts))
+    bounds = zip([0, *points], [*points, len(MARKDOWN)], strict=True)
+    pieces = [MARKDOWN[a:b] for a, b in bounds if b > a]
+    assert blocks_of(pieces) == blocks_of([MARKDOWN])
+
+
+def test_sanitize_neutralises_controls_but_keeps_newline_and_tab() -> None:
+    assert sanitize("a\tb\nc\x1b[2J\x07\x9b\x7f\r\n") == "a\tb\nc␛[2J␇\ufffd␡\n"
+
+
+def fake_terminal() -> tuple[Environment, io.StringIO]:
+    out = io.StringIO()
+    env = Environment(io.StringIO(), out, io.StringIO(), False, True, False, False, False, False)
+    return env, out
+
+
+def redraw_after_every_token(pieces: list[str], width: int = 60) -> tuple[int, int]:
+    """Bytes a sink writes when it redraws after every token (the worst case: real redraws
+    are throttled), and bytes of the same text rendered once."""
+    env, out = fake_terminal()
+    sink = MarkdownSink(env, show_extras=False)
+    sink.console.width = width
+    for piece in pieces:
+        blocks = sink._splitter.feed(piece)
+        sink._update(blocks, sink._splitter.tail)
+    sink._update([], sink._splitter.tail, final=True)
+    reference = sink._lines("".join(pieces))
+    return len(out.getvalue()), sum(len(line) + 1 for line in reference)
+
+
+def test_bytes_written_stay_proportional_for_a_long_paragraph() -> None:
+    written, rendered = redraw_after_every_token([f"word{i} " for i in range(600)])
+    assert written < 3 * rendered
+
+
+def test_bytes_written_stay_proportional_for_markdown() -> None:
+    written, rendered = redraw_after_every_token(words(MARKDOWN * 3))
+    assert written < 3 * rendered
