@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -22,9 +23,10 @@ from . import version_line
 from .config import Settings, config_path, load_settings, scrub
 from .errors import ConfigError, ExitCode, T360Error, UsageError
 from .prompt import compose, read_file, read_stdin
-from .session import build_payload, run_turn
+from .report import emit_json, report_error, report_turn
+from .session import Chat
 from .stats import Turn
-from .terminal import AnswerSink, Environment, PlainSink
+from .terminal import Environment, make_sink, sanitize
 
 app = typer.Typer(
     name="t360",
@@ -53,40 +55,6 @@ def _root(
     ] = False,
 ) -> None:
     """Chat with the models of the Token360 gateway, from a terminal or a script."""
-
-
-class NullSink:
-    """For --json: nothing streams; the object at the end carries everything."""
-
-    def __init__(self, env: Environment, *, show_extras: bool) -> None:
-        self.env = env
-        self.show = show_extras and env.stderr_isatty
-
-    def text(self, text: str) -> None:
-        pass
-
-    def reasoning(self, text: str) -> None:
-        pass
-
-    def waiting(self, seconds: float, attempt: int, reason: str) -> None:
-        from .terminal import countdown
-
-        countdown(self.env, seconds, attempt, reason, show=self.show)
-
-    def close(self) -> None:
-        pass
-
-
-def _sink(env: Environment, *, json_out: bool, raw: bool, quiet: bool) -> AnswerSink:
-    if json_out:
-        return NullSink(env, show_extras=not quiet)
-    if not env.stdout_isatty:
-        return PlainSink(env, terminal=False, show_extras=not quiet)
-    if raw or env.dumb:
-        return PlainSink(env, terminal=True, show_extras=not quiet)
-    from .render import MarkdownSink  # rich loads only for a terminal
-
-    return MarkdownSink(env, show_extras=not quiet)
 
 
 def _parse_options(pairs: list[str]) -> dict[str, Any]:
@@ -118,38 +86,14 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _report(env: Environment, error: T360Error) -> None:
-    env.stderr.write(env.style(f"t360: error: {scrub(error.line())}", "31") + "\n")
-    env.stderr.flush()
-
-
-def _emit_json(env: Environment, turn: Turn) -> None:
-    obj = turn.as_json()
-    if turn.error is not None:
-        obj["error"]["message"] = scrub(obj["error"]["message"])
-    env.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
-    env.stdout.flush()
-
-
 def _finish(env: Environment, turn: Turn, *, json_out: bool, quiet: bool) -> NoReturn:
-    """Report the turn after the answer: JSON, notices, footer, error; then exit."""
+    """Report the turn after the answer, then exit with its code."""
     if json_out:
-        _emit_json(env, turn)
-    if turn.tool_calls and not json_out and not quiet:
-        for call in turn.tool_calls:
-            function = call["function"]
-            env.stderr.write(f"tool call: {function['name']}({function['arguments']})\n")
-    if turn.finish_reason == "length":
-        env.warn("the answer was cut: it reached the token limit (raise --max-tokens)")
-    if not quiet:
-        env.stderr.write(env.style(turn.footer(), "2") + "\n")
-        env.stderr.flush()
+        emit_json(env, turn)
+    report_turn(env, turn, quiet=quiet)
     if turn.error is not None:
-        _report(env, turn.error)
         raise typer.Exit(turn.error.exit_code)
-    if turn.interrupted:
-        raise typer.Exit(ExitCode.INTERRUPTED)
-    raise typer.Exit(ExitCode.OK)
+    raise typer.Exit(ExitCode.INTERRUPTED if turn.interrupted else ExitCode.OK)
 
 
 @app.command()
@@ -177,6 +121,12 @@ def chat(
         list[str] | None,
         typer.Option("-o", "--option", help="Extra request field KEY=VALUE (JSON if it parses)."),
     ] = None,
+    continue_: Annotated[
+        bool, typer.Option("-c", "--continue", help="Continue the most recent conversation.")
+    ] = False,
+    conversation: Annotated[
+        str | None, typer.Option("--conversation", help="Continue the conversation with this id.")
+    ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON object with the answer and stats.")
     ] = False,
@@ -184,6 +134,9 @@ def chat(
     raw: Annotated[bool, typer.Option("--raw", help="No markdown rendering.")] = False,
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Ask for the whole answer at once.")
+    ] = False,
+    no_save: Annotated[
+        bool, typer.Option("--no-save", help="Keep this exchange out of the history.")
     ] = False,
     no_stdin: Annotated[bool, typer.Option("-n", "--no-stdin", help="Ignore stdin.")] = False,
     timeout: Annotated[
@@ -204,8 +157,17 @@ def chat(
     try:
         if system is not None and system_file is not None:
             raise UsageError("give either --system or --system-file, not both")
+        if continue_ and conversation is not None:
+            raise UsageError("give either --continue or --conversation, not both")
         if system_file is not None:
             system = read_file(system_file, "system file")
+        interactive = not prompt and not files and env.stdin_isatty
+        if interactive and json_out:
+            raise UsageError("--json needs a prompt", "pass one as an argument, or pipe it in")
+        previous = _previous(continue_, conversation) if continue_ or conversation else None
+        if previous is not None:  # the conversation's own model and system, unless overridden
+            model = model or previous.model
+            system = system if system is not None else previous.system
         settings, warnings = load_settings(
             {
                 "api_key": api_key,
@@ -218,41 +180,73 @@ def chat(
         )
         for warning in warnings:
             env.warn(warning)
-        stdin_text = None if no_stdin or env.stdin_isatty else read_stdin(env.stdin)
-        message = compose(prompt or [], stdin_text, files or [])
-        if not message:
-            raise UsageError("no prompt given", "pass it as an argument, or pipe text in on stdin")
+        message = ""
+        if not interactive:
+            stdin_text = None if no_stdin or env.stdin_isatty else read_stdin(env.stdin)
+            message = compose(prompt or [], stdin_text, files or [])
+            if not message:
+                raise UsageError(
+                    "no prompt given", "pass it as an argument, or pipe text in on stdin"
+                )
         if not settings.api_key:
-            raise ConfigError(
-                "no API key",
-                f"set T360_API_KEY, or api_key in {config_path()}",
-            )
+            raise ConfigError("no API key", f"set T360_API_KEY, or api_key in {config_path()}")
         _warn_plain_http(env, settings)
-        messages: list[dict[str, Any]] = []
-        if settings.system:
-            messages.append({"role": "system", "content": settings.system})
-        messages.append({"role": "user", "content": message})
-        payload = build_payload(
+        session = Chat(
             settings,
-            messages,
             temperature=temperature,
             max_tokens=max_tokens,
             options=_parse_options(option or []),
             stream=not no_stream,
+            save=not no_save,
+            conversation_id=previous.id if previous else None,
+            messages=previous.context if previous else [],
         )
     except T360Error as error:
         if json_out:
             name = settings.model if settings else (model or "")
-            _emit_json(env, Turn("", None, name, None, None, None, None, None, 0.0, error=error))
+            emit_json(env, Turn("", None, name, None, None, None, None, None, 0.0, error=error))
         raise
+    if interactive:
+        from .repl import run_repl  # prompt_toolkit loads only for the REPL
+
+        run_repl(env, session, raw=raw, quiet=quiet, recent=previous.recent if previous else [])
+        raise typer.Exit(ExitCode.OK)
     signal.signal(signal.SIGTERM, _on_sigterm)
-    sink = _sink(env, json_out=json_out, raw=raw, quiet=quiet)
+    sink = make_sink(env, json_out=json_out, raw=raw, quiet=quiet)
     try:
-        turn = run_turn(settings, payload, sink)
+        turn = session.ask(message, sink, env.warn)
     except BrokenPipeError:  # the reader went away (``| head``): nothing more to say
         _quiet_stdout()
         raise typer.Exit(ExitCode.OK) from None
     _finish(env, turn, json_out=json_out, quiet=quiet)
+
+
+@dataclass(frozen=True)
+class _Previous:
+    id: str
+    model: str
+    system: str | None
+    context: list[dict[str, Any]]
+    recent: list[tuple[str, str]]
+
+
+def _previous(latest: bool, prefix: str | None) -> _Previous:
+    """The saved conversation to continue: the latest one, or the one with this id."""
+    from .history import History
+
+    with History.open() as history:
+        conversation_id = history.resolve(prefix) if prefix is not None else history.latest()
+        if conversation_id is None:
+            raise UsageError("there is no saved conversation to continue yet")
+        saved = history.get(conversation_id)
+        recent = [
+            (m.role, m.content)
+            for m in history.messages(conversation_id)
+            if m.role in ("user", "assistant")
+        ]
+        return _Previous(
+            saved.id, saved.model, saved.system, history.context(conversation_id), recent[-6:]
+        )
 
 
 def _quiet_stdout() -> None:
@@ -273,7 +267,7 @@ def run(args: list[str]) -> int:
         code = exit_.code
         return code if isinstance(code, int) else (0 if code is None else ExitCode.INTERNAL)
     except T360Error as error:
-        _report(env, error)
+        report_error(env, error)
         return error.exit_code
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
@@ -317,3 +311,145 @@ def mock_server(
         pass
     finally:
         server.server_close()
+
+
+history_app = typer.Typer(
+    help="List, show, search, export and delete saved conversations.", no_args_is_help=True
+)
+app.add_typer(history_app, name="history")
+
+IdArgument = Annotated[str, typer.Argument(help="Conversation id (a unique prefix will do).")]
+
+
+def _when(timestamp: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+def _print(env: Environment, text: str) -> None:
+    """Saved text on stdout: exact in a pipe, made safe on a terminal."""
+    env.stdout.write(sanitize(text) if env.stdout_isatty else text)
+    env.stdout.flush()
+
+
+@history_app.command("list")
+def history_list(
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many to list.")] = 20,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> None:
+    """Recent conversations: id, date, model, turns, title."""
+    from .history import History
+
+    env = Environment.from_process()
+    with History.open() as history:
+        rows = history.recent(limit)
+    if json_out:
+        items = [
+            {
+                "id": c.id,
+                "title": c.title,
+                "model": c.model,
+                "turns": c.turns,
+                "created": c.created,
+                "updated": c.updated,
+            }
+            for c in rows
+        ]
+        env.stdout.write(json.dumps(items, ensure_ascii=False) + "\n")
+        return
+    if not rows:
+        env.stderr.write("no saved conversations yet\n")
+        return
+    width = max(len(c.model) for c in rows)
+    _print(
+        env,
+        "".join(
+            f"{c.id}  {_when(c.updated)}  {c.model.ljust(width)}  {c.turns:>3}  {c.title}\n"
+            for c in rows
+        ),
+    )
+
+
+@history_app.command("show")
+def history_show(conversation_id: IdArgument) -> None:
+    """A conversation as a markdown transcript."""
+    from .history import History
+
+    with History.open() as history:
+        text = history.export_markdown(history.resolve(conversation_id))
+    _print(Environment.from_process(), text)
+
+
+@history_app.command("export")
+def history_export(
+    conversation_id: IdArgument,
+    format_: Annotated[
+        str, typer.Option("--format", help="md (a transcript) or json (messages and metrics).")
+    ] = "md",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Export a conversation as markdown or JSON."""
+    from .history import History
+
+    if format_ not in ("md", "json"):
+        raise UsageError(f"unknown format {format_!r}", "use --format md or --format json")
+    with History.open() as history:
+        full = history.resolve(conversation_id)
+        if format_ == "json":
+            text = json.dumps(history.export_json(full), ensure_ascii=False, indent=2) + "\n"
+        else:
+            text = history.export_markdown(full)
+    if output is None:
+        _print(Environment.from_process(), text)
+        return
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+@history_app.command("search")
+def history_search(
+    text: Annotated[str, typer.Argument(help="Text to look for in saved messages.")],
+) -> None:
+    """Messages containing TEXT, newest first: id, role and an excerpt."""
+    from .events import snippet
+    from .history import History
+
+    env = Environment.from_process()
+    with History.open() as history:
+        hits = history.search(text)
+    if not hits:
+        env.stderr.write(f"nothing found for {text!r}\n")
+        raise typer.Exit(ExitCode.OK)
+    lines = []
+    for conversation, message in hits:
+        content = message.content
+        at = content.lower().find(text.lower())
+        excerpt = snippet(content[max(0, at - 30) :], 100)
+        lines.append(f"{conversation.id}  {message.role:<9}  {excerpt}\n")
+    _print(env, "".join(lines))
+
+
+@history_app.command("delete")
+def history_delete(
+    conversation_id: IdArgument,
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a conversation for good."""
+    from .history import History
+
+    env = Environment.from_process()
+    with History.open() as history:
+        full = history.resolve(conversation_id)
+        title = history.get(full).title
+        if not yes:
+            if not env.stdin_isatty:
+                raise UsageError("refusing to delete without confirmation", "add --yes")
+            if not typer.confirm(f"Delete {full} ({title})?", err=True):
+                raise typer.Exit(ExitCode.OK)
+        history.delete(full)
+    env.stderr.write(f"deleted {full}\n")

@@ -119,6 +119,12 @@ def config_path() -> Path:
     return platformdirs.user_config_path("t360") / "config.toml"
 
 
+def state_path() -> Path:
+    import platformdirs
+
+    return platformdirs.user_state_path("t360")
+
+
 def data_path() -> Path:
     import platformdirs
 

@@ -212,6 +212,16 @@ def _echo(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
     return Reply(steps=stream_of(model, prompt, words(prompt or "(empty)")))
 
 
+@scenario("recall", "repeats the system prompt and every user message so far (memory tests)")
+def _recall(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+    body = server.calls[-1].body if server.calls else {}
+    messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
+    system = next((m.get("content") for m in messages if m.get("role") == "system"), None)
+    users = [str(m.get("content")) for m in messages if m.get("role") == "user"]
+    text = f"system: {system or '(none)'}; you said: {' | '.join(users)}"
+    return Reply(steps=stream_of(model, prompt, words(text)))
+
+
 @scenario("lorem", "N words of lorem ipsum, one per chunk (lorem:5000)")
 def _lorem(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
     return Reply(steps=stream_of(model, prompt, lorem(_int(arg, 50))))

@@ -10,9 +10,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from .config import Settings
 from .errors import T360Error
@@ -69,11 +70,25 @@ def _second_interrupt_exits(armed: bool) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def run_turn(settings: Settings, payload: dict[str, Any], sink: AnswerSink) -> Turn:
-    """Stream one answer into ``sink``; the Turn says what came and how it ended.
+class Journal(Protocol):
+    """Where a turn is saved while it streams (``history.TurnJournal``)."""
+
+    def progress(self, content: list[str], reasoning: list[str]) -> None: ...
+
+    def finish(self, turn: Turn) -> None: ...
+
+
+def run_turn(
+    settings: Settings,
+    payload: dict[str, Any],
+    sink: AnswerSink,
+    journal: Journal | None = None,
+) -> Turn:
+    """Stream one answer into ``sink`` (and ``journal``); the Turn says how it ended.
 
     Ctrl-C (KeyboardInterrupt) stops the stream and closes the connection at once; a
-    second Ctrl-C during that clean-up exits the process immediately.
+    second Ctrl-C during that clean-up exits the process immediately. A reader closing
+    the pipe ends the turn as interrupted, saved, and BrokenPipeError is re-raised.
     """
     from .client import stream_chat  # httpx loads only when a request is made
 
@@ -85,22 +100,95 @@ def run_turn(settings: Settings, payload: dict[str, Any], sink: AnswerSink) -> T
 
     events = stream_chat(settings, payload, on_wait=wait)
     add, text, think = recorder.add, sink.text, sink.reasoning
-    interrupted = False
+    progress = journal.progress if journal is not None else None
+    content, reasoning = recorder.content, recorder.reasoning
+    interrupted = pipe_closed = False
     try:
         for event in events:
             add(event)
             cls = type(event)
             if cls is TextDelta:
                 text(event.text)  # type: ignore[union-attr]
+                if progress is not None:
+                    progress(content, reasoning)
             elif cls is ReasoningDelta:
                 think(event.text)  # type: ignore[union-attr]
+                if progress is not None:
+                    progress(content, reasoning)
     except T360Error as error:
         recorder.error = error
     except KeyboardInterrupt:
         interrupted = recorder.interrupted = True
+    except BrokenPipeError:
+        pipe_closed = recorder.interrupted = True
     finally:
         with _second_interrupt_exits(interrupted):
             events.close()  # drops the connection, so the gateway stops generating
             recorder.end = time.perf_counter()
-            sink.close()
-    return recorder.finish()
+            turn = recorder.finish()
+            if journal is not None:
+                journal.finish(turn)
+            if not pipe_closed:
+                sink.close()
+    if pipe_closed:
+        raise BrokenPipeError
+    return turn
+
+
+@dataclass
+class Chat:
+    """A conversation in progress: what has been said, and where it is saved.
+
+    One-shot runs and the REPL both ask through ``Chat.ask``, so a turn is requested,
+    rendered, saved and remembered the same way everywhere.
+    """
+
+    settings: Settings
+    temperature: float | None = None
+    max_tokens: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    stream: bool = True
+    save: bool = True
+    conversation_id: str | None = None
+    #: The conversation so far, without the system prompt (it lives in settings).
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    turns: list[Turn] = field(default_factory=list)
+
+    def payload(self, user: str) -> dict[str, Any]:
+        messages: list[dict[str, Any]] = []
+        if self.settings.system:
+            messages.append({"role": "system", "content": self.settings.system})
+        messages += self.messages
+        messages.append({"role": "user", "content": user})
+        return build_payload(
+            self.settings,
+            messages,
+            temperature=self.temperature,
+            max_tokens=self.max_tokens,
+            options=self.options,
+            stream=self.stream,
+        )
+
+    def ask(self, user: str, sink: AnswerSink, warn: Callable[[str], None]) -> Turn:
+        """One turn: stream the answer, save it, and remember it (partial text included)."""
+        journal = None
+        if self.save:
+            from .history import History, TurnJournal  # sqlite3 loads only to save
+
+            journal = TurnJournal(
+                History.open,
+                self.conversation_id,
+                user,
+                model=self.settings.model,
+                system=self.settings.system,
+                warn=warn,
+            )
+        turn = run_turn(self.settings, self.payload(user), sink, journal)
+        if journal is not None:
+            self.conversation_id = journal.conversation_id
+        self.messages.append({"role": "user", "content": user})
+        if turn.content:
+            self.messages.append({"role": "assistant", "content": turn.content})
+        turn = replace(turn, conversation_id=self.conversation_id)
+        self.turns.append(turn)
+        return turn

@@ -162,22 +162,35 @@ class Turn:
             "error": error,
         }
 
-    def footer(self) -> str:
-        """The one-line stats footer. Unknown values say so; they are never zeros."""
+    def footer(self, *, compact: bool = False) -> str:
+        """The one-line stats footer. Unknown values say so; they are never zeros.
+
+        The compact form (for the REPL) leaves out what the session already shows.
+        """
         na = "n/a"
         prompt, completion = self.tokens("prompt_tokens"), self.tokens("completion_tokens")
         speed = self.tokens_per_second
         cost = self.cost
-        parts = [
-            self.model,
-            self.provider or f"provider {na}",
-            f"TTFT {_duration(self.ttft)}",
-            f"total {_duration(self.latency)}",
-            f"{speed:.1f} tok/s" if speed is not None else f"tok/s {na}",
-            f"{_count(prompt)} in / {_count(completion)} out tokens",
-            f"${cost:.6f}".rstrip("0").rstrip(".") if cost is not None else f"cost {na}",
-            f"finish {self.finish_reason or na}",
-        ]
+        speed_text = f"{speed:.1f} tok/s" if speed is not None else f"tok/s {na}"
+        cost_text = f"${cost:.6f}".rstrip("0").rstrip(".") if cost is not None else f"cost {na}"
+        if compact:
+            parts = [
+                f"TTFT {_duration(self.ttft)}",
+                speed_text,
+                f"{_count(prompt)} in / {_count(completion)} out",
+                cost_text,
+            ]
+        else:
+            parts = [
+                self.model,
+                self.provider or f"provider {na}",
+                f"TTFT {_duration(self.ttft)}",
+                f"total {_duration(self.latency)}",
+                speed_text,
+                f"{_count(prompt)} in / {_count(completion)} out tokens",
+                cost_text,
+                f"finish {self.finish_reason or na}",
+            ]
         if self.retries:
             parts.append(f"{self.retries} {'retry' if self.retries == 1 else 'retries'}")
         if self.interrupted:

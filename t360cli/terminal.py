@@ -180,3 +180,36 @@ def countdown(env: Environment, seconds: float, attempt: int, reason: str, *, sh
     finally:
         env.stderr.write("\r\x1b[2K")
         env.stderr.flush()
+
+
+class NullSink:
+    """For --json: nothing streams; the object at the end carries everything."""
+
+    def __init__(self, env: Environment, *, show_extras: bool) -> None:
+        self.env = env
+        self.show = show_extras and env.stderr_isatty
+
+    def text(self, text: str) -> None:
+        pass
+
+    def reasoning(self, text: str) -> None:
+        pass
+
+    def waiting(self, seconds: float, attempt: int, reason: str) -> None:
+        countdown(self.env, seconds, attempt, reason, show=self.show)
+
+    def close(self) -> None:
+        pass
+
+
+def make_sink(env: Environment, *, json_out: bool, raw: bool, quiet: bool) -> AnswerSink:
+    """Where this run's answer goes: JSON at the end, plain text, or live markdown."""
+    if json_out:
+        return NullSink(env, show_extras=not quiet)
+    if not env.stdout_isatty:
+        return PlainSink(env, terminal=False, show_extras=not quiet)
+    if raw or env.dumb:
+        return PlainSink(env, terminal=True, show_extras=not quiet)
+    from .render import MarkdownSink  # rich loads only for a terminal
+
+    return MarkdownSink(env, show_extras=not quiet)

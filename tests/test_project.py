@@ -71,6 +71,9 @@ def test_version_imports_nothing_heavy() -> None:
 def test_piped_chat_never_loads_rich(server: MockServer) -> None:
     import os
 
-    modules = imported_by("chat", "-m", "echo", "hi", env={**os.environ, **chat_env(server)})
-    assert "httpx" in modules  # the run really made its request
-    assert modules & {"rich", "markdown_it", "pygments", "sqlite3", "prompt_toolkit"} == set()
+    env = {**os.environ, **chat_env(server)}
+    modules = imported_by("chat", "-m", "echo", "hi", env=env)
+    assert {"httpx", "sqlite3"} <= modules  # the run really made its request and saved it
+    assert modules & {"rich", "markdown_it", "pygments", "prompt_toolkit"} == set()
+    unsaved = imported_by("chat", "--no-save", "-m", "echo", "hi", env=env)
+    assert "httpx" in unsaved and "sqlite3" not in unsaved

@@ -1,0 +1,568 @@
+"""Saved conversations and per-response metrics, in SQLite in the platform data directory.
+
+Writes happen in transactions; the database runs in WAL mode with a busy timeout, so two
+t360 processes can write at once. The schema version lives in ``PRAGMA user_version``
+and ``MIGRATIONS`` brings any older database up to date when it is opened.
+
+A turn is journaled while it streams: the user message and an assistant message marked
+partial are written once the first text has been shown (never before the request, so
+saving costs the first token nothing), the text is checkpointed as it grows, and the
+final write stores the metrics. A process killed mid-answer leaves the answer up to its
+last checkpoint, marked partial.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import data_path
+from .errors import ConfigError, UsageError
+from .stats import Turn
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE conversations (
+        id TEXT PRIMARY KEY,
+        title TEXT NOT NULL,
+        model TEXT NOT NULL,
+        system TEXT,
+        kind TEXT NOT NULL DEFAULT 'chat',
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE TABLE messages (
+        id INTEGER PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        content TEXT NOT NULL,
+        reasoning TEXT,
+        tool_calls TEXT,
+        created REAL NOT NULL
+    );
+    CREATE INDEX messages_by_conversation ON messages(conversation_id, id);
+    CREATE TABLE responses (
+        message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        provider TEXT,
+        ttft_ms REAL,
+        latency_ms REAL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        total_tokens INTEGER,
+        cost REAL,
+        finish_reason TEXT,
+        error TEXT,
+        partial INTEGER NOT NULL DEFAULT 1,
+        usage TEXT,
+        created REAL NOT NULL
+    );
+    CREATE INDEX responses_by_time ON responses(created);
+    """,
+]
+
+ID_BYTES = 4  # 8 hex digits: short enough to type, unique prefixes accepted
+TITLE_LENGTH = 60
+
+
+def database_path() -> Path:
+    return data_path() / "history.db"
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: str
+    title: str
+    model: str
+    system: str | None
+    created: float
+    updated: float
+    turns: int
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    role: str
+    content: str
+    reasoning: str | None
+    created: float
+    partial: bool = False
+    error: str | None = None
+    model: str | None = None
+
+    def as_request(self) -> dict[str, Any]:
+        return {"role": self.role, "content": self.content}
+
+
+def _title(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= TITLE_LENGTH else flat[: TITLE_LENGTH - 1] + "…"
+
+
+class History:
+    """The history database. Open with ``History.open()``; use as a context manager."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+        self.db = connection
+        self.path = path
+
+    @classmethod
+    def open(cls, path: Path | None = None) -> History:
+        path = path or database_path()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            db = sqlite3.connect(path, timeout=10, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA foreign_keys=ON")
+            _migrate(db)
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(
+                f"cannot open the history database {path}: {exc}",
+                "move the file aside to start a new history",
+            ) from None
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot create the history directory {path.parent}: {exc.strerror or exc}"
+            ) from None
+        return cls(db, path)
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.db)
+
+    # -- conversations -----------------------------------------------------------------
+
+    def create(self, model: str, system: str | None, title: str, kind: str = "chat") -> str:
+        now = time.time()
+        with self._transaction():
+            while True:
+                conversation_id = secrets.token_hex(ID_BYTES)
+                try:
+                    self.db.execute(
+                        "INSERT INTO conversations (id, title, model, system, kind, created,"
+                        " updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (conversation_id, _title(title), model, system, kind, now, now),
+                    )
+                    return conversation_id
+                except sqlite3.IntegrityError:
+                    continue
+
+    def resolve(self, prefix: str) -> str:
+        """The full id for a unique prefix of one."""
+        prefix = prefix.strip().lower()
+        if not prefix or not all(c in "0123456789abcdef" for c in prefix):
+            raise UsageError(f"{prefix!r} is not a conversation id", "see t360 history list")
+        rows = self.db.execute(
+            "SELECT id FROM conversations WHERE id LIKE ? || '%' LIMIT 2", (prefix,)
+        ).fetchall()
+        if not rows:
+            raise UsageError(f"no conversation {prefix!r}", "see t360 history list")
+        if len(rows) > 1:
+            raise UsageError(f"{prefix!r} matches several conversations", "type more of the id")
+        return str(rows[0]["id"])
+
+    def latest(self) -> str | None:
+        row = self.db.execute(
+            "SELECT id FROM conversations WHERE kind = 'chat' ORDER BY updated DESC LIMIT 1"
+        ).fetchone()
+        return None if row is None else str(row["id"])
+
+    def get(self, conversation_id: str) -> Conversation:
+        row = self.db.execute(
+            "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id"
+            " AND m.role = 'user') AS turns FROM conversations c WHERE c.id = ?",
+            (conversation_id,),
+        ).fetchone()
+        if row is None:
+            raise UsageError(f"no conversation {conversation_id!r}", "see t360 history list")
+        return _conversation(row)
+
+    def recent(self, limit: int = 20) -> list[Conversation]:
+        rows = self.db.execute(
+            "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id"
+            " AND m.role = 'user') AS turns FROM conversations c WHERE c.kind = 'chat'"
+            " ORDER BY c.updated DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [_conversation(row) for row in rows]
+
+    def search(self, text: str, limit: int = 50) -> list[tuple[Conversation, Message]]:
+        pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        rows = self.db.execute(
+            "SELECT m.id AS message_id, m.role, m.content, m.reasoning, m.created AS m_created,"
+            " c.*, 0 AS turns FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+            " WHERE m.content LIKE ? ESCAPE '\\' AND m.role != 'system'"
+            " ORDER BY m.id DESC LIMIT ?",
+            (pattern, limit),
+        ).fetchall()
+        return [
+            (
+                _conversation(row),
+                Message(
+                    row["message_id"],
+                    row["role"],
+                    row["content"],
+                    row["reasoning"],
+                    row["m_created"],
+                ),
+            )
+            for row in rows
+        ]
+
+    def models(self) -> list[str]:
+        """Model ids used before, most recent first (for completion)."""
+        rows = self.db.execute(
+            "SELECT model FROM responses GROUP BY model ORDER BY max(created) DESC LIMIT 50"
+        ).fetchall()
+        return [str(row["model"]) for row in rows]
+
+    def delete(self, conversation_id: str) -> None:
+        with self._transaction():
+            self.db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+
+    def set_system(self, conversation_id: str, system: str | None) -> None:
+        with self._transaction():
+            self.db.execute(
+                "UPDATE conversations SET system = ? WHERE id = ?", (system, conversation_id)
+            )
+
+    # -- messages ----------------------------------------------------------------------
+
+    def messages(self, conversation_id: str) -> list[Message]:
+        rows = self.db.execute(
+            "SELECT m.*, r.partial, r.error, r.model FROM messages m"
+            " LEFT JOIN responses r ON r.message_id = m.id"
+            " WHERE m.conversation_id = ? ORDER BY m.id",
+            (conversation_id,),
+        ).fetchall()
+        return [
+            Message(
+                row["id"],
+                row["role"],
+                row["content"],
+                row["reasoning"],
+                row["created"],
+                bool(row["partial"]),
+                row["error"],
+                row["model"],
+            )
+            for row in rows
+        ]
+
+    def context(self, conversation_id: str) -> list[dict[str, Any]]:
+        """The messages to send to continue the conversation (empty answers left out)."""
+        return [
+            m.as_request()
+            for m in self.messages(conversation_id)
+            if m.role == "user" or (m.role == "assistant" and m.content)
+        ]
+
+    def drop_last(self, conversation_id: str, roles: tuple[str, ...]) -> int:
+        """Delete the trailing messages with these roles (one exchange for /undo)."""
+        removed = 0
+        with self._transaction():
+            for role in roles:
+                row = self.db.execute(
+                    "SELECT id, role FROM messages WHERE conversation_id = ? ORDER BY id DESC"
+                    " LIMIT 1",
+                    (conversation_id,),
+                ).fetchone()
+                if row is None or row["role"] != role:
+                    break
+                self.db.execute("DELETE FROM messages WHERE id = ?", (row["id"],))
+                removed += 1
+        return removed
+
+    def begin_turn(self, conversation_id: str, user: str | None, model: str) -> int:
+        """Write the user message (if any) and an empty partial answer; returns its id."""
+        now = time.time()
+        with self._transaction():
+            if user is not None:
+                self.db.execute(
+                    "INSERT INTO messages (conversation_id, role, content, created)"
+                    " VALUES (?, 'user', ?, ?)",
+                    (conversation_id, user, now),
+                )
+            cursor = self.db.execute(
+                "INSERT INTO messages (conversation_id, role, content, created)"
+                " VALUES (?, 'assistant', '', ?)",
+                (conversation_id, now),
+            )
+            message_id = int(cursor.lastrowid or 0)
+            self.db.execute(
+                "INSERT INTO responses (message_id, conversation_id, model, partial, created)"
+                " VALUES (?, ?, ?, 1, ?)",
+                (message_id, conversation_id, model, now),
+            )
+            self.db.execute(
+                "UPDATE conversations SET updated = ?, model = ? WHERE id = ?",
+                (now, model, conversation_id),
+            )
+        return message_id
+
+    def checkpoint(self, message_id: int, content: str, reasoning: str | None) -> None:
+        with self._transaction():
+            self.db.execute(
+                "UPDATE messages SET content = ?, reasoning = ? WHERE id = ?",
+                (content, reasoning, message_id),
+            )
+
+    def finish_turn(self, message_id: int, turn: Turn) -> None:
+        error = None if turn.error is None else turn.error.message
+        if turn.interrupted:
+            error = "interrupted"
+        with self._transaction():
+            self.db.execute(
+                "UPDATE messages SET content = ?, reasoning = ?, tool_calls = ? WHERE id = ?",
+                (
+                    turn.content,
+                    turn.reasoning,
+                    json.dumps(turn.tool_calls) if turn.tool_calls else None,
+                    message_id,
+                ),
+            )
+            self.db.execute(
+                "UPDATE responses SET model = ?, provider = ?, ttft_ms = ?, latency_ms = ?,"
+                " prompt_tokens = ?, completion_tokens = ?, total_tokens = ?, cost = ?,"
+                " finish_reason = ?, error = ?, partial = ?, usage = ? WHERE message_id = ?",
+                (
+                    turn.model,
+                    turn.provider,
+                    None if turn.ttft is None else turn.ttft * 1000,
+                    turn.latency * 1000,
+                    turn.tokens("prompt_tokens"),
+                    turn.tokens("completion_tokens"),
+                    turn.tokens("total_tokens"),
+                    turn.cost,
+                    turn.finish_reason,
+                    error,
+                    int(turn.partial),
+                    json.dumps(turn.usage) if turn.usage is not None else None,
+                    message_id,
+                ),
+            )
+
+    # -- export ------------------------------------------------------------------------
+
+    def export_json(self, conversation_id: str) -> dict[str, Any]:
+        conversation = self.get(conversation_id)
+        metrics = {
+            row["message_id"]: dict(row)
+            for row in self.db.execute(
+                "SELECT * FROM responses WHERE conversation_id = ?", (conversation_id,)
+            )
+        }
+        messages: list[dict[str, Any]] = []
+        for message in self.messages(conversation_id):
+            item: dict[str, Any] = {"role": message.role, "content": message.content}
+            if message.reasoning:
+                item["reasoning"] = message.reasoning
+            if message.id in metrics:
+                stats = metrics[message.id]
+                item["metrics"] = {
+                    key: stats[key]
+                    for key in (
+                        "model",
+                        "provider",
+                        "ttft_ms",
+                        "latency_ms",
+                        "prompt_tokens",
+                        "completion_tokens",
+                        "total_tokens",
+                        "cost",
+                        "finish_reason",
+                        "error",
+                    )
+                }
+                item["metrics"]["partial"] = bool(stats["partial"])
+            messages.append(item)
+        return {
+            "id": conversation.id,
+            "title": conversation.title,
+            "model": conversation.model,
+            "system": conversation.system,
+            "created": conversation.created,
+            "updated": conversation.updated,
+            "messages": messages,
+        }
+
+    def export_markdown(self, conversation_id: str) -> str:
+        conversation = self.get(conversation_id)
+        return to_markdown(
+            conversation.title,
+            f"`{conversation.id}` · {conversation.model} · "
+            + time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created)),
+            conversation.system,
+            [
+                Exchange(m.role, m.content, m.model, m.partial)
+                for m in self.messages(conversation_id)
+            ],
+        )
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One message as it is written out in a markdown transcript."""
+
+    role: str
+    content: str
+    model: str | None = None
+    partial: bool = False
+
+
+def to_markdown(title: str, subtitle: str, system: str | None, messages: list[Exchange]) -> str:
+    """A conversation as a markdown document (``history export`` and the REPL's /save)."""
+    parts = [f"# {title}", "", subtitle, ""]
+    if system:
+        parts += ["**System:**", "", system, ""]
+    for message in messages:
+        if message.role == "user":
+            parts += ["## You", "", message.content, ""]
+        elif message.role == "assistant":
+            note = " (partial)" if message.partial else ""
+            parts += [f"## {message.model or 'Assistant'}{note}", "", message.content, ""]
+    return "\n".join(parts).rstrip() + "\n"
+
+
+class _Transaction:
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (the connection is autocommit)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __enter__(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, value: object, traceback: object) -> None:
+        self.db.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    version = int(db.execute("PRAGMA user_version").fetchone()[0])
+    if version > len(MIGRATIONS):
+        raise ConfigError(
+            f"the history database is from a newer t360 (schema {version})",
+            "upgrade t360",
+        )
+    for number in range(version, len(MIGRATIONS)):
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            # Re-read inside the lock: another process may have migrated meanwhile.
+            if int(db.execute("PRAGMA user_version").fetchone()[0]) > number:
+                db.execute("COMMIT")
+                continue
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    db.execute(statement)
+            db.execute(f"PRAGMA user_version = {number + 1}")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+
+def _conversation(row: sqlite3.Row) -> Conversation:
+    return Conversation(
+        row["id"],
+        row["title"],
+        row["model"],
+        row["system"],
+        row["created"],
+        row["updated"],
+        row["turns"],
+    )
+
+
+class TurnJournal:
+    """Saves one turn as it streams: begun at the first token, checkpointed, finished.
+
+    Nothing touches the disk before the first token, so saving never delays it. A failing
+    database (locked, full, corrupt) costs a warning, never the answer.
+    """
+
+    INTERVAL = 1.0  # seconds between checkpoints of the growing text
+
+    def __init__(
+        self,
+        history: Callable[[], History],
+        conversation_id: str | None,
+        user: str | None,
+        *,
+        model: str,
+        system: str | None,
+        warn: Callable[[str], None],
+    ) -> None:
+        self._open = history
+        self.conversation_id = conversation_id
+        self._user = user
+        self._model = model
+        self._system = system
+        self._warn = warn
+        self._history: History | None = None
+        self._message: int | None = None
+        self._due = 0.0
+        self._failed = False
+
+    def progress(self, content: list[str], reasoning: list[str]) -> None:
+        """Called as text arrives; writes at most once per INTERVAL."""
+        now = time.monotonic()
+        if now < self._due or self._failed:
+            return
+        self._due = now + self.INTERVAL
+        self._guard(lambda: self._write("".join(content), "".join(reasoning) or None))
+
+    def finish(self, turn: Turn) -> None:
+        if self._failed:
+            return
+
+        def write() -> None:
+            message = self._begin()
+            assert self._history is not None
+            self._history.finish_turn(message, turn)
+
+        self._guard(write)
+        if self._history is not None:
+            self._history.close()
+            self._history = None
+
+    def _begin(self) -> int:
+        if self._history is None:
+            self._history = self._open()
+        if self.conversation_id is None:
+            self.conversation_id = self._history.create(
+                self._model, self._system, self._user or "(untitled)"
+            )
+        if self._message is None:
+            self._message = self._history.begin_turn(self.conversation_id, self._user, self._model)
+        return self._message
+
+    def _write(self, content: str, reasoning: str | None) -> None:
+        message = self._begin()
+        assert self._history is not None
+        self._history.checkpoint(message, content, reasoning)
+
+    def _guard(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except (sqlite3.Error, ConfigError) as exc:
+            self._failed = True
+            detail = exc.line() if isinstance(exc, ConfigError) else str(exc)
+            self._warn(f"could not save this exchange to the history: {detail}")

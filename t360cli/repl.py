@@ -1,0 +1,380 @@
+"""The interactive REPL: an input loop and slash commands around ``Chat.ask``.
+
+Each turn runs the same pipeline as a one-shot run, with the same rendering and a compact
+stats line. Ctrl-C during an answer cancels that answer only (its partial text stays in
+the conversation); Ctrl-C at the prompt clears the line; Ctrl-D or /exit leaves.
+
+Input: Enter sends; Alt-Enter (or Esc then Enter) starts a new line; a message that
+begins with three double quotes runs until a line that ends with them; pasted text keeps
+its lines. Input history persists across sessions; Ctrl-R searches it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shlex
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import CompleteEvent, Completer, Completion
+from prompt_toolkit.document import Document
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+
+from .config import state_path
+from .report import report_turn
+from .session import Chat
+from .terminal import Environment, make_sink, sanitize
+
+BLOCK = '"""'
+PROMPT = "\u203a "  # a single right-pointing angle quotation mark
+
+
+@dataclass(frozen=True)
+class Command:
+    usage: str
+    summary: str
+    run: Callable[[Repl, str], None]
+
+
+class Repl:
+    def __init__(self, env: Environment, chat: Chat, *, raw: bool, quiet: bool) -> None:
+        self.env = env
+        self.chat = chat
+        self.raw = raw
+        self.quiet = quiet
+        self.running = True
+        self.pending: str | None = None  # text composed by /edit, sent next
+
+    # -- output ---------------------------------------------------------------------------
+
+    def say(self, text: str) -> None:
+        """A REPL message (not model output): stderr, dimmed."""
+        self.env.stderr.write(self.env.style(text, "2") + "\n")
+        self.env.stderr.flush()
+
+    # -- turns ----------------------------------------------------------------------------
+
+    def ask(self, text: str) -> None:
+        sink = make_sink(self.env, json_out=False, raw=self.raw, quiet=self.quiet)
+        turn = self.chat.ask(text, sink, self.env.warn)
+        report_turn(self.env, turn, quiet=self.quiet, compact=True)
+
+    def last_exchange(self) -> tuple[str, str] | None:
+        """The last user message and the answer to it (empty if it failed)."""
+        messages = self.chat.messages
+        for index in range(len(messages) - 1, -1, -1):
+            if messages[index]["role"] == "user":
+                answer = messages[index + 1]["content"] if index + 1 < len(messages) else ""
+                return str(messages[index]["content"]), str(answer)
+        return None
+
+    def drop_last_exchange(self) -> str | None:
+        """Forget the last exchange, here and in the history; returns its user message."""
+        exchange = self.last_exchange()
+        if exchange is None:
+            return None
+        while self.chat.messages and self.chat.messages.pop()["role"] != "user":
+            pass
+        if self.chat.save and self.chat.conversation_id is not None:
+            from .history import History
+
+            with History.open() as history:
+                history.drop_last(self.chat.conversation_id, ("assistant", "user"))
+        return exchange[0]
+
+    # -- the loop -------------------------------------------------------------------------
+
+    def handle(self, line: str) -> None:
+        if line.startswith("//"):  # an escaped slash: send the text with one slash
+            self.ask(line[1:])
+        elif line.startswith("/"):
+            name, _, argument = line.partition(" ")
+            command = COMMANDS.get(name.lower())
+            if command is None:
+                self.say(f"unknown command {name}; /help lists them")
+            else:
+                command.run(self, argument.strip())
+        else:
+            self.ask(line)
+
+
+# -- slash commands --------------------------------------------------------------------
+
+
+def _help(repl: Repl, argument: str) -> None:
+    width = max(len(c.usage) for c in COMMANDS.values())
+    lines = [f"  {c.usage.ljust(width)}  {c.summary}" for c in COMMANDS.values()]
+    lines += [
+        "",
+        '  Enter sends; Alt-Enter adds a line; start with """ for a block ending in """.',
+        "  Ctrl-C cancels an answer or clears the line; Ctrl-R searches input history;",
+        "  Ctrl-D leaves. Start a message with // to send a leading slash.",
+    ]
+    repl.say("\n".join(lines))
+
+
+def _exit(repl: Repl, argument: str) -> None:
+    repl.running = False
+
+
+def _clear(repl: Repl, argument: str) -> None:
+    repl.chat.conversation_id = None
+    repl.chat.messages = []
+    repl.say("new conversation")
+
+
+def _model(repl: Repl, argument: str) -> None:
+    if not argument:
+        repl.say(f"model: {repl.chat.settings.model}")
+        return
+    repl.chat.settings = replace(repl.chat.settings, model=argument)
+    repl.say(f"model: {argument}")
+
+
+def _system(repl: Repl, argument: str) -> None:
+    if not argument:
+        repl.say(f"system prompt: {repl.chat.settings.system or '(none)'}")
+        return
+    system = None if argument == "-" else argument
+    repl.chat.settings = replace(repl.chat.settings, system=system)
+    if repl.chat.save and repl.chat.conversation_id is not None:
+        from .history import History
+
+        with History.open() as history:
+            history.set_system(repl.chat.conversation_id, system)
+    repl.say("system prompt cleared" if system is None else "system prompt set")
+
+
+def _retry(repl: Repl, argument: str) -> None:
+    user = repl.drop_last_exchange()
+    if user is None:
+        repl.say("nothing to retry yet")
+    else:
+        repl.ask(user)
+
+
+def _undo(repl: Repl, argument: str) -> None:
+    user = repl.drop_last_exchange()
+    repl.say("nothing to undo" if user is None else f"dropped: {sanitize(user[:60])}")
+
+
+def _copy(repl: Repl, argument: str) -> None:
+    exchange = repl.last_exchange()
+    if exchange is None or not exchange[1]:
+        repl.say("no answer to copy yet")
+        return
+    repl.say(f"copied the last answer {copy_to_clipboard(repl.env, exchange[1])}")
+
+
+def _save(repl: Repl, argument: str) -> None:
+    if not argument:
+        repl.say("usage: /save FILE")
+        return
+    from .history import Exchange, to_markdown
+
+    messages = [
+        Exchange(m["role"], m["content"], repl.chat.settings.model) for m in repl.chat.messages
+    ]
+    if not messages:
+        repl.say("nothing to save yet")
+        return
+    path = Path(argument).expanduser()
+    title = " ".join(str(repl.chat.messages[0]["content"]).split())[:60]
+    subtitle = f"{repl.chat.settings.model} · {time.strftime('%Y-%m-%d %H:%M')}"
+    try:
+        path.write_text(to_markdown(title, subtitle, repl.chat.settings.system, messages))
+    except OSError as exc:
+        repl.say(f"cannot write {path}: {exc.strerror or exc}")
+        return
+    repl.say(f"saved to {path}")
+
+
+def _stats(repl: Repl, argument: str) -> None:
+    turns = repl.chat.turns
+    if not turns:
+        repl.say("no answers yet")
+        return
+    ttfts = [t.ttft * 1000 for t in turns if t.ttft is not None]
+    tokens_in = sum(t.tokens("prompt_tokens") or 0 for t in turns)
+    tokens_out = sum(t.tokens("completion_tokens") or 0 for t in turns)
+    costs = [t.cost for t in turns if t.cost is not None]
+    ttft = f"TTFT median {statistics.median(ttfts):.0f} ms" if ttfts else "TTFT n/a"
+    cost = f"${sum(costs):.6f}".rstrip("0").rstrip(".") if costs else "cost n/a"
+    failed = sum(t.partial for t in turns)
+    repl.say(
+        f"{len(turns)} answers ({failed} partial) · {ttft} · {tokens_in} in / "
+        f"{tokens_out} out tokens · {cost}"
+    )
+
+
+def _edit(repl: Repl, argument: str) -> None:
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    with tempfile.NamedTemporaryFile("w+", suffix=".md", delete=False) as draft:
+        draft.write(argument)
+    path = Path(draft.name)
+    try:
+        subprocess.run([*shlex.split(editor), str(path)], check=True)
+        text = path.read_text().strip()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        repl.say(f"the editor failed: {exc}")
+        return
+    finally:
+        path.unlink(missing_ok=True)
+    if text:
+        repl.pending = text
+    else:
+        repl.say("empty message: nothing sent")
+
+
+COMMANDS: dict[str, Command] = {
+    "/help": Command("/help", "this list", _help),
+    "/exit": Command("/exit", "leave (also Ctrl-D)", _exit),
+    "/clear": Command("/clear", "start a new conversation", _clear),
+    "/model": Command("/model [NAME]", "show or switch the model", _model),
+    "/system": Command("/system [TEXT|-]", "show, set or clear (-) the system prompt", _system),
+    "/retry": Command("/retry", "ask for the last answer again", _retry),
+    "/undo": Command("/undo", "forget the last exchange", _undo),
+    "/copy": Command("/copy", "copy the last answer to the clipboard", _copy),
+    "/save": Command("/save FILE", "write the conversation to FILE as markdown", _save),
+    "/stats": Command("/stats", "this session's TTFT, tokens and cost", _stats),
+    "/edit": Command("/edit", "compose the next message in $EDITOR", _edit),
+}
+
+
+def copy_to_clipboard(env: Environment, text: str) -> str:
+    """Copy with the system's clipboard tool, or through the terminal (OSC 52)."""
+    for command in (
+        ["pbcopy"],
+        ["wl-copy"],
+        ["xclip", "-selection", "clipboard"],
+        ["xsel", "--clipboard", "--input"],
+    ):
+        if shutil.which(command[0]):
+            try:
+                subprocess.run(
+                    command, input=text.encode(), check=True, timeout=5, capture_output=True
+                )
+            except (OSError, subprocess.SubprocessError):
+                continue
+            return f"with {command[0]}"
+    payload = base64.b64encode(text.encode()).decode()
+    env.stdout.write(f"\x1b]52;c;{payload}\x07")
+    env.stdout.flush()
+    return "through the terminal (OSC 52)"
+
+
+class _Completer(Completer):
+    """Slash commands, and model ids after /model."""
+
+    def __init__(self, models: Callable[[], list[str]]) -> None:
+        self.models = models
+
+    def get_completions(
+        self, document: Document, complete_event: CompleteEvent
+    ) -> Iterable[Completion]:
+        text = document.text_before_cursor
+        if not text.startswith("/") or "\n" in text:
+            return
+        if " " not in text:
+            for name, command in COMMANDS.items():
+                if name.startswith(text.lower()):
+                    yield Completion(name, -len(text), display_meta=command.summary)
+        elif text.startswith("/model "):
+            word = text[len("/model ") :]
+            for model in self.models():
+                if model.startswith(word):
+                    yield Completion(model, -len(word))
+
+
+def _known_models(chat: Chat) -> Callable[[], list[str]]:
+    def models() -> list[str]:
+        names = [chat.settings.model]
+        if chat.save:
+            from .history import History
+
+            try:
+                with History.open() as history:
+                    names += history.models()
+            except Exception:
+                pass
+        return list(dict.fromkeys(names))
+
+    return models
+
+
+def _bindings() -> KeyBindings:
+    bindings = KeyBindings()
+
+    @Condition
+    def in_block() -> bool:
+        from prompt_toolkit.application import get_app
+
+        text = get_app().current_buffer.text
+        return text.startswith(BLOCK) and not (len(text) >= 6 and text.endswith(BLOCK))
+
+    @bindings.add("enter", filter=in_block)
+    def _(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    @bindings.add("escape", "enter")
+    def _(event: KeyPressEvent) -> None:
+        event.current_buffer.insert_text("\n")
+
+    return bindings
+
+
+def _unblock(text: str) -> str:
+    if text.startswith(BLOCK):
+        text = text[len(BLOCK) :]
+        if text.endswith(BLOCK):
+            text = text[: -len(BLOCK)]
+    return text.strip()
+
+
+def run_repl(
+    env: Environment, chat: Chat, *, raw: bool, quiet: bool, recent: list[tuple[str, str]]
+) -> None:
+    """Read, answer, repeat, until /exit or Ctrl-D."""
+    repl = Repl(env, chat, raw=raw, quiet=quiet)
+    history_file = state_path() / "repl-history"
+    try:
+        history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        history: FileHistory | None = FileHistory(str(history_file))
+    except OSError:
+        history = None
+    session: PromptSession[str] = PromptSession(
+        history=history,
+        completer=_Completer(_known_models(chat)),
+        complete_while_typing=False,
+        key_bindings=_bindings(),
+        enable_history_search=False,
+        prompt_continuation="… ",
+    )
+    where = f" · continuing {chat.conversation_id}" if chat.conversation_id else ""
+    repl.say(f"t360 · {chat.settings.model}{where} · /help for commands · Ctrl-D to leave")
+    for role, content in recent:
+        label = "you" if role == "user" else chat.settings.model
+        flat = " ".join(content.split())
+        repl.say(f"{label}: {sanitize(flat[:200])}{'…' if len(flat) > 200 else ''}")
+    while repl.running:
+        if repl.pending is not None:
+            text, repl.pending = repl.pending, None
+        else:
+            try:
+                text = _unblock(session.prompt(PROMPT))
+            except KeyboardInterrupt:
+                continue  # Ctrl-C at the prompt: the line is cleared
+            except EOFError:
+                break
+        if text:
+            repl.handle(text)
