@@ -76,7 +76,11 @@ class TtyRun:
 
 
 def spawn_t360(
-    *args: str, env: Mapping[str, str] | None = None, columns: int = 80, rows: int = 24
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    columns: int = 80,
+    rows: int = 24,
+    encoding: str | None = None,
 ) -> Any:
     """t360 in a real pseudo-terminal (stdin, stdout and stderr all on it)."""
     import pexpect
@@ -87,6 +91,8 @@ def spawn_t360(
         env={**os.environ, "TERM": "xterm-256color", **(env or {})},
         dimensions=(rows, columns),
         timeout=30,
+        encoding=encoding,
+        codec_errors="replace",
     )
 
 

@@ -1,0 +1,268 @@
+"""Conversation history: the database, the journal, and the commands around it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from t360cli.errors import ConfigError, NetworkError, UsageError
+from t360cli.history import MIGRATIONS, History, TurnJournal, database_path
+from t360cli.mockserver import MockServer
+from t360cli.stats import Turn
+from tests.helpers import T360, chat_env, run_t360
+
+
+def a_turn(content: str = "answer", **changes: object) -> Turn:
+    base: dict[str, object] = dict(
+        content=content,
+        reasoning=None,
+        model="m",
+        provider="P",
+        finish_reason="stop",
+        usage={"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3, "cost": 0.5},
+        tool_calls=None,
+        ttft=0.1,
+        latency=0.2,
+    )
+    base.update(changes)
+    return Turn(**base)  # type: ignore[arg-type]
+
+
+def test_schema_is_versioned_and_newer_databases_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    with History.open(path) as history:
+        assert history.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert history.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with History.open(path):
+        pass  # opening again migrates nothing and fails nothing
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    db.close()
+    with pytest.raises(ConfigError, match="newer t360"):
+        History.open(path)
+
+
+def test_a_corrupt_database_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    path.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(ConfigError, match="cannot open the history database"):
+        History.open(path)
+
+
+def test_ids_resolve_by_unique_prefix(tmp_path: Path) -> None:
+    with History.open(tmp_path / "h.db") as history:
+        first = history.create("m", None, "one")
+        assert len(first) == 8 and history.resolve(first[:4]) == first
+        with pytest.raises(UsageError, match="no conversation"):
+            history.resolve("ffffffff" if not first.startswith("f") else "00000000")
+        with pytest.raises(UsageError, match="not a conversation id"):
+            history.resolve("zz")
+        history.db.execute(
+            "INSERT INTO conversations VALUES (?, 't', 'm', NULL, 'chat', 0, 0)", (first[:2] + "x",)
+        )
+        with pytest.raises(UsageError, match="several"):
+            history.resolve(first[:2])
+
+
+def test_journal_writes_nothing_before_the_first_token_then_checkpoints(tmp_path: Path) -> None:
+    path = tmp_path / "h.db"
+    opened: list[History] = []
+
+    def opener() -> History:
+        opened.append(History.open(path))
+        return opened[-1]
+
+    journal = TurnJournal(opener, None, "question", model="m", system="sys", warn=print)
+    assert opened == []
+    journal.progress(["par"], [])
+    journal.progress(["par", "tial"], [])  # within the interval: no write
+    with History.open(path) as history:
+        conversation = history.recent()[0]
+        assert (conversation.title, conversation.system) == ("question", "sys")
+        messages = history.messages(conversation.id)
+        assert [(m.role, m.content, m.partial) for m in messages] == [
+            ("user", "question", False),
+            ("assistant", "par", True),
+        ]
+    journal.finish(a_turn("partial answer", error=NetworkError("lost")))
+    with History.open(path) as history:
+        last = history.messages(conversation.id)[-1]
+        assert (last.content, last.partial, last.error) == ("partial answer", True, "lost")
+        row = history.db.execute("SELECT * FROM responses").fetchone()
+        assert (row["ttft_ms"], row["cost"], json.loads(row["usage"])["total_tokens"]) == (
+            100.0,
+            0.5,
+            3,
+        )
+
+
+def test_a_failing_database_costs_a_warning_not_the_answer(tmp_path: Path) -> None:
+    warnings: list[str] = []
+
+    def broken() -> History:
+        raise ConfigError("cannot open the history database x: disk I/O error")
+
+    journal = TurnJournal(broken, None, "q", model="m", system=None, warn=warnings.append)
+    journal.progress(["a"], [])
+    journal.finish(a_turn())
+    assert len(warnings) == 1 and "could not save" in warnings[0]
+
+
+def test_context_leaves_out_empty_answers_and_drop_last_undoes(tmp_path: Path) -> None:
+    with History.open(tmp_path / "h.db") as history:
+        cid = history.create("m", None, "t")
+        for user, answer in (("a", "A"), ("b", ""), ("c", "C")):
+            message = history.begin_turn(cid, user, "m")
+            history.finish_turn(message, a_turn(answer))
+        assert [m["content"] for m in history.context(cid)] == ["a", "A", "b", "c", "C"]
+        assert history.drop_last(cid, ("assistant", "user")) == 2
+        assert [m["content"] for m in history.context(cid)] == ["a", "A", "b"]
+
+
+def test_search_treats_wildcards_literally(tmp_path: Path) -> None:
+    with History.open(tmp_path / "h.db") as history:
+        cid = history.create("m", None, "t")
+        history.finish_turn(history.begin_turn(cid, "100% sure_thing", "m"), a_turn("no"))
+        history.finish_turn(history.begin_turn(cid, "1000 sures", "m"), a_turn("no"))
+        assert [m.content for _, m in history.search("0% sure_")] == ["100% sure_thing"]
+
+
+# -- end to end ---------------------------------------------------------------------------
+
+
+def saved(conversation: str | None = None) -> list[tuple[str, str]]:
+    with History.open() as history:
+        cid = conversation or history.latest()
+        assert cid is not None
+        return [(m.role, m.content) for m in history.messages(cid)]
+
+
+def test_one_shot_is_saved_and_continued(server: MockServer) -> None:
+    env = chat_env(server)
+    first = run_t360("chat", "-m", "recall", "-s", "Be kind.", "--json", "first", env=env)
+    cid = json.loads(first.out)["conversation_id"]
+    assert cid and saved(cid)[0] == ("user", "first")
+    second = run_t360("chat", "-c", "second", env=env)
+    # the conversation's own model and system prompt carry on
+    assert second.out == "system: Be kind.; you said: first | second\n"
+    third = run_t360("chat", "--conversation", cid[:3], "third", env=env)
+    assert third.out.endswith("you said: first | second | third\n")
+    assert [role for role, _ in saved(cid)] == ["user", "assistant"] * 3
+
+
+def test_no_save_keeps_the_call_out_of_the_history(server: MockServer) -> None:
+    run_t360("chat", "--no-save", "-m", "echo", "secret", env=chat_env(server))
+    assert not database_path().exists()
+    run_t360("chat", "-m", "echo", "kept", env=chat_env(server))
+    run_t360("chat", "--no-save", "-m", "echo", "secret", env=chat_env(server))
+    assert saved() == [("user", "kept"), ("assistant", "kept")]
+
+
+def test_continue_without_history_is_a_usage_error(server: MockServer) -> None:
+    result = run_t360("chat", "-c", "hi", env=chat_env(server))
+    assert result.code == 2 and "no saved conversation" in result.err
+
+
+def test_a_failed_turn_is_saved_as_partial(server: MockServer) -> None:
+    run_t360("chat", "-m", "error-mid", "hi", env=chat_env(server))
+    with History.open() as history:
+        last = history.messages(history.latest() or "")[-1]
+        assert (last.content, last.partial, last.error) == (
+            "Partial answer ",
+            True,
+            "Rate limit exceeded",
+        )
+
+
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+def test_a_process_stopped_mid_answer_leaves_the_partial_turn(
+    server: MockServer, how: signal.Signals
+) -> None:
+    proc = subprocess.Popen(
+        [T360, "chat", "-m", "slow:150", "hi"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, **chat_env(server)},
+    )
+    assert proc.stdout is not None
+    shown = b""
+    while b"sit " not in shown:  # four words in, and more than a checkpoint interval
+        shown += proc.stdout.read1(4096)  # type: ignore[attr-defined]
+    while b"elit," not in shown:
+        shown += proc.stdout.read1(4096)  # type: ignore[attr-defined]
+    proc.send_signal(how)
+    out, err = proc.communicate(timeout=10)
+    shown += out
+    assert server.wait_for(lambda: server.disconnects >= 1, timeout=5)
+    with History.open() as history:
+        last = history.messages(history.latest() or "")[-1]
+    assert last.role == "assistant" and last.partial and last.content
+    assert shown.decode().startswith(last.content)  # nothing saved that was not shown
+    if how == signal.SIGKILL:
+        assert proc.returncode == -signal.SIGKILL
+    else:
+        assert proc.returncode == 130 and shown.decode().rstrip("\n") == last.content
+        assert last.error == "interrupted" and b"interrupted" in err
+
+
+def test_concurrent_writers(server: MockServer) -> None:
+    env = {**os.environ, **chat_env(server)}
+    procs = [
+        subprocess.Popen(
+            [T360, "chat", "-q", "-m", "lorem:200", f"writer {i}"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            env=env,
+        )
+        for i in range(4)
+    ]
+    errors = [p.communicate(timeout=60)[1] for p in procs]
+    assert [p.returncode for p in procs] == [0] * 4, errors
+    with History.open() as history:
+        conversations = history.recent()
+        assert sorted(c.title for c in conversations) == [f"writer {i}" for i in range(4)]
+        assert all(len(history.messages(c.id)) == 2 for c in conversations)
+
+
+def test_history_commands(server: MockServer, tmp_path: Path) -> None:
+    env = chat_env(server)
+    run_t360("chat", "-m", "echo", "alpha question", env=env)
+    run_t360("chat", "-m", "markdown", "beta 100% question", env=env)
+    listing = run_t360("history", "list", env=env)
+    assert listing.code == 0
+    lines = listing.out.splitlines()
+    assert len(lines) == 2 and "beta 100% question" in lines[0] and "alpha" in lines[1]
+    beta = lines[0].split()[0]
+    items = json.loads(run_t360("history", "list", "--json", env=env).out)
+    assert [i["turns"] for i in items] == [1, 1] and items[0]["id"] == beta
+
+    shown = run_t360("history", "show", beta[:5], env=env)
+    assert shown.code == 0 and "## You\n\nbeta 100% question" in shown.out
+    assert "# Streaming report" in shown.out
+
+    exported = json.loads(run_t360("history", "export", beta, "--format", "json", env=env).out)
+    assert exported["id"] == beta
+    assert exported["messages"][1]["metrics"]["provider"] == "MockProvider"
+    target = tmp_path / "out.md"
+    assert run_t360("history", "export", beta, "-o", str(target), env=env).code == 0
+    assert target.read_text() == shown.out
+    assert run_t360("history", "export", beta, "--format", "pdf", env=env).code == 2
+
+    found = run_t360("history", "search", "100%", env=env)
+    assert found.code == 0 and found.out.startswith(beta) and "beta 100% question" in found.out
+    assert run_t360("history", "search", "nowhere", env=env).out == ""
+
+    refused = run_t360("history", "delete", beta, env=env)
+    assert refused.code == 2 and "--yes" in refused.err
+    assert run_t360("history", "delete", beta, "--yes", env=env).code == 0
+    assert len(run_t360("history", "list", env=env).out.splitlines()) == 1
+    missing = run_t360("history", "show", beta, env=env)
+    assert missing.code == 2 and "no conversation" in missing.err

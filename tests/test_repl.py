@@ -1,0 +1,195 @@
+"""The REPL driven in a real pseudo-terminal, as a person would use it."""
+
+from __future__ import annotations
+
+import base64
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from t360cli.config import state_path
+from t360cli.history import History
+from t360cli.mockserver import MockServer
+from tests.helpers import chat_env, spawn_t360
+
+PROMPT = "\u203a"  # the REPL's prompt character
+
+
+class Session:
+    def __init__(self, server: MockServer, *args: str, **env: str) -> None:
+        self.child = spawn_t360(
+            "chat",
+            *args,
+            env=chat_env(server, PROMPT_TOOLKIT_NO_CPR="1", **env),
+            encoding="utf-8",
+        )
+        self.child.expect(PROMPT)
+
+    def send(self, line: str, *expect: str) -> str:
+        """Type a line, wait for each expected text and the next prompt; what came back."""
+        self.child.sendline(line)
+        seen = ""
+        for text in expect:
+            self.child.expect_exact(text)
+            seen += self.child.before + text
+        self.child.expect(PROMPT)
+        return str(seen + self.child.before)
+
+    def leave(self) -> int:
+        self.child.sendcontrol("d")
+        self.child.expect(pexpect.EOF)
+        self.child.close()
+        return int(self.child.exitstatus)
+
+
+@pytest.fixture
+def repl(server: MockServer) -> Iterator[Session]:
+    session = Session(server, "-m", "recall")
+    yield session
+    if session.child.isalive():
+        session.child.terminate(force=True)
+
+
+def test_two_turns_with_memory_then_ctrl_d_exits_0(repl: Session) -> None:
+    repl.send("hello one", "you said: hello one")
+    repl.send("two", "you said: hello one | two", "TTFT")
+    assert repl.leave() == 0
+    with History.open() as history:
+        assert [m.content for m in history.messages(history.latest() or "")][::2] == [
+            "hello one",
+            "two",
+        ]
+
+
+def test_exit_command(repl: Session) -> None:
+    repl.child.sendline("/exit")
+    repl.child.expect(pexpect.EOF)
+    repl.child.close()
+    assert repl.child.exitstatus == 0
+
+
+def test_help_lists_every_command(repl: Session) -> None:
+    out = repl.send("/help", "/edit")
+    for name in (
+        "/exit",
+        "/clear",
+        "/model",
+        "/system",
+        "/retry",
+        "/undo",
+        "/copy",
+        "/save",
+        "/stats",
+    ):
+        assert name in out
+
+
+def test_clear_model_and_system(repl: Session) -> None:
+    repl.send("first", "you said: first")
+    repl.send("/clear", "new conversation")
+    repl.send("second", "you said: second")
+    repl.send("/system Be brief.", "system prompt set")
+    repl.send("third", "system: Be brief.; you said: second | third")
+    repl.send("/model echo", "model: echo")
+    repl.send("just echo", "just echo")
+    repl.send("/model", "model: echo")
+    with History.open() as history:
+        assert len(history.recent()) == 2
+
+
+def test_retry_and_undo(repl: Session) -> None:
+    repl.send("one", "you said: one")
+    repl.send("two", "you said: one | two")
+    repl.send("/retry", "you said: one | two")  # regenerated from the same context
+    repl.send("/undo", "dropped: two")
+    repl.send("three", "you said: one | three")
+    with History.open() as history:
+        contents = [m.content for m in history.messages(history.latest() or "")]
+    assert contents[::2] == ["one", "three"]
+
+
+def test_stats_copy_and_save(repl: Session, tmp_path: Path) -> None:
+    repl.send("/stats", "no answers yet")
+    repl.send("/copy", "no answer to copy yet")
+    repl.send("remember me", "you said: remember me")
+    assert "1 answers (0 partial) · TTFT median" in repl.send("/stats", "tokens")
+    out = repl.send("/copy", "copied the last answer")
+    if "OSC 52" in out:  # no clipboard tool on this machine: through the terminal
+        payload = base64.b64encode(b"system: (none); you said: remember me").decode()
+        assert f"\x1b]52;c;{payload}\x07" in out
+    target = tmp_path / "chat.md"
+    repl.send(f"/save {target}", "saved to")
+    assert "## You\n\nremember me" in target.read_text()
+
+
+def test_edit_composes_in_the_editor(server: MockServer, tmp_path: Path) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "composed in the editor" > "$1"\n')
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    session = Session(server, "-m", "recall", EDITOR=str(editor))
+    session.send("/edit", "you said: composed in the editor")
+    assert session.leave() == 0
+
+
+def test_multi_line_block_and_paste_keep_their_lines(server: MockServer) -> None:
+    session = Session(server, "-m", "recall", "--raw")
+    session.child.sendline('"""first line')
+    session.child.sendline('second line"""')
+    session.child.expect_exact("you said: first line\r\nsecond line")
+    session.child.expect(PROMPT)
+    session.child.send("\x1b[200~pasted one\npasted two\x1b[201~")
+    session.child.sendline("")
+    session.child.expect_exact("pasted one\r\npasted two")
+    session.child.expect(PROMPT)
+    assert session.leave() == 0
+
+
+def test_ctrl_c_cancels_the_answer_only_and_keeps_the_partial_text(server: MockServer) -> None:
+    session = Session(server, "-m", "slow:100")
+    session.child.sendline("go")
+    session.child.expect_exact("amet")
+    session.child.sendintr()
+    session.child.expect_exact("interrupted")
+    session.child.expect(PROMPT)
+    assert server.wait_for(lambda: server.disconnects >= 1, timeout=5)
+    session.send("/model recall", "model: recall")
+    out = session.send("after", "you said: go | after")
+    assert "after" in out
+    session.child.sendintr()  # Ctrl-C at the prompt clears the line, nothing else
+    session.child.expect(PROMPT)
+    assert session.leave() == 0
+    with History.open() as history:
+        first = history.messages(history.latest() or "")[1]
+    assert first.partial and first.content.startswith("Lorem ipsum")
+
+
+def test_an_api_error_is_shown_and_the_repl_goes_on(server: MockServer) -> None:
+    session = Session(server, "-m", "error-mid")
+    session.send("fail please", "Partial answer", "t360: error: Rate limit exceeded")
+    session.send("/model echo", "model: echo")
+    session.send("still alive", "still alive")
+    assert session.leave() == 0
+
+
+def test_continue_shows_recent_turns_and_input_history_persists(server: MockServer) -> None:
+    first = Session(server, "-m", "recall")
+    first.send("the first question", "you said: the first question")
+    assert first.leave() == 0
+    history_file = state_path() / "repl-history"
+    assert "the first question" in history_file.read_text()
+    again = spawn_t360(
+        "chat", "-c", env=chat_env(server, PROMPT_TOOLKIT_NO_CPR="1"), encoding="utf-8"
+    )
+    again.expect_exact("continuing")
+    again.expect_exact("you: the first question")
+    again.expect(PROMPT)
+    again.send("\x1b[A")  # up arrow recalls the previous input
+    again.expect_exact("the first question")
+    again.sendcontrol("u")
+    again.sendcontrol("d")
+    again.expect(pexpect.EOF)
+    again.close()
+    assert again.exitstatus == 0
