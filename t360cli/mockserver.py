@@ -92,6 +92,8 @@ class Call:
     path: str
     headers: dict[str, str]
     body: dict[str, Any]
+    #: When it arrived (time.monotonic), for retry timing.
+    at: float = field(default_factory=time.monotonic)
 
 
 def sse(obj: object) -> bytes:

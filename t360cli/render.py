@@ -123,6 +123,7 @@ class MarkdownSink:
         )
         self._height = max(self.console.height, 4)
         self._reasoning = ReasoningView(env, show=show_extras)
+        self._quiet = not show_extras
         self._splitter = BlockSplitter()
         self._blocks: list[str] = []  # finished, not yet drawn
         self._lock = threading.Lock()
@@ -155,7 +156,7 @@ class MarkdownSink:
             self._reasoning.write(text)
 
     def waiting(self, seconds: float, attempt: int, reason: str) -> None:
-        countdown(self.env, seconds, attempt, reason, show=True)
+        countdown(self.env, seconds, attempt, reason, quiet=self._quiet)
 
     def close(self) -> None:
         """Stop the redraws and print what is left for good."""

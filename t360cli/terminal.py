@@ -136,6 +136,7 @@ class PlainSink:
         self._terminal = terminal
         self._out = getattr(env.stdout, "buffer", None)
         self._reasoning = ReasoningView(env, show=show_extras)
+        self._quiet = not show_extras
         self._last = ""
 
     def text(self, text: str) -> None:
@@ -157,7 +158,7 @@ class PlainSink:
             self._reasoning.write(text)
 
     def waiting(self, seconds: float, attempt: int, reason: str) -> None:
-        countdown(self.env, seconds, attempt, reason, show=self._reasoning.show)
+        countdown(self.env, seconds, attempt, reason, quiet=self._quiet)
 
     def close(self) -> None:
         self._reasoning.end()
@@ -165,13 +166,16 @@ class PlainSink:
             self.text("\n")
 
 
-def countdown(env: Environment, seconds: float, attempt: int, reason: str, *, show: bool) -> None:
-    """Wait before retry ``attempt``; on a terminal, count the seconds down on stderr."""
+def countdown(env: Environment, seconds: float, attempt: int, reason: str, *, quiet: bool) -> None:
+    """Wait before retry ``attempt``: a live countdown on a terminal's stderr, one notice
+    line when stderr is not a terminal, nothing when quiet."""
     end = time.monotonic() + seconds
-    if not show:
+    message = f"{sanitize(reason)}; retry {attempt} in"
+    if quiet or not env.stderr_isatty:
+        if not quiet:
+            env.warn(f"{message} {seconds:.1f} s")
         time.sleep(seconds)
         return
-    message = f"{sanitize(reason)}; retry {attempt} in"
     try:
         while (left := end - time.monotonic()) > 0:
             env.stderr.write(f"\r\x1b[2K{env.style(f'{message} {left:.0f} s', '33')}")
@@ -187,7 +191,7 @@ class NullSink:
 
     def __init__(self, env: Environment, *, show_extras: bool) -> None:
         self.env = env
-        self.show = show_extras and env.stderr_isatty
+        self.quiet = not show_extras
 
     def text(self, text: str) -> None:
         pass
@@ -196,7 +200,7 @@ class NullSink:
         pass
 
     def waiting(self, seconds: float, attempt: int, reason: str) -> None:
-        countdown(self.env, seconds, attempt, reason, show=self.show)
+        countdown(self.env, seconds, attempt, reason, quiet=self.quiet)
 
     def close(self) -> None:
         pass

@@ -1,0 +1,105 @@
+"""Fault injection against the stand-in server: retries, timeouts, interruptions, memory."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pexpect
+
+from t360cli.mockserver import MockServer
+from tests.helpers import T360, chat_env, run_t360, spawn_t360
+
+
+def test_retry_after_is_honoured_between_real_requests(server: MockServer) -> None:
+    result = run_t360("chat", "-m", "rate-limit:1", "hi", env=chat_env(server))
+    assert (result.code, result.out) == (0, "hi\n")
+    first, second = server.calls
+    assert 1.0 <= second.at - first.at < 3.0  # Retry-After: 1
+    assert "HTTP 429 from the gateway: Rate limit exceeded" in result.err  # the notice line
+    assert "retry 1 in 1.0 s" in result.err and "1 retry" in result.err
+
+
+def test_retry_after_ms_between_real_requests(server: MockServer) -> None:
+    result = run_t360("chat", "-m", "rate-limit-ms", "hi", env=chat_env(server))
+    assert result.code == 0
+    first, second = server.calls
+    assert 0.25 <= second.at - first.at < 1.5
+
+
+def test_retries_are_bounded_and_quiet_hides_the_notices(server: MockServer) -> None:
+    result = run_t360("chat", "-q", "-m", "flaky:5", "--retries", "1", "hi", env=chat_env(server))
+    assert result.code == 4 and len(server.calls) == 2
+    assert result.err.count("\n") == 1 and result.err.startswith("t360: error: HTTP 503")
+
+
+def test_never_retried_once_text_was_shown(server: MockServer) -> None:
+    result = run_t360("chat", "-m", "drop", "hi", env=chat_env(server))
+    assert result.code == 5 and len(server.calls) == 1
+
+
+def test_countdown_on_a_terminal(server: MockServer) -> None:
+    child = spawn_t360("chat", "-m", "rate-limit:1", "hi", env=chat_env(server))
+    child.expect(rb"retry 1 in 1 s")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_keepalive_comments_reset_the_idle_timeout(server: MockServer) -> None:
+    # 0.6 s before the first token, a comment every 0.1 s, a 0.3 s idle timeout
+    result = run_t360("chat", "-m", "keepalive:600", "--timeout", "0.3", "hi", env=chat_env(server))
+    assert (result.code, result.out) == (0, "still here\n")
+    silent = run_t360(
+        "chat",
+        "-m",
+        "slow-first:900",
+        "--timeout",
+        "0.3",
+        "--retries",
+        "0",
+        "hi",
+        env=chat_env(server),
+    )
+    assert silent.code == 5 and "no data from 127.0.0.1 for 0.3 s" in silent.err
+
+
+def test_a_second_ctrl_c_during_clean_up_exits_at_once() -> None:
+    code = (
+        "import os, signal, time\n"
+        "from t360cli.session import _second_interrupt_exits\n"
+        "with _second_interrupt_exits(True):\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(5)\n"
+        "print('clean-up finished')\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, timeout=30, check=False
+    )
+    assert proc.returncode == 130 and b"clean-up finished" not in proc.stdout
+
+
+def peak_memory_kib(*args: str, env: dict[str, str]) -> tuple[int, int]:
+    """Exit code and peak RSS of one t360 run, measured by a fresh parent process."""
+    code = (
+        "import resource, subprocess, sys\n"
+        "rc = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL,\n"
+        "                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
+        "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, T360, *args],
+        capture_output=True,
+        timeout=120,
+        check=True,
+        env={**os.environ, **env},
+    )
+    rc, peak = proc.stdout.split()
+    return int(rc), int(peak)
+
+
+def test_memory_stays_bounded_for_a_stream_that_never_ends_a_line(server: MockServer) -> None:
+    code, peak = peak_memory_kib("chat", "-m", "no-newline:160", "hi", env=chat_env(server))
+    assert code == 4
+    assert peak < 120 * 1024, f"{peak} KiB for a 160 MiB line"  # it stopped at the 16 MiB cap
