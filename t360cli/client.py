@@ -16,6 +16,7 @@ from __future__ import annotations
 import email.utils
 import json
 import random
+import sys
 import time
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ import httpx
 import httpx_sse
 
 from . import __version__
-from .config import Settings
+from .config import Settings, redact, scrub
 from .errors import APIError, AuthError, NetworkError, StreamError, T360Error
 from .events import (
     ChunkDecoder,
@@ -217,8 +218,41 @@ def make_client(settings: Settings, transport: httpx.BaseTransport | None = None
     headers = {"User-Agent": f"t360/{__version__}"}
     if settings.api_key:
         headers["Authorization"] = f"Bearer {settings.api_key}"
+    hooks: dict[str, list[Callable[..., Any]]] = {}
+    if settings.debug:
+        hooks = {"request": [_log_request], "response": [_log_response]}
     return httpx.Client(
-        timeout=timeout, headers=headers, follow_redirects=False, transport=transport
+        timeout=timeout,
+        headers=headers,
+        follow_redirects=False,
+        transport=transport,
+        event_hooks=hooks,
+    )
+
+
+def _debug(line: str) -> None:
+    sys.stderr.write(f"t360 debug: {scrub(line)}\n")
+    sys.stderr.flush()
+
+
+def _shown_headers(headers: httpx.Headers) -> str:
+    shown = []
+    for name, value in headers.items():
+        secret = name.lower() in ("authorization", "proxy-authorization", "cookie", "set-cookie")
+        scheme, _, credential = value.partition(" ")
+        shown.append(f"{name}: {scheme} {redact(credential)}" if secret else f"{name}: {value}")
+    return "; ".join(shown)
+
+
+def _log_request(request: httpx.Request) -> None:
+    _debug(f"> {request.method} {request.url} {_shown_headers(request.headers)}")
+
+
+def _log_response(response: httpx.Response) -> None:
+    version = response.http_version
+    _debug(
+        f"< {version} {response.status_code} {response.reason_phrase} "
+        f"{_shown_headers(response.headers)}"
     )
 
 
@@ -318,12 +352,58 @@ def stream_chat(
                     return
             except (APIError, NetworkError) as error:
                 attempt += 1
-                if shown or not _retryable(error):
+                if shown:
                     raise
-                requested = error.retry_after if isinstance(error, APIError) else None
-                if requested is not None and requested > MAX_RETRY_WAIT:
-                    error.hint = f"the gateway asks to wait {requested:.0f} s; try again then"
-                    raise
-                if attempt > settings.retries:
-                    raise
-                on_wait(_backoff(attempt) if requested is None else requested, attempt, error)
+                on_wait(_retry_wait(error, attempt, settings.retries), attempt, error)
+
+
+def _retry_wait(error: APIError | NetworkError, attempt: int, retries: int) -> float:
+    """How long to wait before retry ``attempt``; re-raises ``error`` when not to retry."""
+    if not _retryable(error):
+        raise error
+    requested = error.retry_after if isinstance(error, APIError) else None
+    if requested is not None and requested > MAX_RETRY_WAIT:
+        error.hint = f"the gateway asks to wait {requested:.0f} s; try again then"
+        raise error
+    if attempt > retries:
+        raise error
+    return _backoff(attempt) if requested is None else requested
+
+
+def list_models(
+    settings: Settings,
+    on_wait: WaitHook = _default_wait,
+    transport: httpx.BaseTransport | None = None,
+) -> list[dict[str, Any]]:
+    """``GET {base_url}/models``: the gateway's model objects, retried like a chat request."""
+    url = f"{settings.base_url}/models"
+    host = httpx.URL(url).host or url
+    attempt = 0
+    with make_client(settings, transport) as client:
+        while True:
+            try:
+                with _translate(host, settings.timeout), client.stream("GET", url) as response:
+                    if response.status_code != 200:
+                        raise _status_error(response)
+                    body = bytearray()
+                    for chunk in response.iter_bytes():
+                        body += chunk
+                        if len(body) > MAX_BODY_BYTES:
+                            raise StreamError("the model list is larger than 16 MiB")
+                return _model_list(bytes(body))
+            except (APIError, NetworkError) as error:
+                attempt += 1
+                on_wait(_retry_wait(error, attempt, settings.retries), attempt, error)
+
+
+def _model_list(body: bytes) -> list[dict[str, Any]]:
+    try:
+        obj = json.loads(body)
+    except ValueError:
+        raise StreamError(
+            f"the model list is not JSON: {snippet(body)!r}", "check --base-url"
+        ) from None
+    data = obj.get("data") if isinstance(obj, dict) else obj
+    if not isinstance(data, list):
+        raise StreamError("the model list has no 'data' array", "check --base-url")
+    return [item for item in data if isinstance(item, dict) and isinstance(item.get("id"), str)]

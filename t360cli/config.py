@@ -27,6 +27,7 @@ ENV_VARS: dict[str, str] = {
     "api_key": "T360_API_KEY",
     "base_url": "T360_BASE_URL",
     "model": "T360_MODEL",
+    "debug": "T360_DEBUG",
 }
 
 
@@ -63,6 +64,8 @@ class Settings:
     timeout: float = 120.0
     connect_timeout: float = 10.0
     retries: int = 2
+    #: Log request and response metadata to stderr (the key redacted).
+    debug: bool = False
     sources: Mapping[str, Source] = field(default_factory=dict, repr=False, compare=False)
 
     def __repr__(self) -> str:
@@ -95,6 +98,17 @@ def _count(value: object) -> int:
     return number
 
 
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError("must be true or false")
+
+
 def _text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string")
@@ -110,6 +124,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "timeout": _positive_float,
     "connect_timeout": _positive_float,
     "retries": _count,
+    "debug": _flag,
 }
 
 
@@ -129,6 +144,12 @@ def data_path() -> Path:
     import platformdirs
 
     return platformdirs.user_data_path("t360")
+
+
+def cache_path() -> Path:
+    import platformdirs
+
+    return platformdirs.user_cache_path("t360")
 
 
 def load_file(path: Path) -> dict[str, object]:
@@ -203,3 +224,54 @@ def load_settings(flags: Mapping[str, object | None]) -> tuple[Settings, list[st
     if settings.api_key:
         _secrets.add(settings.api_key)
     return settings, warnings
+
+
+def check_name(name: str) -> None:
+    if name not in PARSERS:
+        raise UsageError(f"unknown setting {name!r}", f"known settings: {', '.join(PARSERS)}")
+
+
+def parse_value(name: str, value: object) -> object:
+    """A setting's value checked and converted, as ``config set`` stores it."""
+    check_name(name)
+    try:
+        return PARSERS[name](value)
+    except (ValueError, TypeError) as exc:
+        shown = "(hidden)" if name == "api_key" else repr(value)
+        raise UsageError(f"invalid value for {name}: {shown} {exc}") from None
+
+
+def write_file(path: Path, table: dict[str, object]) -> None:
+    """Replace the config file atomically, private from the first byte.
+
+    The directory is made 0700 and the file 0600 when they are created, so there is no
+    moment at which another user could read the key; the new content goes to a temporary
+    file that is renamed over the old one, so a crash never leaves half a file.
+    """
+    import tomli_w
+
+    data = tomli_w.dumps(table).encode()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd, temporary = _private_temp(path)
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            Path(temporary).replace(path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write config file {path}: {exc.strerror or exc}", "check its permissions"
+        ) from None
+
+
+def _private_temp(path: Path) -> tuple[int, str]:
+    import tempfile
+
+    fd, name = tempfile.mkstemp(prefix=".config-", suffix=".toml", dir=path.parent)
+    os.fchmod(fd, 0o600)  # mkstemp already uses 0600; make it explicit
+    return fd, name

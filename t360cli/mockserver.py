@@ -501,10 +501,26 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.verbose:
             super().log_message(format, *args)
 
+    def _authorized(self) -> bool:
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth == "Bearer sk-invalid":
+            self._send_whole(401, error_body("Invalid API key", "authentication_error", 401))
+            return False
+        return True
+
     def do_GET(self) -> None:
+        if not self._authorized():
+            return
         if self.path.rstrip("/").endswith("/models"):
             data = [
-                {"id": name, "object": "model", "owned_by": "mock", "description": summary}
+                {
+                    "id": name,
+                    "object": "model",
+                    "owned_by": "mock",
+                    "description": summary,
+                    "context_length": 131072,
+                    "pricing": {"prompt": "0.000001", "completion": "0.000002"},
+                }
                 for name, (summary, _) in SCENARIOS.items()
             ]
             self._send_whole(200, json.dumps({"object": "list", "data": data}).encode())
@@ -527,9 +543,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.rstrip("/").endswith("/chat/completions"):
             self._send_whole(404, error_body("no such route", "not_found", 404))
             return
-        auth = self.headers.get("Authorization", "")
-        if not auth.startswith("Bearer ") or auth == "Bearer sk-invalid":
-            self._send_whole(401, error_body("Invalid API key", "authentication_error", 401))
+        if not self._authorized():
             return
         if name not in SCENARIOS:
             self._send_whole(404, error_body(f"unknown model {model!r}", "not_found", 404))

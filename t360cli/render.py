@@ -258,3 +258,16 @@ class MarkdownSink:
             self._out.flush()
         self._live = live
         self._started = self._started or bool(new)
+
+
+def print_table(env: Environment, headers: list[str], rows: list[list[str]]) -> None:
+    """A table on a terminal's stdout; columns with nothing in them are left out."""
+    from rich.table import Table
+
+    keep = [i for i in range(len(headers)) if i == 0 or any(row[i] for row in rows)]
+    table = Table(box=None, header_style="bold", pad_edge=False)
+    for i in keep:
+        table.add_column(headers[i], justify="right" if i >= 2 else "left")
+    for row in rows:
+        table.add_row(*(sanitize(row[i]) for i in keep))
+    Console(file=env.stdout, no_color=env.no_color, highlight=False).print(table)

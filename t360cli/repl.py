@@ -298,7 +298,9 @@ class _Completer(Completer):
 
 def _known_models(chat: Chat) -> Callable[[], list[str]]:
     def models() -> list[str]:
-        names = [chat.settings.model]
+        from t360cli.commands.models import cached
+
+        names = [chat.settings.model, *cached()]
         if chat.save:
             from .history import History
 

@@ -225,7 +225,7 @@ def test_no_key_is_exit_3_with_both_ways_to_set_one() -> None:
     result = run_t360("chat", "hi")
     assert result.code == 3
     assert "no API key" in result.err and "T360_API_KEY" in result.err
-    assert "config.toml" in result.err
+    assert "t360 config set api_key" in result.err
 
 
 def test_unreachable_gateway_is_exit_5(server: MockServer) -> None:

@@ -197,7 +197,11 @@ def test_mock_server_command() -> None:
             assert proc.stderr is not None
             banner = proc.stderr.readline().decode()
             assert f"http://127.0.0.1:{port}/v1" in banner
-            models = httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=10).json()
+            models = httpx.get(
+                f"http://127.0.0.1:{port}/v1/models",
+                timeout=10,
+                headers={"Authorization": "Bearer sk-mock"},
+            ).json()
             assert {m["id"] for m in models["data"]} == set(SCENARIOS)
             result = run_t360(
                 "chat",
@@ -216,7 +220,7 @@ def test_mock_server_command() -> None:
 def test_plain_http_to_a_remote_host_warns() -> None:
     import io
 
-    from t360cli.cli import _warn_plain_http
+    from t360cli.commands.common import warn_plain_http
     from t360cli.config import Settings
     from t360cli.terminal import Environment
 
@@ -225,7 +229,7 @@ def test_plain_http_to_a_remote_host_warns() -> None:
         env = Environment(
             io.StringIO(), io.StringIO(), err, False, False, False, False, False, False
         )
-        _warn_plain_http(env, Settings(api_key=KEY, base_url=url))
+        warn_plain_http(env, Settings(api_key=KEY, base_url=url))
         return err.getvalue()
 
     assert "unencrypted to gateway.example" in warning("http://gateway.example:8080/v1")

@@ -1,0 +1,1 @@
+"""The commands of the Typer app, one module each; ``cli.py`` registers them."""

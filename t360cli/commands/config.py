@@ -1,0 +1,131 @@
+"""``t360 config``: read and change the config file, and see where each setting comes from."""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import subprocess
+import sys
+from typing import Annotated
+
+import typer
+
+from t360cli.commands.common import write_out
+from t360cli.config import (
+    PARSERS,
+    check_name,
+    config_path,
+    load_file,
+    load_settings,
+    parse_value,
+    redact,
+    write_file,
+)
+from t360cli.errors import ConfigError, UsageError
+from t360cli.terminal import Environment
+
+app = typer.Typer(help="Read and change settings (the config file).", no_args_is_help=True)
+
+KeyArgument = Annotated[str, typer.Argument(help=f"One of: {', '.join(PARSERS)}.")]
+
+
+def _shown(name: str, value: object) -> str:
+    if name == "api_key":
+        return redact(str(value) if value is not None else None)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "(not set)" if value is None else str(value)
+
+
+@app.command("set")
+def config_set(
+    name: KeyArgument,
+    value: Annotated[
+        str | None, typer.Argument(help="The value; api_key without one asks for it, hidden.")
+    ] = None,
+) -> None:
+    """Store a setting in the config file."""
+    check_name(name)
+    env = Environment.from_process()
+    if value is None:
+        if name != "api_key":
+            raise UsageError(f"config set {name} needs a value")
+        if not env.stdin_isatty:
+            value = sys.stdin.readline().strip()  # e.g. from a password manager's pipe
+        else:
+            value = typer.prompt("API key", hide_input=True, err=True)
+    path = config_path()
+    table = load_file(path)
+    table[name] = parse_value(name, value)
+    write_file(path, table)
+    env.stderr.write(f"{name} = {_shown(name, table[name])} saved in {path}\n")
+
+
+@app.command("get")
+def config_get(name: KeyArgument) -> None:
+    """Print a setting's effective value (the API key redacted)."""
+    check_name(name)
+    settings, _ = load_settings({})
+    write_out(Environment.from_process(), _shown(name, getattr(settings, name)) + "\n")
+
+
+@app.command("unset")
+def config_unset(name: KeyArgument) -> None:
+    """Remove a setting from the config file."""
+    check_name(name)
+    path = config_path()
+    table = load_file(path)
+    if name not in table:
+        Environment.from_process().stderr.write(f"{name} was not set in {path}\n")
+        return
+    del table[name]
+    write_file(path, table)
+    Environment.from_process().stderr.write(f"{name} removed from {path}\n")
+
+
+@app.command("show")
+def config_show(
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+) -> None:
+    """Every effective setting and where it comes from (flag, env, file, default)."""
+    settings, warnings = load_settings({})
+    env = Environment.from_process()
+    for warning in warnings:
+        env.warn(warning)
+    if json_out:
+        obj = {
+            name: {
+                "value": redact(settings.api_key) if name == "api_key" else getattr(settings, name),
+                "source": settings.sources[name],
+            }
+            for name in PARSERS
+        }
+        env.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        return
+    rows = [
+        (name, _shown(name, getattr(settings, name)), settings.sources[name]) for name in PARSERS
+    ]
+    width = max(len(name) for name, _, _ in rows)
+    text = "".join(f"{name.ljust(width)}  {value}  ({source})\n" for name, value, source in rows)
+    write_out(env, text + f"# config file: {config_path()}\n")
+
+
+@app.command("path")
+def config_path_command() -> None:
+    """Print the config file's path."""
+    write_out(Environment.from_process(), f"{config_path()}\n")
+
+
+@app.command("edit")
+def config_edit() -> None:
+    """Open the config file in $VISUAL or $EDITOR, then check it."""
+    path = config_path()
+    if not path.exists():
+        write_file(path, {})
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    try:
+        subprocess.run([*shlex.split(editor), str(path)], check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise ConfigError(f"the editor {editor!r} failed: {exc}", "set $EDITOR") from None
+    load_settings({})  # a broken file is reported now, naming the line

@@ -1,0 +1,147 @@
+"""``t360 history``: list, show, export, search and delete saved conversations."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from t360cli.commands.common import write_out
+from t360cli.errors import ExitCode, UsageError
+from t360cli.terminal import Environment
+
+app = typer.Typer(
+    help="List, show, search, export and delete saved conversations.", no_args_is_help=True
+)
+
+IdArgument = Annotated[str, typer.Argument(help="Conversation id (a unique prefix will do).")]
+
+
+def _when(timestamp: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d %H:%M", time.localtime(timestamp))
+
+
+@app.command("list")
+def history_list(
+    limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many to list.")] = 20,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
+) -> None:
+    """Recent conversations: id, date, model, turns, title."""
+    from t360cli.history import History
+
+    env = Environment.from_process()
+    with History.open() as history:
+        rows = history.recent(limit)
+    if json_out:
+        items = [
+            {
+                "id": c.id,
+                "title": c.title,
+                "model": c.model,
+                "turns": c.turns,
+                "created": c.created,
+                "updated": c.updated,
+            }
+            for c in rows
+        ]
+        env.stdout.write(json.dumps(items, ensure_ascii=False) + "\n")
+        return
+    if not rows:
+        env.stderr.write("no saved conversations yet\n")
+        return
+    width = max(len(c.model) for c in rows)
+    write_out(
+        env,
+        "".join(
+            f"{c.id}  {_when(c.updated)}  {c.model.ljust(width)}  {c.turns:>3}  {c.title}\n"
+            for c in rows
+        ),
+    )
+
+
+@app.command("show")
+def history_show(conversation_id: IdArgument) -> None:
+    """A conversation as a markdown transcript."""
+    from t360cli.history import History
+
+    with History.open() as history:
+        text = history.export_markdown(history.resolve(conversation_id))
+    write_out(Environment.from_process(), text)
+
+
+@app.command("export")
+def history_export(
+    conversation_id: IdArgument,
+    format_: Annotated[
+        str, typer.Option("--format", help="md (a transcript) or json (messages and metrics).")
+    ] = "md",
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="Write to this file, not stdout.")
+    ] = None,
+) -> None:
+    """Export a conversation as markdown or JSON."""
+    from t360cli.history import History
+
+    if format_ not in ("md", "json"):
+        raise UsageError(f"unknown format {format_!r}", "use --format md or --format json")
+    with History.open() as history:
+        full = history.resolve(conversation_id)
+        if format_ == "json":
+            text = json.dumps(history.export_json(full), ensure_ascii=False, indent=2) + "\n"
+        else:
+            text = history.export_markdown(full)
+    if output is None:
+        write_out(Environment.from_process(), text)
+        return
+    try:
+        output.write_text(text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+@app.command("search")
+def history_search(
+    text: Annotated[str, typer.Argument(help="Text to look for in saved messages.")],
+) -> None:
+    """Messages containing TEXT, newest first: id, role and an excerpt."""
+    from t360cli.events import snippet
+    from t360cli.history import History
+
+    env = Environment.from_process()
+    with History.open() as history:
+        hits = history.search(text)
+    if not hits:
+        env.stderr.write(f"nothing found for {text!r}\n")
+        raise typer.Exit(ExitCode.OK)
+    lines = []
+    for conversation, message in hits:
+        content = message.content
+        at = content.lower().find(text.lower())
+        excerpt = snippet(content[max(0, at - 30) :], 100)
+        lines.append(f"{conversation.id}  {message.role:<9}  {excerpt}\n")
+    write_out(env, "".join(lines))
+
+
+@app.command("delete")
+def history_delete(
+    conversation_id: IdArgument,
+    yes: Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Delete a conversation for good."""
+    from t360cli.history import History
+
+    env = Environment.from_process()
+    with History.open() as history:
+        full = history.resolve(conversation_id)
+        title = history.get(full).title
+        if not yes:
+            if not env.stdin_isatty:
+                raise UsageError("refusing to delete without confirmation", "add --yes")
+            if not typer.confirm(f"Delete {full} ({title})?", err=True):
+                raise typer.Exit(ExitCode.OK)
+        history.delete(full)
+    env.stderr.write(f"deleted {full}\n")

@@ -1,0 +1,93 @@
+"""``t360 models``: the model ids the gateway offers."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated, Any
+
+import typer
+
+from t360cli.commands.common import require_key, write_out
+from t360cli.config import cache_path, load_settings
+from t360cli.errors import T360Error
+from t360cli.terminal import Environment, countdown
+
+CACHE_FILE = "models.json"
+
+
+def models(
+    json_out: Annotated[
+        bool, typer.Option("--json", help="The gateway's raw list, as JSON.")
+    ] = False,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="API key (prefer T360_API_KEY).")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Gateway URL.")] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Log request and response metadata to stderr.")
+    ] = False,
+) -> None:
+    """List the models: ids one per line in a pipe, a table on a terminal."""
+    from t360cli.client import list_models
+
+    env = Environment.from_process()
+    settings, warnings = load_settings(
+        {"api_key": api_key, "base_url": base_url, "debug": debug or None}
+    )
+    for warning in warnings:
+        env.warn(warning)
+    require_key(env, settings)
+
+    def wait(seconds: float, attempt: int, reason: T360Error) -> None:
+        countdown(env, seconds, attempt, reason.line(), quiet=False)
+
+    items = list_models(settings, on_wait=wait)
+    remember(items)
+    if json_out:
+        env.stdout.write(json.dumps({"data": items}, ensure_ascii=False) + "\n")
+    elif env.stdout_isatty and not env.dumb:
+        from t360cli.render import print_table
+
+        print_table(
+            env, ["model", "owner", "context", "$/M in", "$/M out"], [_row(item) for item in items]
+        )
+    else:
+        write_out(env, "".join(f"{item['id']}\n" for item in items))
+
+
+def _price(pricing: object, key: str) -> str:
+    if isinstance(pricing, dict):
+        try:
+            return f"{float(pricing[key]) * 1_000_000:g}"
+        except (KeyError, TypeError, ValueError):
+            pass
+    return ""
+
+
+def _row(item: dict[str, Any]) -> list[str]:
+    context = item.get("context_length")
+    return [
+        str(item["id"]),
+        str(item.get("owned_by") or ""),
+        f"{context:,}" if isinstance(context, int) else "",
+        _price(item.get("pricing"), "prompt"),
+        _price(item.get("pricing"), "completion"),
+    ]
+
+
+def remember(items: list[dict[str, Any]]) -> None:
+    """Keep the ids for shell and REPL completion (never a network call on TAB)."""
+    path = cache_path() / CACHE_FILE
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps([item["id"] for item in items]))
+    except OSError:
+        pass  # a cache is a convenience
+
+
+def cached() -> list[str]:
+    try:
+        ids = json.loads((cache_path() / CACHE_FILE).read_text())
+    except (OSError, ValueError):
+        return []
+    return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []

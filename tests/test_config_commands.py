@@ -1,0 +1,158 @@
+"""`t360 config` and `t360 models` end to end, and the key kept out of every output."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from t360cli import config as config_module
+from t360cli.config import config_path, write_file
+from t360cli.errors import ConfigError
+from t360cli.mockserver import SCENARIOS, MockServer
+from tests.helpers import KEY, chat_env, run_t360, run_tty, spawn_t360
+
+
+def test_set_get_unset_show_path(server: MockServer) -> None:
+    assert run_t360("config", "path").out == f"{config_path()}\n"
+    assert run_t360("config", "set", "model", "echo").code == 0
+    assert run_t360("config", "set", "timeout", "30").code == 0
+    assert config_path().read_text() == 'model = "echo"\ntimeout = 30.0\n'
+    assert run_t360("config", "get", "model").out == "echo\n"
+    shown = json.loads(run_t360("config", "show", "--json", env={"T360_MODEL": "recall"}).out)
+    assert shown["model"] == {"value": "recall", "source": "env"}
+    assert shown["timeout"] == {"value": 30.0, "source": "file"}
+    assert shown["retries"] == {"value": 2, "source": "default"}
+    assert run_t360("config", "unset", "timeout").code == 0
+    assert config_path().read_text() == 'model = "echo"\n'
+    # the file's model is used by chat
+    result = run_t360("chat", "hello file", env=chat_env(server))
+    assert result.out == "hello file\n" and server.calls[-1].body["model"] == "echo"
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["config", "set", "nope", "1"], "unknown setting 'nope'"),
+        (["config", "set", "base_url", "ftp://x"], "must start with http:// or https://"),
+        (["config", "set", "timeout", "--", "-3"], "must be a positive number"),
+        (["config", "set", "retries", "many"], "invalid value for retries"),
+        (["config", "set", "model"], "needs a value"),
+        (["config", "get", "nope"], "unknown setting"),
+    ],
+)
+def test_bad_keys_and_values_are_refused(args: list[str], message: str) -> None:
+    result = run_t360(*args)
+    assert result.code == 2 and message in result.err
+    assert not config_path().exists()
+
+
+def test_file_and_directory_are_private_from_the_start() -> None:
+    assert run_t360("config", "set", "api_key", KEY).code == 0
+    assert stat.S_IMODE(config_path().stat().st_mode) == 0o600
+    assert stat.S_IMODE(config_path().parent.stat().st_mode) == 0o700
+
+
+def test_a_failing_write_leaves_the_old_file_intact(
+    monkeypatch: pytest.MonkeyPatch, isolated: Path
+) -> None:
+    path = config_path()
+    write_file(path, {"model": "old"})
+
+    def broken_fsync(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(config_module.os, "fsync", broken_fsync)
+    with pytest.raises(ConfigError, match="No space left on device"):
+        write_file(path, {"model": "new"})
+    assert path.read_text() == 'model = "old"\n'
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_broken_toml_is_exit_3_naming_file_and_line(server: MockServer) -> None:
+    path = config_path()
+    path.parent.mkdir(parents=True)
+    path.write_text('model = "echo"\ntimeout = = 3\n')
+    for args in (["chat", "hi"], ["config", "show"], ["models"]):
+        result = run_t360(*args, env=chat_env(server))
+        assert result.code == 3, args
+        assert str(path) in result.err and "line 2" in result.err
+        assert "Traceback" not in result.err
+
+
+def test_missing_key_names_both_ways_to_set_one(server: MockServer) -> None:
+    result = run_t360("models", env={"T360_BASE_URL": server.url})
+    assert result.code == 3
+    assert "T360_API_KEY" in result.err and "t360 config set api_key" in result.err
+
+
+def test_hidden_prompt_for_the_api_key() -> None:
+    child = spawn_t360("config", "set", "api_key")
+    child.expect(b"API key: ")
+    child.sendline(KEY.encode())
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert KEY.encode() not in child.before  # not echoed, not printed
+    assert f'api_key = "{KEY}"' in config_path().read_text()
+
+
+def test_the_key_is_redacted_everywhere(server: MockServer) -> None:
+    env = chat_env(server)
+    outputs = [
+        run_t360("config", "show", env=env),
+        run_t360("config", "show", "--json", env=env),
+        run_t360("config", "get", "api_key", env=env),
+        run_t360("chat", "--debug", "-m", "echo", "hi", env=env),
+        run_t360("chat", "--json", "-m", "status:401", "hi", env=env),
+        run_t360("models", "--debug", env={**env, "T360_DEBUG": "1"}),
+    ]
+    for result in outputs:
+        assert KEY not in result.out + result.err
+    assert "sk-te…5f60" in outputs[0].out
+    debug = outputs[3].err
+    assert "> POST http://127.0.0.1" in debug and "authorization: Bearer sk-te…5f60" in debug
+    assert "< HTTP/1.1 200 OK" in debug
+
+
+def test_models_in_a_pipe_and_as_json(server: MockServer) -> None:
+    piped = run_t360("models", env=chat_env(server))
+    assert piped.code == 0 and piped.out.splitlines() == list(SCENARIOS)
+    raw = json.loads(run_t360("models", "--json", env=chat_env(server)).out)
+    assert [m["id"] for m in raw["data"]] == list(SCENARIOS)
+    assert raw["data"][0]["pricing"] == {"prompt": "0.000001", "completion": "0.000002"}
+
+
+def test_models_on_a_terminal_is_a_table(server: MockServer) -> None:
+    run = run_tty("models", env=chat_env(server), columns=100)
+    assert run.code == 0
+    lines = run.screen(columns=100)
+    assert lines[0].split() == ["model", "owner", "context", "$/M", "in", "$/M", "out"]
+    assert lines[1].split() == ["echo", "mock", "131,072", "1", "2"]
+
+
+def test_models_errors_like_chat(server: MockServer) -> None:
+    bad = run_t360("models", env=chat_env(server, T360_API_KEY="sk-invalid"))
+    assert bad.code == 3 and "HTTP 401" in bad.err
+    url = server.url
+    server.stop()
+    down = run_t360("models", env={"T360_API_KEY": KEY, "T360_BASE_URL": url})
+    assert down.code == 5 and "cannot connect" in down.err
+
+
+def test_config_edit_checks_the_result(tmp_path: Path) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "model = \\"edited\\"\\n" > "$1"\n')
+    editor.chmod(0o755)
+    assert run_t360("config", "edit", env={"EDITOR": str(editor)}).code == 0
+    assert run_t360("config", "get", "model").out == "edited\n"
+    breaker = tmp_path / "breaker.sh"
+    breaker.write_text('#!/bin/sh\nprintf "model = \\n" > "$1"\n')
+    breaker.chmod(0o755)
+    broken = run_t360("config", "edit", env={"VISUAL": str(breaker)})
+    assert broken.code == 3 and "line 1" in broken.err
+    assert os.access(config_path(), os.R_OK)
