@@ -1,4 +1,4 @@
-"""The Typer app (each command in commands/), and the single error boundary.
+"""The Typer app (each command in commands/, loaded as needed) and the error boundary.
 
 ``run()`` is the boundary: every T360Error becomes one stderr line and its exit code,
 Ctrl-C becomes 130, a closed stdout pipe ends quietly, and anything unexpected is an
@@ -8,6 +8,7 @@ Commands below it only raise.
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from typing import Annotated
@@ -15,21 +16,20 @@ from typing import Annotated
 import typer
 
 from . import version_line
-from .commands import chat, config, history, mock, models
 from .config import scrub
 from .errors import ExitCode, T360Error
 from .report import report_error
 from .terminal import Environment
 
-app = typer.Typer(
-    name="t360",
-    help="Chat with the models of the Token360 gateway, from a terminal or a script.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    pretty_exceptions_show_locals=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+#: Every command: its name, the module under commands/ that holds it, the attribute, and
+#: whether it is a group of subcommands (a Typer app of its own).
+COMMANDS: dict[str, tuple[str, str, bool]] = {
+    "chat": ("chat", "chat", False),
+    "models": ("models", "models", False),
+    "config": ("config", "app", True),
+    "history": ("history", "app", True),
+    "mock-server": ("mock", "mock_server", False),
+}
 
 
 def _show_version(value: bool) -> None:
@@ -38,7 +38,6 @@ def _show_version(value: bool) -> None:
         raise typer.Exit()
 
 
-@app.callback()
 def _root(
     version: Annotated[
         bool,
@@ -50,17 +49,38 @@ def _root(
     """Chat with the models of the Token360 gateway, from a terminal or a script."""
 
 
-app.command()(chat.chat)
-app.command()(models.models)
-app.add_typer(config.app, name="config")
-app.add_typer(history.app, name="history")
-app.command("mock-server")(mock.mock_server)
+def build_app(only: str | None = None) -> typer.Typer:
+    """The Typer app with every command, or with just the one about to run.
+
+    Importing and building the other commands would cost every ``t360 chat`` 15 ms or
+    more before its request is sent; help, completion and unknown names get them all.
+    """
+    app = typer.Typer(
+        name="t360",
+        help="Chat with the models of the Token360 gateway, from a terminal or a script.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # plain help: rich would add 100 ms to every --help
+        pretty_exceptions_show_locals=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    for name, (module, attribute, group) in COMMANDS.items():
+        if only is None or only == name:
+            target = getattr(importlib.import_module(f"t360cli.commands.{module}"), attribute)
+            if group:
+                app.add_typer(target, name=name)
+            else:
+                app.command(name)(target)
+    return app
 
 
 def run(args: list[str]) -> int:
     """Run the app on ``args``; the one place errors become exit codes."""
     env = Environment.from_process()
     try:
+        app = build_app(args[0] if args and args[0] in COMMANDS else None)
         app(args=args, prog_name="t360")
     except SystemExit as exit_:
         code = exit_.code

@@ -13,9 +13,7 @@ httpx and httpx-sse exceptions are translated here, where they enter, into the t
 
 from __future__ import annotations
 
-import email.utils
 import json
-import random
 import sys
 import time
 from collections.abc import Callable, Generator, Iterator
@@ -142,6 +140,8 @@ def _retry_after(headers: httpx.Headers) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # rare: most gateways send seconds
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -208,6 +208,8 @@ def _retryable(error: T360Error) -> bool:
 
 def _backoff(attempt: int) -> float:
     """Exponential backoff with jitter: about 0.5 s, 1 s, 2 s ... capped at 8 s."""
+    import random  # only on a retry
+
     base: float = min(8.0, 0.5 * 2 ** (attempt - 1))
     return base * (0.5 + random.random())
 
@@ -221,12 +223,17 @@ def make_client(settings: Settings, transport: httpx.BaseTransport | None = None
     hooks: dict[str, list[Callable[..., Any]]] = {}
     if settings.debug:
         hooks = {"request": [_log_request], "response": [_log_response]}
+    # Loading the CA bundle for a verifying TLS context costs 30 ms or more. A plain
+    # http:// gateway (a local one, or a proxy on loopback) never speaks TLS, since
+    # redirects are not followed, so it gets the cheap unverified context it never uses.
+    plain = settings.base_url.startswith("http://")
     return httpx.Client(
         timeout=timeout,
         headers=headers,
         follow_redirects=False,
         transport=transport,
         event_hooks=hooks,
+        verify=not plain,
     )
 
 

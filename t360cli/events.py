@@ -8,63 +8,101 @@ should see them. It is on the per-token hot path, so it allocates as little as i
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 from .errors import StreamError
 
 
-@dataclass(frozen=True, slots=True)
-class Sent:
+class _Record:
+    """A small immutable-by-convention record: slots, equality and repr from its fields.
+
+    The events are built once per chunk and defined at every start-up, so they are plain
+    slotted classes: a dataclass costs a millisecond each to define.
+    """
+
+    __slots__: tuple[str, ...] = ()
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is type(self) and all(
+            getattr(self, name) == getattr(other, name) for name in self.__slots__
+        )
+
+    def __hash__(self) -> int:
+        return hash((type(self), *(repr(getattr(self, name)) for name in self.__slots__)))
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"{type(self).__name__}({fields})"
+
+
+class Sent(_Record):
     """A request is on its way (again, after a retry): the turn's clock starts here."""
 
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    text: str
+    __slots__ = ()
 
 
-@dataclass(frozen=True, slots=True)
-class ReasoningDelta:
-    text: str
+class TextDelta(_Record):
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
-@dataclass(frozen=True, slots=True)
-class ToolCallDelta:
-    index: int
-    id: str | None
-    type: str | None
-    name: str | None
-    arguments: str
+class ReasoningDelta(_Record):
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
 
 
-@dataclass(frozen=True, slots=True)
-class Meta:
+class ToolCallDelta(_Record):
+    __slots__ = ("arguments", "id", "index", "name", "type")
+
+    def __init__(
+        self, index: int, id: str | None, type: str | None, name: str | None, arguments: str
+    ) -> None:
+        self.index = index
+        self.id = id
+        self.type = type
+        self.name = name
+        self.arguments = arguments
+
+
+class Meta(_Record):
     """Who answers: the model the gateway reports, and the upstream provider."""
 
-    model: str | None
-    provider: str | None
+    __slots__ = ("model", "provider")
+
+    def __init__(self, model: str | None, provider: str | None) -> None:
+        self.model = model
+        self.provider = provider
 
 
-@dataclass(frozen=True, slots=True)
-class Usage:
+class Usage(_Record):
     """The usage object exactly as the gateway sent it (cost details included)."""
 
-    data: dict[str, Any]
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.data = data
 
 
-@dataclass(frozen=True, slots=True)
-class Finish:
-    reason: str
+class Finish(_Record):
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorEvent:
+class ErrorEvent(_Record):
     """An error object inside a 200 response (mid-stream)."""
 
-    message: str
-    type: str | None
-    code: str | int | None
+    __slots__ = ("code", "message", "type")
+
+    def __init__(self, message: str, type: str | None, code: str | int | None) -> None:
+        self.message = message
+        self.type = type
+        self.code = code
 
 
 Event = Sent | TextDelta | ReasoningDelta | ToolCallDelta | Meta | Usage | Finish | ErrorEvent

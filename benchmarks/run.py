@@ -1,0 +1,410 @@
+"""Measure t360 against the issue #7 targets, side by side with the floor client.
+
+    .venv/bin/python benchmarks/run.py            # the full run (a few minutes)
+    .venv/bin/python benchmarks/run.py --quick    # a smoke run (seconds)
+
+Every figure is a median of several runs, and every ratio compares runs made in the same
+session, interleaved, against the same local server (benchmarks/server.py). t360 runs
+with its defaults (history on) in a throw-away home, so nothing is left behind.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import pty
+import re
+import select
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BIN = Path(sys.executable).parent
+T360 = str(BIN / "t360")
+FLOOR = [sys.executable, str(HERE / "floor.py")]
+
+
+@dataclass
+class Run:
+    wall: float  # seconds from spawn to exit
+    first_byte: float | None  # seconds from spawn to the first stdout byte
+    cpu: float  # user + system seconds of the child
+    max_rss_kib: int
+    out: bytes
+    arrivals: list[tuple[float, int]]  # (monotonic time, bytes so far) per read
+
+
+def run(argv: list[str], env: dict[str, str]) -> Run:
+    """Run ``argv`` with stdout on a pipe, timing the first byte and every read."""
+    start = time.monotonic()
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env
+    )
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    out = bytearray()
+    arrivals: list[tuple[float, int]] = []
+    first = None
+    while True:
+        data = os.read(fd, 1 << 16)
+        if not data:
+            break
+        now = time.monotonic()
+        if first is None:
+            first = now - start
+        out += data
+        arrivals.append((now, len(out)))
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{argv} exited {proc.returncode}")
+    return Run(
+        time.monotonic() - start,
+        first,
+        usage.ru_utime + usage.ru_stime,
+        usage.ru_maxrss,
+        bytes(out),
+        arrivals,
+    )
+
+
+def med(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
+class Bench:
+    def __init__(self, repeats: int, quick: bool) -> None:
+        self.repeats = repeats
+        self.quick = quick
+        self.home = tempfile.TemporaryDirectory(prefix="t360-bench-")
+        self.timeline = Path(self.home.name) / "timeline.jsonl"
+        self.server = subprocess.Popen(
+            [sys.executable, str(HERE / "server.py"), "--timeline", str(self.timeline)],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.server.stdout is not None
+        self.url = self.server.stdout.readline().strip()
+        home = Path(self.home.name)
+        self.env = {
+            **os.environ,
+            "T360_API_KEY": "sk-bench-0000000000",
+            "T360_BASE_URL": self.url,
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_DATA_HOME": str(home / "data"),
+            "XDG_STATE_HOME": str(home / "state"),
+            "XDG_CACHE_HOME": str(home / "cache"),
+        }
+        self.rows: list[tuple[str, str, str, str]] = []
+
+    def close(self) -> None:
+        self.server.terminate()
+        self.server.wait()
+        self.home.cleanup()
+
+    def t360(self, model: str, *extra: str) -> list[str]:
+        return [T360, "chat", "-q", "-m", model, *extra, "hi"]
+
+    def floor(self, model: str) -> list[str]:
+        return [*FLOOR, self.url, model]
+
+    def row(self, what: str, measured: str, target: str, ok: bool) -> None:
+        self.rows.append((what, measured, target, "yes" if ok else "**no**"))
+        print(f"  {what}: {measured} (target {target}) {'ok' if ok else 'MISSED'}", flush=True)
+
+    def interleaved(self, runners: dict[str, Callable[[], Run]], n: int) -> dict[str, list[Run]]:
+        results: dict[str, list[Run]] = {name: [] for name in runners}
+        for _ in range(n):
+            for name, runner in runners.items():
+                results[name].append(runner())
+        return results
+
+    # -- the measurements ---------------------------------------------------------------
+
+    def startup(self) -> None:
+        print("start-up", flush=True)
+        runs = self.interleaved(
+            {
+                "pass": lambda: run([sys.executable, "-c", "pass"], self.env),
+                "version": lambda: run([T360, "--version"], self.env),
+                "help": lambda: run([T360, "--help"], self.env),
+            },
+            self.repeats * 2,
+        )
+        base = med([r.wall for r in runs["pass"]])
+        version = med([r.wall for r in runs["version"]])
+        helps = med([r.wall for r in runs["help"]])
+        self.row(
+            "`t360 --version` vs `python -c pass`",
+            f"{version * 1000:.0f} ms vs {base * 1000:.0f} ms = {version / base:.2f}x",
+            "≤ 3x",
+            version / base <= 3,
+        )
+        self.row("`t360 --help`", f"{helps * 1000:.0f} ms", "< 250 ms", helps < 0.25)
+
+    def first_byte(self) -> None:
+        print("time to first byte, piped", flush=True)
+        model = "bench:chunks=100,size=5"
+        runs = self.interleaved(
+            {
+                "t360": lambda: run(self.t360(model), self.env),
+                "floor": lambda: run(self.floor(model), self.env),
+            },
+            self.repeats * 2,
+        )
+        ours = med([r.first_byte or 0 for r in runs["t360"]])
+        floor = med([r.first_byte or 0 for r in runs["floor"]])
+        self.row(
+            "first answer byte on stdout, from process start",
+            f"{ours * 1000:.0f} ms vs floor {floor * 1000:.0f} ms = {ours / floor:.2f}x",
+            "≤ 1.3x",
+            ours / floor <= 1.3,
+        )
+
+    def throughput(self) -> None:
+        big = 5_000 if self.quick else 50_000
+        print(f"throughput, piped, {big:,} chunks", flush=True)
+        small_model, big_model = "bench:chunks=1,size=5", f"bench:chunks={big},size=5"
+        mid_model = f"bench:chunks={big // 10},size=5"
+        runs = self.interleaved(
+            {
+                "t360-small": lambda: run(self.t360(small_model), self.env),
+                "t360-mid": lambda: run(self.t360(mid_model), self.env),
+                "t360-big": lambda: run(self.t360(big_model), self.env),
+                "floor-small": lambda: run(self.floor(small_model), self.env),
+                "floor-big": lambda: run(self.floor(big_model), self.env),
+            },
+            max(3, self.repeats // 2),
+        )
+
+        def per_chunk(name: str) -> float:
+            cpu_big = med([r.cpu for r in runs[f"{name}-big"]])
+            cpu_small = med([r.cpu for r in runs[f"{name}-small"]])
+            return (cpu_big - cpu_small) / (big - 1)
+
+        ours, floor = per_chunk("t360"), per_chunk("floor")
+        self.row(
+            "CPU per chunk, piped",
+            f"{ours * 1e6:.1f} µs vs floor {floor * 1e6:.1f} µs = {ours / floor:.2f}x",
+            "≤ 1.5x",
+            ours / floor <= 1.5,
+        )
+        mid = med([r.max_rss_kib for r in runs["t360-mid"]]) / 1024
+        top = med([r.max_rss_kib for r in runs["t360-big"]]) / 1024
+        answer = len(runs["t360-big"][0].out) / 2**20
+        self.row(
+            f"peak memory at {big // 10:,} and {big:,} chunks",
+            f"{mid:.1f} MB and {top:.1f} MB ({answer:.2f} MB of answer)",
+            "flat",
+            top - mid < 2 + 3 * answer,
+        )
+
+    def display_latency(self) -> None:
+        count = 100 if self.quick else 400
+        model = f"bench:chunks={count},size=8,delay=5"
+        print(f"display latency, piped, {count} chunks 5 ms apart", flush=True)
+        latencies: dict[str, list[float]] = {"t360": [], "floor": []}
+        for _ in range(max(2, self.repeats // 3)):
+            for name, argv in (("t360", self.t360(model)), ("floor", self.floor(model))):
+                self.timeline.write_text("")
+                result = run(argv, self.env)
+                record = json.loads(self.timeline.read_text().splitlines()[-1])
+                latencies[name] += _latencies(record, result)
+        ours, floor = p95(latencies["t360"]), p95(latencies["floor"])
+        self.row(
+            "chunk arrival to stdout, p95",
+            f"{ours * 1000:.2f} ms (p50 {med(latencies['t360']) * 1000:.2f}) vs floor "
+            f"{floor * 1000:.2f} ms",
+            "≤ 2 ms",
+            ours <= 0.002,
+        )
+
+    def terminal(self) -> None:
+        print("terminal rendering, markdown-heavy", flush=True)
+        small, big = 500, 5_000
+        cpu: dict[int, list[float]] = {small: [], big: []}
+        written: dict[int, int] = {}
+        for _ in range(max(2, self.repeats // 3)):
+            for chunks in (small, big):
+                model = f"bench:chunks={chunks},size=6,md=1"
+                seconds, data = run_in_pty([T360, "chat", "-q", "-m", model, "hi"], self.env)
+                cpu[chunks].append(seconds)
+                written[chunks] = len(data)
+        ratio = med(cpu[big]) / med(cpu[small])
+        self.row(
+            f"CPU at {big:,} vs {small:,} chunks",
+            f"{med(cpu[big]):.2f} s vs {med(cpu[small]):.2f} s = {ratio:.1f}x",
+            "≤ 12x",
+            ratio <= 12,
+        )
+        sys.path.insert(0, str(HERE))
+        from server import text_pieces
+
+        rendered = rendered_size("".join(text_pieces(big, 6, True)))
+        bytes_ratio = written[big] / rendered
+        self.row(
+            "bytes written to the terminal vs the rendered text",
+            f"{written[big] / 1024:.0f} KiB vs {rendered / 1024:.0f} KiB = {bytes_ratio:.2f}x",
+            "≤ 3x",
+            bytes_ratio <= 3,
+        )
+        lat = token_latencies(2000 if not self.quick else 400)
+        self.row(
+            "token to screen, live markdown, p95",
+            f"{p95(lat) * 1000:.1f} ms (p50 {med(lat) * 1000:.1f})",
+            "≤ 50 ms",
+            p95(lat) <= 0.05,
+        )
+
+    def table(self) -> str:
+        lines = ["| measure | result | target | met |", "|---|---|---|---|"]
+        lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in self.rows]
+        return "\n".join(lines)
+
+
+def _latencies(record: dict[str, list], result: Run) -> list[float]:
+    """For each chunk the server sent: when the reader first saw its bytes, minus when it
+    was sent."""
+    offsets = [m.end() for m in re.finditer(rb"w\d{6} x*", result.out)]
+    found: list[float] = []
+    reads = iter(result.arrivals)
+    when, size = next(reads)
+    for sent, end in zip(record["sent"], offsets, strict=False):
+        while size < end:
+            when, size = next(reads)
+        found.append(when - sent)
+    return found
+
+
+def run_in_pty(argv: list[str], env: dict[str, str]) -> tuple[float, bytes]:
+    """Run on a pseudo-terminal; CPU seconds of the child and every byte it wrote."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child
+        os.execve(argv[0], argv, {**env, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "40"})
+    data = bytearray()
+    while True:
+        try:
+            ready, _, _ = select.select([fd], [], [], 60)
+            if not ready:
+                break
+            chunk = os.read(fd, 1 << 16)
+        except OSError:
+            break
+        if not chunk:
+            break
+        data += chunk
+    _, _, usage = os.wait4(pid, 0)
+    os.close(fd)
+    return usage.ru_utime + usage.ru_stime, bytes(data)
+
+
+def rendered_size(markdown: str) -> int:
+    """Bytes of the answer rendered once, as t360 would show it at 100 columns."""
+    from rich.console import Console
+    from rich.markdown import Markdown
+
+    console = Console(file=io.StringIO(), force_terminal=True, width=100)
+    with console.capture() as capture:
+        console.print(Markdown(markdown, code_theme="monokai", hyperlinks=False))
+    return len(capture.get().encode())
+
+
+def token_latencies(count: int) -> list[float]:
+    """Feed a live MarkdownSink tokens 2 ms apart (on a real pty); for each token, the time
+    until a redraw that includes it has been written."""
+    from server import text_pieces
+
+    from t360cli.render import BlockSplitter, MarkdownSink
+    from t360cli.terminal import Environment
+
+    class Probe(BlockSplitter):
+        fed = 0
+        snapshot = 0
+
+        def feed(self, text: str) -> list[str]:
+            self.fed += len(text)
+            return super().feed(text)
+
+        @property
+        def tail(self) -> str:  # read under the lock when a redraw takes its snapshot
+            self.snapshot = self.fed
+            return BlockSplitter.tail.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    master, slave = pty.openpty()
+    drain = threading.Thread(target=lambda: _drain(master), daemon=True)
+    drain.start()
+    out = os.fdopen(slave, "w", encoding="utf-8", closefd=False)
+    env = Environment(io.StringIO(), out, io.StringIO(), False, True, False, False, False, False)
+    sink = MarkdownSink(env, show_extras=False)
+    probe = Probe()
+    sink._splitter = probe
+    draws: list[tuple[float, int]] = []
+    update = sink._update
+
+    def recorded(blocks: list[str], tail: str, *, final: bool = False) -> None:
+        seen = probe.snapshot
+        update(blocks, tail, final=final)
+        draws.append((time.perf_counter(), seen))
+
+    sink._update = recorded  # type: ignore[method-assign]
+    fed: list[tuple[float, int]] = []
+    for piece in text_pieces(count, 6, True):
+        sink.text(piece)
+        fed.append((time.perf_counter(), probe.fed))
+        time.sleep(0.002)
+    sink.close()
+    os.close(slave)
+    latencies = []
+    for when, total in fed:
+        shown = next((t for t, seen in draws if seen >= total and t >= when), None)
+        if shown is not None:
+            latencies.append(shown - when)
+    return latencies
+
+
+def _drain(fd: int) -> None:
+    try:
+        while os.read(fd, 1 << 16):
+            pass
+    except OSError:
+        pass
+
+
+MEASURES = ["startup", "first_byte", "throughput", "display_latency", "terminal"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="t360 benchmarks (issue #7 targets)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: fewer, smaller runs")
+    parser.add_argument("--repeats", type=int, default=9, help="runs per median (default 9)")
+    parser.add_argument(
+        "--only", choices=MEASURES, action="append", help="run only these measures (repeatable)"
+    )
+    args = parser.parse_args()
+    bench = Bench(3 if args.quick else args.repeats, args.quick)
+    try:
+        for name in args.only or MEASURES:
+            getattr(bench, name)()
+    finally:
+        bench.close()
+    print()
+    print(bench.table())
+
+
+if __name__ == "__main__":
+    main()
