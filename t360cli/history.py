@@ -4,15 +4,13 @@ Writes happen in transactions; the database runs in WAL mode with a busy timeout
 t360 processes can write at once. The schema version lives in ``PRAGMA user_version``
 and ``MIGRATIONS`` brings any older database up to date when it is opened.
 
-A turn is journaled while it streams: the user message and an assistant message marked
-partial are written once the first text has been shown (never before the request, so
-saving costs the first token nothing), the text is checkpointed as it grows, and the
-final write stores the metrics. A process killed mid-answer leaves the answer up to its
-last checkpoint, marked partial.
+Turns are written here by ``session.TurnJournal`` while they stream. sqlite3 errors leave
+this module as ConfigError, so a failing database costs a warning, never an answer.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import sqlite3
@@ -20,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from .config import data_path
 from .errors import ConfigError, UsageError
@@ -70,6 +68,25 @@ MIGRATIONS: list[str] = [
 
 ID_BYTES = 4  # 8 hex digits: short enough to type, unique prefixes accepted
 TITLE_LENGTH = 60
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _translating(method: _F) -> _F:
+    """sqlite3 errors (locked, full, corrupt) leave as ConfigError, naming the database."""
+
+    @functools.wraps(method)
+    def wrapper(self: History, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.Error as exc:
+            raise ConfigError(
+                f"the history database {self.path} failed: {exc}",
+                "check the disk, or move the file aside",
+            ) from None
+
+    return wrapper  # type: ignore[return-value]
 
 
 def database_path() -> Path:
@@ -150,6 +167,7 @@ class History:
 
     # -- conversations -----------------------------------------------------------------
 
+    @_translating
     def create(self, model: str, system: str | None, title: str, kind: str = "chat") -> str:
         now = time.time()
         with self._transaction():
@@ -234,10 +252,12 @@ class History:
         ).fetchall()
         return [str(row["model"]) for row in rows]
 
+    @_translating
     def delete(self, conversation_id: str) -> None:
         with self._transaction():
             self.db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
+    @_translating
     def set_system(self, conversation_id: str, system: str | None) -> None:
         with self._transaction():
             self.db.execute(
@@ -275,6 +295,7 @@ class History:
             if m.role == "user" or (m.role == "assistant" and m.content)
         ]
 
+    @_translating
     def drop_last(self, conversation_id: str, roles: tuple[str, ...]) -> int:
         """Delete the trailing messages with these roles (one exchange for /undo)."""
         removed = 0
@@ -291,6 +312,7 @@ class History:
                 removed += 1
         return removed
 
+    @_translating
     def begin_turn(self, conversation_id: str, user: str | None, model: str) -> int:
         """Write the user message (if any) and an empty partial answer; returns its id."""
         now = time.time()
@@ -318,6 +340,7 @@ class History:
             )
         return message_id
 
+    @_translating
     def checkpoint(self, message_id: int, content: str, reasoning: str | None) -> None:
         with self._transaction():
             self.db.execute(
@@ -325,6 +348,7 @@ class History:
                 (content, reasoning, message_id),
             )
 
+    @_translating
     def finish_turn(self, message_id: int, turn: Turn) -> None:
         error = None if turn.error is None else turn.error.message
         if turn.interrupted:
@@ -489,80 +513,3 @@ def _conversation(row: sqlite3.Row) -> Conversation:
         row["updated"],
         row["turns"],
     )
-
-
-class TurnJournal:
-    """Saves one turn as it streams: begun at the first token, checkpointed, finished.
-
-    Nothing touches the disk before the first token, so saving never delays it. A failing
-    database (locked, full, corrupt) costs a warning, never the answer.
-    """
-
-    INTERVAL = 1.0  # seconds between checkpoints of the growing text
-
-    def __init__(
-        self,
-        history: Callable[[], History],
-        conversation_id: str | None,
-        user: str | None,
-        *,
-        model: str,
-        system: str | None,
-        warn: Callable[[str], None],
-    ) -> None:
-        self._open = history
-        self.conversation_id = conversation_id
-        self._user = user
-        self._model = model
-        self._system = system
-        self._warn = warn
-        self._history: History | None = None
-        self._message: int | None = None
-        self._due = 0.0
-        self._failed = False
-
-    def progress(self, content: list[str], reasoning: list[str]) -> None:
-        """Called as text arrives; writes at most once per INTERVAL."""
-        now = time.monotonic()
-        if now < self._due or self._failed:
-            return
-        self._due = now + self.INTERVAL
-        self._guard(lambda: self._write("".join(content), "".join(reasoning) or None))
-
-    def finish(self, turn: Turn) -> None:
-        if self._failed:
-            return
-
-        def write() -> None:
-            message = self._begin()
-            assert self._history is not None
-            self._history.finish_turn(message, turn)
-
-        self._guard(write)
-        if self._history is not None:
-            self._history.close()
-            self._history = None
-
-    def _begin(self) -> int:
-        if self._history is None:
-            self._history = self._open()
-        if self.conversation_id is None:
-            self.conversation_id = self._history.create(
-                self._model, self._system, self._user or "(untitled)"
-            )
-        if self._message is None:
-            self._message = self._history.begin_turn(self.conversation_id, self._user, self._model)
-        return self._message
-
-    def _write(self, content: str, reasoning: str | None) -> None:
-        message = self._begin()
-        assert self._history is not None
-        self._history.checkpoint(message, content, reasoning)
-
-    def _guard(self, action: Callable[[], None]) -> None:
-        try:
-            action()
-        except (sqlite3.Error, ConfigError) as exc:
-            self._failed = True
-            detail = exc.line() if isinstance(exc, ConfigError) else str(exc)
-            self._warn(f"could not save this exchange to the history: {detail}")

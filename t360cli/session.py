@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from .config import Settings
-from .errors import T360Error
+from .errors import ConfigError, T360Error
 from .events import ReasoningDelta, TextDelta
 from .stats import Recorder, Turn
 from .terminal import AnswerSink
@@ -70,19 +70,109 @@ def _second_interrupt_exits(armed: bool) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-class Journal(Protocol):
-    """Where a turn is saved while it streams (``history.TurnJournal``)."""
+class HistoryStore(Protocol):
+    """What the journal needs of ``history.History`` (imported only once there is text)."""
 
-    def progress(self, content: list[str], reasoning: list[str]) -> None: ...
+    def create(self, model: str, system: str | None, title: str, kind: str = "chat") -> str: ...
 
-    def finish(self, turn: Turn) -> None: ...
+    def begin_turn(self, conversation_id: str, user: str | None, model: str) -> int: ...
+
+    def checkpoint(self, message_id: int, content: str, reasoning: str | None) -> None: ...
+
+    def finish_turn(self, message_id: int, turn: Turn) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def open_history() -> HistoryStore:
+    from .history import History  # sqlite3 loads only to save, after the first token
+
+    return History.open()
+
+
+class TurnJournal:
+    """Saves one turn as it streams: begun at the first token, checkpointed, finished.
+
+    Nothing touches the disk before the first token, so saving never delays it. A failing
+    database (locked, full, corrupt) costs a warning, never the answer.
+    """
+
+    INTERVAL = 1.0  # seconds between checkpoints of the growing text
+
+    def __init__(
+        self,
+        history: Callable[[], HistoryStore],
+        conversation_id: str | None,
+        user: str | None,
+        *,
+        model: str,
+        system: str | None,
+        warn: Callable[[str], None],
+        kind: str = "chat",
+    ) -> None:
+        self._open = history
+        self._kind = kind
+        self.conversation_id = conversation_id
+        self._user = user
+        self._model = model
+        self._system = system
+        self._warn = warn
+        self._history: HistoryStore | None = None
+        self._message: int | None = None
+        self._due = 0.0
+        self._failed = False
+
+    def progress(self, content: list[str], reasoning: list[str]) -> None:
+        """Called as text arrives; writes at most once per INTERVAL."""
+        now = time.monotonic()
+        if now < self._due or self._failed:
+            return
+        self._due = now + self.INTERVAL
+        self._guard(lambda: self._write("".join(content), "".join(reasoning) or None))
+
+    def finish(self, turn: Turn) -> None:
+        if self._failed:
+            return
+
+        def write() -> None:
+            message = self._begin()
+            assert self._history is not None
+            self._history.finish_turn(message, turn)
+
+        self._guard(write)
+        if self._history is not None:
+            self._history.close()
+            self._history = None
+
+    def _begin(self) -> int:
+        if self._history is None:
+            self._history = self._open()
+        if self.conversation_id is None:
+            self.conversation_id = self._history.create(
+                self._model, self._system, self._user or "(untitled)", self._kind
+            )
+        if self._message is None:
+            self._message = self._history.begin_turn(self.conversation_id, self._user, self._model)
+        return self._message
+
+    def _write(self, content: str, reasoning: str | None) -> None:
+        message = self._begin()
+        assert self._history is not None
+        self._history.checkpoint(message, content, reasoning)
+
+    def _guard(self, action: Callable[[], None]) -> None:
+        try:
+            action()
+        except ConfigError as exc:
+            self._failed = True
+            self._warn(f"could not save this exchange to the history: {exc.line()}")
 
 
 def run_turn(
     settings: Settings,
     payload: dict[str, Any],
     sink: AnswerSink,
-    journal: Journal | None = None,
+    journal: TurnJournal | None = None,
 ) -> Turn:
     """Stream one answer into ``sink`` (and ``journal``); the Turn says how it ended.
 
@@ -173,10 +263,8 @@ class Chat:
         """One turn: stream the answer, save it, and remember it (partial text included)."""
         journal = None
         if self.save:
-            from .history import History, TurnJournal  # sqlite3 loads only to save
-
             journal = TurnJournal(
-                History.open,
+                open_history,
                 self.conversation_id,
                 user,
                 model=self.settings.model,

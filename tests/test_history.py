@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from t360cli.errors import ConfigError, NetworkError, UsageError
-from t360cli.history import MIGRATIONS, History, TurnJournal, database_path
+from t360cli.history import MIGRATIONS, History, database_path
 from t360cli.mockserver import MockServer
+from t360cli.session import TurnJournal
 from t360cli.stats import Turn
 from tests.helpers import T360, chat_env, run_t360
 

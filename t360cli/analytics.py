@@ -1,0 +1,209 @@
+"""Latency and cost analytics over the saved history, computed in SQL.
+
+Percentiles are nearest-rank: the p-th percentile of n values is the value at rank
+ceil(p/100 * n) in ascending order, so every reported figure is a latency that really
+happened. They are computed with window functions, so a history of 100,000 answers is
+summarised without a Python loop over its rows.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import UsageError
+from .history import History
+
+Group = Literal["model", "provider"]
+PERCENTILES = (50, 90, 99)
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: float | None = None  # unix time
+    model: str | None = None
+    provider: str | None = None
+    include_bench: bool = False
+    conversation: str | None = None  # one bench run
+
+
+@dataclass(frozen=True)
+class Summary:
+    key: str
+    requests: int
+    errors: int
+    ttft_ms: dict[int, float | None]
+    latency_ms: dict[int, float | None]
+    tokens_per_second: float | None
+    prompt_tokens: int
+    completion_tokens: int
+    cost: float | None
+
+    @property
+    def error_rate(self) -> float:
+        return self.errors / self.requests if self.requests else 0.0
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "errors": self.errors,
+            "error_rate": round(self.error_rate, 4),
+            **{f"ttft_p{p}_ms": self.ttft_ms[p] for p in PERCENTILES},
+            **{f"latency_p{p}_ms": self.latency_ms[p] for p in PERCENTILES},
+            "tokens_per_second": self.tokens_per_second,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost": self.cost,
+        }
+
+
+def parse_since(text: str, now: float | None = None) -> float:
+    """``7d``, ``12h``, ``30m``, ``2w`` ago, or a date ``2026-11-01``; as unix time."""
+    now = time.time() if now is None else now
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([mhdw])\s*", text)
+    if match:
+        unit = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}[match.group(2)]
+        return now - float(match.group(1)) * unit
+    try:
+        return time.mktime(time.strptime(text.strip(), "%Y-%m-%d"))
+    except ValueError:
+        raise UsageError(
+            f"cannot read --since {text!r}", "use 30m, 12h, 7d, 2w or a date like 2026-11-01"
+        ) from None
+
+
+def _where(filters: Filters) -> tuple[str, list[Any]]:
+    clauses = ["1 = 1"]
+    values: list[Any] = []
+    if filters.conversation is not None:
+        clauses.append("r.conversation_id = ?")
+        values.append(filters.conversation)
+    elif not filters.include_bench:
+        clauses.append("c.kind = 'chat'")
+    if filters.since is not None:
+        clauses.append("r.created >= ?")
+        values.append(filters.since)
+    if filters.model is not None:
+        clauses.append("r.model = ?")
+        values.append(filters.model)
+    if filters.provider is not None:
+        clauses.append("COALESCE(r.provider, '(unknown)') = ?")
+        values.append(filters.provider)
+    # a turn still streaming (or killed before its end) has no latency yet
+    clauses.append("r.latency_ms IS NOT NULL")
+    return " AND ".join(clauses), values
+
+
+def _percentiles(
+    history: History, group: str, column: str, where: str, values: list[Any]
+) -> dict[str, dict[int, float | None]]:
+    wanted = ", ".join(
+        f"MAX(CASE WHEN rank = ({p} * n + 99) / 100 THEN v END) AS p{p}"  # ceil(p% of n)
+        for p in PERCENTILES
+    )
+    sql = f"""
+        WITH ranked AS (
+            SELECT {group} AS key, r.{column} AS v,
+                   ROW_NUMBER() OVER (PARTITION BY {group} ORDER BY r.{column}) AS rank,
+                   COUNT(*) OVER (PARTITION BY {group}) AS n
+            FROM responses r JOIN conversations c ON c.id = r.conversation_id
+            WHERE {where} AND r.{column} IS NOT NULL
+        )
+        SELECT key, {wanted} FROM ranked GROUP BY key
+    """
+    return {
+        row["key"]: {p: row[f"p{p}"] for p in PERCENTILES}
+        for row in history.db.execute(sql, values)
+    }
+
+
+def summarize(history: History, group: Group, filters: Filters) -> list[Summary]:
+    """One Summary per model (or provider), busiest first."""
+    key = "r.model" if group == "model" else "COALESCE(r.provider, '(unknown)')"
+    where, values = _where(filters)
+    ttft = _percentiles(history, key, "ttft_ms", where, values)
+    latency = _percentiles(history, key, "latency_ms", where, values)
+    rows = history.db.execute(
+        f"""
+        SELECT {key} AS key, COUNT(*) AS requests,
+               SUM(r.error IS NOT NULL AND r.error != 'interrupted') AS errors,
+               SUM(r.completion_tokens) FILTER (WHERE r.latency_ms > r.ttft_ms) AS gen_tokens,
+               SUM(r.latency_ms - r.ttft_ms) FILTER (
+                   WHERE r.latency_ms > r.ttft_ms AND r.completion_tokens IS NOT NULL
+               ) AS gen_ms,
+               COALESCE(SUM(r.prompt_tokens), 0) AS prompt_tokens,
+               COALESCE(SUM(r.completion_tokens), 0) AS completion_tokens,
+               SUM(r.cost) AS cost
+        FROM responses r JOIN conversations c ON c.id = r.conversation_id
+        WHERE {where}
+        GROUP BY key ORDER BY requests DESC, key
+        """,
+        values,
+    ).fetchall()
+    empty = dict.fromkeys(PERCENTILES)
+    return [
+        Summary(
+            key=row["key"],
+            requests=row["requests"],
+            errors=row["errors"] or 0,
+            ttft_ms=ttft.get(row["key"], empty),
+            latency_ms=latency.get(row["key"], empty),
+            tokens_per_second=(
+                row["gen_tokens"] / (row["gen_ms"] / 1000) if row["gen_ms"] else None
+            ),
+            prompt_tokens=row["prompt_tokens"],
+            completion_tokens=row["completion_tokens"],
+            cost=row["cost"],
+        )
+        for row in rows
+    ]
+
+
+def cost_per_day(history: History, filters: Filters) -> list[tuple[str, float]]:
+    where, values = _where(filters)
+    rows = history.db.execute(
+        f"""
+        SELECT date(r.created, 'unixepoch', 'localtime') AS day, SUM(r.cost) AS cost
+        FROM responses r JOIN conversations c ON c.id = r.conversation_id
+        WHERE {where} AND r.cost IS NOT NULL
+        GROUP BY day ORDER BY day
+        """,
+        values,
+    ).fetchall()
+    return [(row["day"], row["cost"]) for row in rows]
+
+
+def ttft_histogram(history: History, filters: Filters, buckets: int = 12) -> dict[str, list[int]]:
+    """Per model, how many answers fall in each of ``buckets`` equal TTFT ranges from 0 to
+    the overall p99 (slower ones count in the last bucket)."""
+    where, values = _where(filters)
+    top = history.db.execute(
+        f"""
+        WITH ranked AS (
+            SELECT r.ttft_ms AS v, ROW_NUMBER() OVER (ORDER BY r.ttft_ms) AS rank,
+                   COUNT(*) OVER () AS n
+            FROM responses r JOIN conversations c ON c.id = r.conversation_id
+            WHERE {where} AND r.ttft_ms IS NOT NULL
+        )
+        SELECT v FROM ranked WHERE rank = (99 * n + 99) / 100
+        """,
+        values,
+    ).fetchone()
+    if top is None or not top["v"]:
+        return {}
+    width = top["v"] / buckets
+    counts: dict[str, list[int]] = {}
+    for row in history.db.execute(
+        f"""
+        SELECT r.model AS model, MIN(CAST(r.ttft_ms / ? AS INTEGER), ?) AS bucket,
+               COUNT(*) AS n
+        FROM responses r JOIN conversations c ON c.id = r.conversation_id
+        WHERE {where} AND r.ttft_ms IS NOT NULL
+        GROUP BY model, bucket
+        """,
+        [width, buckets - 1, *values],
+    ):
+        counts.setdefault(row["model"], [0] * buckets)[row["bucket"]] += row["n"]
+    return counts
