@@ -26,7 +26,7 @@ class Filters:
     model: str | None = None
     provider: str | None = None
     include_bench: bool = False
-    conversation: str | None = None  # one bench run
+    conversations: tuple[str, ...] = ()  # only these (one bench run)
 
 
 @dataclass(frozen=True)
@@ -77,9 +77,9 @@ def parse_since(text: str, now: float | None = None) -> float:
 def _where(filters: Filters) -> tuple[str, list[Any]]:
     clauses = ["1 = 1"]
     values: list[Any] = []
-    if filters.conversation is not None:
-        clauses.append("r.conversation_id = ?")
-        values.append(filters.conversation)
+    if filters.conversations:
+        clauses.append(f"r.conversation_id IN ({', '.join('?' * len(filters.conversations))})")
+        values.extend(filters.conversations)
     elif not filters.include_bench:
         clauses.append("c.kind = 'chat'")
     if filters.since is not None:
@@ -201,9 +201,25 @@ def ttft_histogram(history: History, filters: Filters, buckets: int = 12) -> dic
                COUNT(*) AS n
         FROM responses r JOIN conversations c ON c.id = r.conversation_id
         WHERE {where} AND r.ttft_ms IS NOT NULL
-        GROUP BY model, bucket
+        GROUP BY r.model, bucket
         """,
         [width, buckets - 1, *values],
     ):
         counts.setdefault(row["model"], [0] * buckets)[row["bucket"]] += row["n"]
     return counts
+
+
+def providers(history: History, filters: Filters) -> dict[str, list[str]]:
+    """The providers seen for each model."""
+    where, values = _where(filters)
+    seen: dict[str, list[str]] = {}
+    for row in history.db.execute(
+        f"""
+        SELECT DISTINCT r.model AS model, r.provider AS provider
+        FROM responses r JOIN conversations c ON c.id = r.conversation_id
+        WHERE {where} AND r.provider IS NOT NULL ORDER BY r.model, r.provider
+        """,
+        values,
+    ):
+        seen.setdefault(row["model"], []).append(row["provider"])
+    return seen

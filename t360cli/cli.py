@@ -28,6 +28,8 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "models": ("models", "models", False),
     "config": ("config", "app", True),
     "history": ("history", "app", True),
+    "stats": ("stats", "stats", False),
+    "bench": ("bench", "bench", False),
     "mock-server": ("mock", "mock_server", False),
 }
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from typing import Any
 
 from rich.console import Console
 from rich.markdown import Markdown
@@ -260,14 +261,108 @@ class MarkdownSink:
         self._started = self._started or bool(new)
 
 
+def _console(env: Environment) -> Console:
+    """A console for tables on stdout: the terminal's width, or unbounded in a pipe."""
+    terminal = env.stdout_isatty and not env.dumb
+    return Console(
+        file=env.stdout,
+        no_color=env.no_color,
+        highlight=False,
+        force_terminal=terminal,
+        width=None if terminal else 400,
+    )
+
+
+def _numeric(cell: str) -> bool:
+    return cell[:1].isdigit() or cell.startswith("$") or cell in {"n/a", ""}
+
+
 def print_table(env: Environment, headers: list[str], rows: list[list[str]]) -> None:
-    """A table on a terminal's stdout; columns with nothing in them are left out."""
+    """A table on stdout; columns with nothing in them are left out, numbers go right."""
     from rich.table import Table
 
     keep = [i for i in range(len(headers)) if i == 0 or any(row[i] for row in rows)]
     table = Table(box=None, header_style="bold", pad_edge=False)
     for i in keep:
-        table.add_column(headers[i], justify="right" if i >= 2 else "left")
+        right = i > 0 and all(_numeric(row[i]) for row in rows)
+        table.add_column(headers[i], justify="right" if right else "left")
     for row in rows:
         table.add_row(*(sanitize(row[i]) for i in keep))
-    Console(file=env.stdout, no_color=env.no_color, highlight=False).print(table)
+    _console(env).print(table)
+
+
+class _Bar:
+    def __init__(self, env: Environment, total: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+        console = Console(file=env.stderr, no_color=env.no_color)
+        self._progress = Progress(
+            "requests",
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+        )
+        self._task = self._progress.add_task("bench", total=total)
+        self._progress.start()
+
+    def advance(self) -> None:
+        self._progress.advance(self._task)
+
+    def close(self) -> None:
+        self._progress.stop()
+
+
+def progress_bar(env: Environment, total: int) -> _Bar:
+    """A transient progress bar on stderr."""
+    return _Bar(env, total)
+
+
+BARS = " ▁▂▃▄▅▆▇█"
+
+
+def sparkline(counts: list[int]) -> str:
+    top = max(counts) or 1
+    return "".join(BARS[round(count / top * (len(BARS) - 1))] for count in counts)
+
+
+def _table(title: str, headers: list[str], rows: list[tuple[str, list[str]]]) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
+    for i, header in enumerate(headers):
+        table.add_column(header, justify="left" if i == 0 else "right")
+    for key, values in rows:
+        table.add_row(sanitize(key), *values)
+    return table
+
+
+def print_stats(
+    env: Environment,
+    columns: list[str],
+    by_model: list[tuple[str, list[str]]],
+    by_provider: list[tuple[str, list[str]]],
+    histogram: dict[str, list[int]],
+    days: list[tuple[str, float]],
+) -> None:
+    """The stats tables; on a terminal also a TTFT distribution and cost per day."""
+    console = _console(env)
+    console.print(_table("By model (times in ms)", ["model", *columns], by_model))
+    console.print()
+    console.print(_table("By provider", ["provider", *columns], by_provider))
+    if histogram:
+        console.print()
+        console.print(
+            "[bold]TTFT distribution[/bold] (0 ms to the overall p99, left to right)", markup=True
+        )
+        width = max(len(model) for model in histogram)
+        for model, counts in histogram.items():
+            console.print(f"  {sanitize(model).ljust(width)}  {sparkline(counts)}", markup=False)
+    if days and env.stdout_isatty:
+        console.print()
+        console.print("[bold]Cost per day[/bold]", markup=True)
+        top = max(cost for _, cost in days) or 1.0
+        for day, cost in days[-14:]:
+            bar = "█" * max(1, round(cost / top * 30))
+            console.print(f"  {day}  {bar} ${cost:.6f}".rstrip("0"), markup=False)

@@ -1,0 +1,140 @@
+"""``t360 bench``: TTFT, latency and throughput of models side by side, with live requests.
+
+Every request runs the one-shot pipeline (``run_turn``) with nothing shown, and is saved
+to the history tagged as a bench run, so the report is the same SQL as ``t360 stats``,
+restricted to this run (and ``stats`` leaves bench runs out unless asked).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Annotated
+
+import typer
+
+from t360cli.commands.common import require_key
+from t360cli.commands.stats import COLUMNS, cells
+from t360cli.config import load_settings
+from t360cli.errors import UsageError
+from t360cli.session import TurnJournal, build_payload, open_history, run_turn
+from t360cli.terminal import Environment, NullSink
+
+#: More requests than this per model need --yes: they cost money.
+LIMIT = 20
+DEFAULT_PROMPT = "Reply with one short sentence about the sea."
+
+
+def bench(
+    models: Annotated[
+        list[str], typer.Option("-m", "--model", help="A model to measure (repeatable).")
+    ],
+    count: Annotated[int, typer.Option("-n", help="Requests per model.", min=1)] = 5,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", min=1, max=16, help="Requests in flight at once.")
+    ] = 1,
+    prompt: Annotated[str, typer.Option("--prompt", help="The prompt sent.")] = DEFAULT_PROMPT,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Cap each answer.")
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("-y", "--yes", help=f"Allow more than {LIMIT} requests per model.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    api_key: Annotated[
+        str | None, typer.Option("--api-key", help="API key (prefer T360_API_KEY).")
+    ] = None,
+    base_url: Annotated[str | None, typer.Option("--base-url", help="Gateway URL.")] = None,
+) -> None:
+    """Send N short requests per model and compare TTFT, latency, speed and cost."""
+    from t360cli.analytics import Filters, providers, summarize
+    from t360cli.history import History
+
+    env = Environment.from_process()
+    if count > LIMIT and not yes:
+        raise UsageError(
+            f"-n {count} sends {count * len(models)} paid requests",
+            f"add --yes to send more than {LIMIT} per model",
+        )
+    settings, warnings = load_settings({"api_key": api_key, "base_url": base_url})
+    for warning in warnings:
+        env.warn(warning)
+    require_key(env, settings)
+    models = list(dict.fromkeys(models))
+    total = count * len(models)
+    env.stderr.write(
+        f"sending {total} request{'s' * (total != 1)} ({count} per model, "
+        f"{concurrency} at a time) to {settings.base_url}\n"
+    )
+    with History.open() as history:
+        runs = {m: history.create(m, None, f"bench: {prompt}", kind="bench") for m in models}
+
+    progress = _Progress(env, total)
+
+    def one(model: str) -> None:
+        model_settings = replace(settings, model=model)
+        payload = build_payload(
+            model_settings,
+            [{"role": "user", "content": prompt}],
+            max_tokens=max_tokens,
+        )
+        journal = TurnJournal(
+            open_history,
+            runs[model],
+            prompt,
+            model=model,
+            system=None,
+            warn=env.warn,
+            kind="bench",
+        )
+        run_turn(model_settings, payload, NullSink(env, show_extras=False), journal)
+        progress.advance()
+
+    jobs = [model for _ in range(count) for model in models]
+    with ThreadPoolExecutor(max_workers=concurrency) as pool:
+        for future in [pool.submit(one, model) for model in jobs]:
+            future.result()
+    progress.close()
+
+    filters = Filters(conversations=tuple(runs.values()))
+    with History.open() as history:
+        summaries = {s.key: s for s in summarize(history, "model", filters)}
+        seen = providers(history, filters)
+    ordered = [summaries[m] for m in models if m in summaries]
+    if json_out:
+        obj = {
+            s.key: {**s.as_json(), "providers": seen.get(s.key, []), "run": runs[s.key]}
+            for s in ordered
+        }
+        env.stdout.write(json.dumps(obj) + "\n")
+        return
+    from t360cli.render import print_table
+
+    print_table(
+        env,
+        ["model", *COLUMNS, "providers"],
+        [[s.key, *cells(s), ", ".join(seen.get(s.key, [])) or "n/a"] for s in ordered],
+    )
+
+
+class _Progress:
+    """A progress bar on a terminal's stderr; silence elsewhere."""
+
+    def __init__(self, env: Environment, total: int) -> None:
+        self._lock = threading.Lock()
+        self._bar = None
+        if env.stderr_isatty and not env.dumb:
+            from t360cli.render import progress_bar
+
+            self._bar = progress_bar(env, total)
+
+    def advance(self) -> None:
+        if self._bar is not None:
+            with self._lock:
+                self._bar.advance()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()

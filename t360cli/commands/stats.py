@@ -1,0 +1,116 @@
+"""``t360 stats``: TTFT, latency, throughput, tokens and cost over the saved history."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Annotated
+
+import typer
+
+from t360cli.analytics import (
+    PERCENTILES,
+    Filters,
+    Summary,
+    cost_per_day,
+    parse_since,
+    summarize,
+    ttft_histogram,
+)
+from t360cli.terminal import Environment
+
+COLUMNS = [
+    "reqs",
+    "errors",
+    "TTFT p50",
+    "p90",
+    "p99",
+    "total p50",
+    "p90",
+    "tok/s",
+    "in",
+    "out",
+    "cost",
+]
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.0f}"
+
+
+def cells(summary: Summary) -> list[str]:
+    """A summary's figures as table cells (``n/a`` where unknown)."""
+    speed = summary.tokens_per_second
+    return [
+        f"{summary.requests:,}",
+        f"{summary.errors:,} ({summary.error_rate:.0%})" if summary.errors else "0",
+        *(_ms(summary.ttft_ms[p]) for p in PERCENTILES),
+        *(_ms(summary.latency_ms[p]) for p in PERCENTILES[:2]),
+        "n/a" if speed is None else f"{speed:,.0f}" if speed >= 100 else f"{speed:.1f}",
+        f"{summary.prompt_tokens:,}",
+        f"{summary.completion_tokens:,}",
+        "n/a" if summary.cost is None else f"${summary.cost:,.6f}".rstrip("0").rstrip("."),
+    ]
+
+
+def stats(
+    since: Annotated[
+        str | None, typer.Option("--since", help="Only answers since: 30m, 12h, 7d, 2w or a date.")
+    ] = None,
+    model: Annotated[str | None, typer.Option("-m", "--model", help="Only this model.")] = None,
+    provider: Annotated[str | None, typer.Option("--provider", help="Only this provider.")] = None,
+    include_bench: Annotated[
+        bool, typer.Option("--include-bench", help="Count `t360 bench` runs too.")
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    csv_out: Annotated[
+        bool, typer.Option("--csv", help="CSV rows, one per model and provider.")
+    ] = False,
+) -> None:
+    """Per model and per provider: TTFT and latency percentiles (ms), speed, tokens, cost."""
+    from t360cli.history import History
+
+    env = Environment.from_process()
+    filters = Filters(
+        since=parse_since(since) if since else None,
+        model=model,
+        provider=provider,
+        include_bench=include_bench,
+    )
+    with History.open() as history:
+        by_model = summarize(history, "model", filters)
+        by_provider = summarize(history, "provider", filters)
+        days = cost_per_day(history, filters)
+        histogram = ttft_histogram(history, filters) if env.stdout_isatty else {}
+    if json_out:
+        obj = {
+            "by_model": {s.key: s.as_json() for s in by_model},
+            "by_provider": {s.key: s.as_json() for s in by_provider},
+            "cost_per_day": [{"day": day, "cost": cost} for day, cost in days],
+        }
+        env.stdout.write(json.dumps(obj) + "\n")
+        return
+    if csv_out:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        for group, rows in (("model", by_model), ("provider", by_provider)):
+            for summary in rows:
+                if buffer.tell() == 0:
+                    writer.writerow(["group", "key", *summary.as_json()])
+                writer.writerow([group, summary.key, *summary.as_json().values()])
+        env.stdout.write(buffer.getvalue())
+        return
+    if not by_model:
+        env.stderr.write("no answers in the history match; nothing to show yet\n")
+        return
+    from t360cli.render import print_stats
+
+    print_stats(
+        env,
+        COLUMNS,
+        [(s.key, cells(s)) for s in by_model],
+        [(s.key, cells(s)) for s in by_provider],
+        histogram,
+        days,
+    )

@@ -1,0 +1,186 @@
+"""`t360 stats` and `t360 bench`: exact figures over a generated history, and live runs."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+
+import pytest
+
+from t360cli.analytics import Filters, cost_per_day, parse_since, summarize, ttft_histogram
+from t360cli.errors import UsageError
+from t360cli.history import History
+from t360cli.mockserver import MockServer
+from tests.helpers import chat_env, run_t360
+
+DAY = 86400.0
+NOON = time.mktime(time.strptime("2026-11-20 12:00", "%Y-%m-%d %H:%M"))
+
+
+def generate(history: History) -> None:
+    """Model "alpha": 100 answers with TTFT 1..100 ms, latency TTFT + 100 ms, 10 tokens
+    each, $0.01 each, providers P1/P2 alternating, 5 failed, on two days. Model "beta":
+    4 answers with TTFT 10, 20, 30, 40 ms and no usage. One bench answer for alpha."""
+    chat = history.create("alpha", None, "generated")
+    bench = history.create("alpha", None, "bench", kind="bench")
+    rows = []
+    for i in range(1, 101):
+        rows.append(
+            (
+                chat,
+                "alpha",
+                f"P{1 + i % 2}",
+                float(i),
+                i + 100.0,
+                5,
+                10,
+                15,
+                0.01,
+                "boom" if i % 20 == 0 else None,
+                NOON + (DAY if i > 60 else 0),
+            )
+        )
+    for i in range(1, 5):
+        rows.append(
+            (chat, "beta", None, i * 10.0, i * 10.0 + 5, None, None, None, None, None, NOON)
+        )
+    rows.append((bench, "alpha", "P9", 5000.0, 6000.0, 1, 1, 2, 1.0, None, NOON))
+    with history.db:
+        for row in rows:
+            cursor = history.db.execute(
+                "INSERT INTO messages (conversation_id, role, content, created)"
+                " VALUES (?, 'assistant', 'x', ?)",
+                (row[0], row[-1]),
+            )
+            history.db.execute(
+                "INSERT INTO responses (message_id, conversation_id, model, provider, ttft_ms,"
+                " latency_ms, prompt_tokens, completion_tokens, total_tokens, cost, error,"
+                " partial, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                (cursor.lastrowid, *row),
+            )
+
+
+@pytest.fixture
+def history() -> History:
+    opened = History.open()
+    generate(opened)
+    return opened
+
+
+def test_percentiles_and_totals_are_exact(history: History) -> None:
+    alpha, beta = summarize(history, "model", Filters())
+    assert alpha.key == "alpha" and alpha.requests == 100 and alpha.errors == 5
+    assert alpha.ttft_ms == {50: 50.0, 90: 90.0, 99: 99.0}
+    assert alpha.latency_ms == {50: 150.0, 90: 190.0, 99: 199.0}
+    assert alpha.tokens_per_second == pytest.approx(100.0)  # 10 tokens in 100 ms, each
+    assert (alpha.prompt_tokens, alpha.completion_tokens) == (500, 1000)
+    assert alpha.cost == pytest.approx(1.0) and alpha.error_rate == 0.05
+    # nearest rank on four values: p50 is the 2nd, p90 and p99 the 4th
+    assert beta.ttft_ms == {50: 20.0, 90: 40.0, 99: 40.0}
+    assert beta.tokens_per_second is None and beta.cost is None
+
+
+def test_by_provider_and_filters(history: History) -> None:
+    providers = {s.key: s.requests for s in summarize(history, "provider", Filters())}
+    assert providers == {"P1": 50, "P2": 50, "(unknown)": 4}
+    only_p1 = summarize(history, "model", Filters(provider="P1"))
+    assert [(s.key, s.requests) for s in only_p1] == [("alpha", 50)]
+    assert [s.key for s in summarize(history, "model", Filters(model="beta"))] == ["beta"]
+    late = summarize(history, "model", Filters(since=NOON + DAY / 2))
+    assert [(s.key, s.requests) for s in late] == [("alpha", 40)]
+    with_bench = summarize(history, "model", Filters(include_bench=True))
+    assert with_bench[0].requests == 101 and with_bench[0].ttft_ms[99] == 100.0
+
+
+def test_cost_per_day_and_histogram(history: History) -> None:
+    assert cost_per_day(history, Filters()) == [
+        ("2026-11-20", pytest.approx(0.6)),
+        ("2026-11-21", pytest.approx(0.4)),
+    ]
+    histogram = ttft_histogram(history, Filters(), buckets=10)
+    assert sum(histogram["alpha"]) == 100 and sum(histogram["beta"]) == 4
+    assert histogram["beta"] == [0, 1, 1, 1, 1, 0, 0, 0, 0, 0]  # 99 ms wide buckets of 9.9
+
+
+def test_parse_since() -> None:
+    assert parse_since("7d", now=1_000_000.0) == 1_000_000.0 - 7 * DAY
+    assert parse_since("30m", now=1_000.0) == -800.0
+    assert parse_since("2026-11-20") == time.mktime(time.strptime("2026-11-20", "%Y-%m-%d"))
+    with pytest.raises(UsageError, match="--since"):
+        parse_since("last tuesday")
+
+
+def test_stats_command_formats(history: History) -> None:
+    history.close()
+    obj = json.loads(run_t360("stats", "--json").out)
+    assert obj["by_model"]["alpha"]["ttft_p90_ms"] == 90.0
+    assert obj["by_provider"]["P2"]["requests"] == 50
+    assert [d["day"] for d in obj["cost_per_day"]] == ["2026-11-20", "2026-11-21"]
+    rows = list(csv.DictReader(io.StringIO(run_t360("stats", "--csv").out)))
+    assert [(r["group"], r["key"], r["ttft_p50_ms"]) for r in rows[:2]] == [
+        ("model", "alpha", "50.0"),
+        ("model", "beta", "20.0"),
+    ]
+    table = run_t360("stats", "--since", "2026-11-01", "-m", "alpha").out.splitlines()
+    assert table[0].startswith("By model")
+    assert table[2].split()[:6] == ["alpha", "100", "5", "(5%)", "50", "90"]
+    assert run_t360("stats", "--since", "yesterday").code == 2
+
+
+def test_stats_on_an_empty_history() -> None:
+    result = run_t360("stats")
+    assert result.code == 0 and result.out == "" and "nothing to show yet" in result.err
+    assert json.loads(run_t360("stats", "--json").out) == {
+        "by_model": {},
+        "by_provider": {},
+        "cost_per_day": [],
+    }
+
+
+def test_bench_measures_known_delays_side_by_side(server: MockServer) -> None:
+    result = run_t360(
+        "bench", "-m", "slow-first:300", "-m", "echo", "-n", "3", "--json", env=chat_env(server)
+    )
+    assert result.code == 0, result.err
+    assert "sending 6 requests (3 per model, 1 at a time)" in result.err
+    obj = json.loads(result.out)
+    slow, fast = obj["slow-first:300"], obj["echo"]
+    assert 300 <= slow["ttft_p50_ms"] <= 330 and slow["ttft_p99_ms"] <= 340
+    assert fast["ttft_p99_ms"] < 100
+    assert slow["requests"] == fast["requests"] == 3 and slow["providers"] == ["MockProvider"]
+    assert len(server.calls) == 6
+    # saved as bench runs: left out of stats unless asked
+    assert json.loads(run_t360("stats", "--json").out)["by_model"] == {}
+    with_bench = json.loads(run_t360("stats", "--include-bench", "--json").out)
+    assert with_bench["by_model"]["echo"]["requests"] == 3
+
+
+def test_bench_counts_errors_and_runs_concurrently(server: MockServer) -> None:
+    started = time.monotonic()
+    result = run_t360(
+        "bench",
+        "-m",
+        "slow-first:500",
+        "-m",
+        "error-mid",
+        "-n",
+        "4",
+        "--concurrency",
+        "4",
+        "--json",
+        env=chat_env(server),
+    )
+    elapsed = time.monotonic() - started
+    obj = json.loads(result.out)
+    assert obj["error-mid"]["errors"] == 4 and obj["error-mid"]["error_rate"] == 1.0
+    assert obj["slow-first:500"]["errors"] == 0
+    assert elapsed < 4 * 0.5  # four slow requests at once, not one after the other
+
+
+def test_bench_table_and_limit(server: MockServer) -> None:
+    table = run_t360("bench", "-m", "echo", "-n", "2", env=chat_env(server))
+    assert table.code == 0 and table.out.splitlines()[1].split()[:2] == ["echo", "2"]
+    refused = run_t360("bench", "-m", "echo", "-n", "21", env=chat_env(server))
+    assert refused.code == 2 and "--yes" in refused.err and len(server.calls) == 2
