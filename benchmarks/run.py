@@ -271,6 +271,19 @@ class Bench:
             p95(lat) <= 0.05,
         )
 
+    def stats(self) -> None:
+        rows = 10_000 if self.quick else 100_000
+        print(f"t360 stats over {rows:,} saved answers", flush=True)
+        fill_history(Path(self.env["XDG_DATA_HOME"]) / "t360" / "history.db", rows)
+        runs = [run([T360, "stats", "--json"], self.env) for _ in range(max(3, self.repeats // 2))]
+        seconds = med([r.wall for r in runs])
+        self.row(
+            f"`t360 stats` over {rows:,} answers",
+            f"{seconds * 1000:.0f} ms",
+            "fast (SQL)",
+            seconds < 1.0,
+        )
+
     def table(self) -> str:
         lines = ["| measure | result | target | met |", "|---|---|---|---|"]
         lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in self.rows]
@@ -377,6 +390,43 @@ def token_latencies(count: int) -> list[float]:
     return latencies
 
 
+def fill_history(path: Path, rows: int) -> None:
+    """A history of ``rows`` answers spread over 30 days, 8 models, 4 providers."""
+    import random
+
+    from t360cli.history import History
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    history = History.open(path)
+    conversation = history.create("m0", None, "generated")
+    now = time.time()
+    rng = random.Random(360)
+    with history.db:
+        history.db.execute("BEGIN")
+        for i in range(rows):
+            cursor = history.db.execute(
+                "INSERT INTO messages (conversation_id, role, content, created)"
+                " VALUES (?, 'assistant', 'x', ?)",
+                (conversation, now),
+            )
+            ttft = rng.lognormvariate(6, 0.5)
+            history.db.execute(
+                "INSERT INTO responses (message_id, conversation_id, model, provider, ttft_ms,"
+                " latency_ms, prompt_tokens, completion_tokens, total_tokens, cost, partial,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, 10, 100, 110, 0.0001, 0, ?)",
+                (
+                    cursor.lastrowid,
+                    conversation,
+                    f"m{i % 8}",
+                    f"p{i % 4}",
+                    ttft,
+                    ttft + rng.uniform(500, 3000),
+                    now - rng.uniform(0, 30 * 86400),
+                ),
+            )
+    history.close()
+
+
 def _drain(fd: int) -> None:
     try:
         while os.read(fd, 1 << 16):
@@ -385,7 +435,7 @@ def _drain(fd: int) -> None:
         pass
 
 
-MEASURES = ["startup", "first_byte", "throughput", "display_latency", "terminal"]
+MEASURES = ["startup", "first_byte", "throughput", "display_latency", "terminal", "stats"]
 
 
 def main() -> None:

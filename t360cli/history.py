@@ -64,6 +64,20 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX responses_by_time ON responses(created);
     """,
+    # 2: the conversation's kind on each response, and covering indexes, so that
+    # `t360 stats` finds percentiles by walking an index instead of sorting every row.
+    """
+    ALTER TABLE responses ADD COLUMN kind TEXT NOT NULL DEFAULT 'chat';
+    UPDATE responses SET kind = (
+        SELECT c.kind FROM conversations c WHERE c.id = responses.conversation_id
+    );
+    CREATE INDEX responses_model_ttft ON responses(kind, model, ttft_ms, created, provider);
+    CREATE INDEX responses_model_latency
+        ON responses(kind, model, latency_ms, created, provider);
+    CREATE INDEX responses_provider_ttft ON responses(kind, provider, ttft_ms, created, model);
+    CREATE INDEX responses_provider_latency
+        ON responses(kind, provider, latency_ms, created, model);
+    """,
 ]
 
 ID_BYTES = 4  # 8 hex digits: short enough to type, unique prefixes accepted
@@ -330,9 +344,9 @@ class History:
             )
             message_id = int(cursor.lastrowid or 0)
             self.db.execute(
-                "INSERT INTO responses (message_id, conversation_id, model, partial, created)"
-                " VALUES (?, ?, ?, 1, ?)",
-                (message_id, conversation_id, model, now),
+                "INSERT INTO responses (message_id, conversation_id, model, partial, created,"
+                " kind) SELECT ?, ?, ?, 1, ?, kind FROM conversations WHERE id = ?",
+                (message_id, conversation_id, model, now, conversation_id),
             )
             self.db.execute(
                 "UPDATE conversations SET updated = ?, model = ? WHERE id = ?",

@@ -39,14 +39,15 @@ def generate(history: History) -> None:
                 15,
                 0.01,
                 "boom" if i % 20 == 0 else None,
+                "chat",
                 NOON + (DAY if i > 60 else 0),
             )
         )
     for i in range(1, 5):
         rows.append(
-            (chat, "beta", None, i * 10.0, i * 10.0 + 5, None, None, None, None, None, NOON)
+            (chat, "beta", None, i * 10.0, i * 10.0 + 5, None, None, None, None, None, "chat", NOON)
         )
-    rows.append((bench, "alpha", "P9", 5000.0, 6000.0, 1, 1, 2, 1.0, None, NOON))
+    rows.append((bench, "alpha", "P9", 5000.0, 6000.0, 1, 1, 2, 1.0, None, "bench", NOON))
     with history.db:
         for row in rows:
             cursor = history.db.execute(
@@ -56,8 +57,8 @@ def generate(history: History) -> None:
             )
             history.db.execute(
                 "INSERT INTO responses (message_id, conversation_id, model, provider, ttft_ms,"
-                " latency_ms, prompt_tokens, completion_tokens, total_tokens, cost, error,"
-                " partial, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                " latency_ms, prompt_tokens, completion_tokens, total_tokens, cost, error, kind,"
+                " partial, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
                 (cursor.lastrowid, *row),
             )
 
@@ -99,7 +100,7 @@ def test_cost_per_day_and_histogram(history: History) -> None:
         ("2026-11-20", pytest.approx(0.6)),
         ("2026-11-21", pytest.approx(0.4)),
     ]
-    histogram = ttft_histogram(history, Filters(), buckets=10)
+    histogram = ttft_histogram(history, Filters(), top=99.0, buckets=10)
     assert sum(histogram["alpha"]) == 100 and sum(histogram["beta"]) == 4
     assert histogram["beta"] == [0, 1, 1, 1, 1, 0, 0, 0, 0, 0]  # 99 ms wide buckets of 9.9
 

@@ -267,3 +267,21 @@ def test_history_commands(server: MockServer, tmp_path: Path) -> None:
     assert len(run_t360("history", "list", env=env).out.splitlines()) == 1
     missing = run_t360("history", "show", beta, env=env)
     assert missing.code == 2 and "no conversation" in missing.err
+
+
+def test_migration_from_schema_1_fills_in_the_kind(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    db.executescript(MIGRATIONS[0])
+    db.execute("INSERT INTO conversations VALUES ('b1', 't', 'm', NULL, 'bench', 0, 0)")
+    db.execute("INSERT INTO messages VALUES (1, 'b1', 'assistant', 'x', NULL, NULL, 0)")
+    db.execute(
+        "INSERT INTO responses (message_id, conversation_id, model, partial, created)"
+        " VALUES (1, 'b1', 'm', 0, 0)"
+    )
+    db.execute("PRAGMA user_version = 1")
+    db.commit()
+    db.close()
+    with History.open(path) as history:
+        assert history.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        assert history.db.execute("SELECT kind FROM responses").fetchone()[0] == "bench"

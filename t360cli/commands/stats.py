@@ -82,7 +82,8 @@ def stats(
         by_model = summarize(history, "model", filters)
         by_provider = summarize(history, "provider", filters)
         days = cost_per_day(history, filters)
-        histogram = ttft_histogram(history, filters) if env.stdout_isatty else {}
+        slowest = max((s.ttft_ms[99] or 0 for s in by_model), default=0)
+        histogram = ttft_histogram(history, filters, slowest) if env.stdout_isatty else {}
     if json_out:
         obj = {
             "by_model": {s.key: s.as_json() for s in by_model},
