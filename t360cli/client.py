@@ -25,7 +25,7 @@ import httpx_sse
 
 from . import __version__
 from .config import Settings, redact, scrub
-from .errors import APIError, AuthError, NetworkError, StreamError, T360Error
+from .errors import APIError, AuthError, ConfigError, NetworkError, StreamError, T360Error
 from .events import (
     ChunkDecoder,
     ErrorEvent,
@@ -116,6 +116,8 @@ def _translate(host: str, timeout: float) -> Iterator[None]:
             f"no data from {host} for {timeout:g} s",
             "the gateway stalled; try again, or raise --timeout",
         ) from None
+    except httpx.InvalidURL as exc:
+        raise ConfigError(f"invalid gateway URL: {exc}", "check --base-url") from None
     except httpx.TransportError as exc:
         raise NetworkError(f"connection to {host} lost: {_reason(exc)}", "try again") from None
 

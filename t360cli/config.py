@@ -75,8 +75,11 @@ class Settings:
 
 def _url(value: object) -> str:
     text = str(value).strip().rstrip("/")
-    if not text.startswith(("http://", "https://")) or len(text.split("://", 1)[1]) == 0:
-        raise ValueError("must start with http:// or https://")
+    scheme, _, rest = text.partition("://")
+    if scheme not in ("http", "https") or not rest or rest.startswith("/"):
+        raise ValueError("must start with http:// or https:// and name a host")
+    if any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise ValueError("must not contain spaces or control characters")
     return text
 
 

@@ -15,7 +15,7 @@ from typing import Annotated
 
 import typer
 
-from t360cli.commands.common import require_key
+from t360cli.commands.common import complete_model, require_key
 from t360cli.commands.stats import COLUMNS, cells
 from t360cli.config import load_settings
 from t360cli.errors import UsageError
@@ -29,7 +29,10 @@ DEFAULT_PROMPT = "Reply with one short sentence about the sea."
 
 def bench(
     models: Annotated[
-        list[str], typer.Option("-m", "--model", help="A model to measure (repeatable).")
+        list[str],
+        typer.Option(
+            "-m", "--model", help="A model to measure (repeatable).", autocompletion=complete_model
+        ),
     ],
     count: Annotated[int, typer.Option("-n", help="Requests per model.", min=1)] = 5,
     concurrency: Annotated[

@@ -12,7 +12,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from t360cli.commands.common import require_key
+from t360cli.commands.common import complete_conversation, complete_model, require_key
 from t360cli.config import Settings, load_settings
 from t360cli.errors import ExitCode, T360Error, UsageError
 from t360cli.prompt import compose, read_file, read_stdin
@@ -54,7 +54,9 @@ def chat(
         list[str] | None,
         typer.Argument(help="The prompt (words are joined by spaces; '-' reads stdin there)."),
     ] = None,
-    model: Annotated[str | None, typer.Option("-m", "--model", help="Model id.")] = None,
+    model: Annotated[
+        str | None, typer.Option("-m", "--model", help="Model id.", autocompletion=complete_model)
+    ] = None,
     system: Annotated[str | None, typer.Option("-s", "--system", help="System prompt.")] = None,
     system_file: Annotated[
         Path | None, typer.Option("--system-file", help="Read the system prompt from a file.")
@@ -77,7 +79,12 @@ def chat(
         bool, typer.Option("-c", "--continue", help="Continue the most recent conversation.")
     ] = False,
     conversation: Annotated[
-        str | None, typer.Option("--conversation", help="Continue the conversation with this id.")
+        str | None,
+        typer.Option(
+            "--conversation",
+            help="Continue the conversation with this id.",
+            autocompletion=complete_conversation,
+        ),
     ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON object with the answer and stats.")

@@ -33,3 +33,34 @@ def write_out(env: Environment, text: str) -> None:
     """Saved or fetched text on stdout: exact in a pipe, made safe on a terminal."""
     env.stdout.write(sanitize(text) if env.stdout_isatty else text)
     env.stdout.flush()
+
+
+# -- shell completion (never a network call on TAB) ------------------------------------
+
+
+def complete_model(incomplete: str) -> list[str]:
+    """Model ids from the cache `t360 models` keeps, then those used before."""
+    from t360cli.commands.models import cached
+    from t360cli.history import History, database_path
+
+    names = cached()
+    if database_path().exists():
+        with History.open() as history:
+            names += history.models()
+    return [name for name in dict.fromkeys(names) if name.startswith(incomplete)]
+
+
+def complete_setting(incomplete: str) -> list[str]:
+    from t360cli.config import PARSERS
+
+    return [name for name in PARSERS if name.startswith(incomplete)]
+
+
+def complete_conversation(incomplete: str) -> list[tuple[str, str]]:
+    """Recent conversation ids, each with its title as help."""
+    from t360cli.history import History, database_path
+
+    if not database_path().exists():
+        return []
+    with History.open() as history:
+        return [(c.id, c.title) for c in history.recent(50) if c.id.startswith(incomplete)]

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from t360cli.commands.common import write_out
+from t360cli.commands.common import complete_setting, write_out
 from t360cli.config import (
     PARSERS,
     check_name,
@@ -27,7 +27,9 @@ from t360cli.terminal import Environment
 
 app = typer.Typer(help="Read and change settings (the config file).", no_args_is_help=True)
 
-KeyArgument = Annotated[str, typer.Argument(help=f"One of: {', '.join(PARSERS)}.")]
+KeyArgument = Annotated[
+    str, typer.Argument(help=f"One of: {', '.join(PARSERS)}.", autocompletion=complete_setting)
+]
 
 
 def _shown(name: str, value: object) -> str:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from t360cli.commands.common import write_out
+from t360cli.commands.common import complete_conversation, write_out
 from t360cli.errors import ExitCode, UsageError
 from t360cli.terminal import Environment
 
@@ -16,7 +16,12 @@ app = typer.Typer(
     help="List, show, search, export and delete saved conversations.", no_args_is_help=True
 )
 
-IdArgument = Annotated[str, typer.Argument(help="Conversation id (a unique prefix will do).")]
+IdArgument = Annotated[
+    str,
+    typer.Argument(
+        help="Conversation id (a unique prefix will do).", autocompletion=complete_conversation
+    ),
+]
 
 
 def _when(timestamp: float) -> str:

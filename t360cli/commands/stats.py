@@ -18,6 +18,7 @@ from t360cli.analytics import (
     summarize,
     ttft_histogram,
 )
+from t360cli.commands.common import complete_model
 from t360cli.terminal import Environment
 
 COLUMNS = [
@@ -58,7 +59,10 @@ def stats(
     since: Annotated[
         str | None, typer.Option("--since", help="Only answers since: 30m, 12h, 7d, 2w or a date.")
     ] = None,
-    model: Annotated[str | None, typer.Option("-m", "--model", help="Only this model.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option("-m", "--model", help="Only this model.", autocompletion=complete_model),
+    ] = None,
     provider: Annotated[str | None, typer.Option("--provider", help="Only this provider.")] = None,
     include_bench: Annotated[
         bool, typer.Option("--include-bench", help="Count `t360 bench` runs too.")

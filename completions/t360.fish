@@ -1,0 +1,1 @@
+complete --command t360 --no-files --arguments "(env _T360_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=get-args _TYPER_COMPLETE_ARGS=(commandline -cp) t360)" --condition "env _T360_COMPLETE=complete_fish _TYPER_COMPLETE_FISH_ACTION=is-args _TYPER_COMPLETE_ARGS=(commandline -cp) t360"
