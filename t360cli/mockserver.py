@@ -13,6 +13,7 @@ import json
 import select
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -645,6 +646,12 @@ class MockServer(ThreadingHTTPServer):
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host!s}:{port}/v1"
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client hanging up between requests is normal; anything else is reported."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
     def record(self, call: Call) -> None:
         with self._changed:

@@ -212,8 +212,8 @@ def _stats(repl: Repl, argument: str) -> None:
     cost = f"${sum(costs):.6f}".rstrip("0").rstrip(".") if costs else "cost n/a"
     failed = sum(t.partial for t in turns)
     repl.say(
-        f"{len(turns)} answers ({failed} partial) · {ttft} · {tokens_in} in / "
-        f"{tokens_out} out tokens · {cost}"
+        f"{len(turns)} answer{'s' * (len(turns) != 1)} ({failed} partial) · {ttft} · "
+        f"{tokens_in} in/{tokens_out} out · {cost}"
     )
 
 

@@ -171,13 +171,15 @@ class Turn:
         prompt, completion = self.tokens("prompt_tokens"), self.tokens("completion_tokens")
         speed = self.tokens_per_second
         cost = self.cost
-        speed_text = f"{speed:.1f} tok/s" if speed is not None else f"tok/s {na}"
+        speed_text = (
+            f"tok/s {na}" if speed is None else f"{speed:.{0 if speed >= 100 else 1}f} tok/s"
+        )
         cost_text = f"${cost:.6f}".rstrip("0").rstrip(".") if cost is not None else f"cost {na}"
         if compact:
             parts = [
                 f"TTFT {_duration(self.ttft)}",
                 speed_text,
-                f"{_count(prompt)} in / {_count(completion)} out",
+                f"{_count(prompt)} in/{_count(completion)} out",
                 cost_text,
             ]
         else:
@@ -187,7 +189,7 @@ class Turn:
                 f"TTFT {_duration(self.ttft)}",
                 f"total {_duration(self.latency)}",
                 speed_text,
-                f"{_count(prompt)} in / {_count(completion)} out tokens",
+                f"{_count(prompt)} in/{_count(completion)} out",
                 cost_text,
                 f"finish {self.finish_reason or na}",
             ]

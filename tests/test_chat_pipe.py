@@ -20,7 +20,7 @@ def test_one_shot_streams_the_answer_to_stdout_and_stats_to_stderr(server: MockS
         "MockProvider",
         "TTFT",
         "tok/s",
-        "3 in / 3 out tokens",
+        "3 in/3 out",
         "$0.000009",
         "finish stop",
     ):
@@ -132,7 +132,7 @@ def test_tool_calls_are_shown_and_in_json(server: MockServer) -> None:
 def test_missing_values_are_unavailable_not_zero(server: MockServer) -> None:
     result = run_t360("chat", "-m", "no-usage", "hi", env=chat_env(server))
     footer = result.err.strip().splitlines()[-1]
-    assert "provider n/a" in footer and "cost n/a" in footer and "n/a in / n/a out" in footer
+    assert "provider n/a" in footer and "cost n/a" in footer and "n/a in/n/a out" in footer
     assert " 0 " not in footer
 
 

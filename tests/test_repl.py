@@ -115,7 +115,7 @@ def test_stats_copy_and_save(repl: Session, tmp_path: Path) -> None:
     repl.send("/stats", "no answers yet")
     repl.send("/copy", "no answer to copy yet")
     repl.send("remember me", "you said: remember me")
-    assert "1 answers (0 partial) · TTFT median" in repl.send("/stats", "tokens")
+    assert "1 answer (0 partial) · TTFT median" in repl.send("/stats", " out ")
     out = repl.send("/copy", "copied the last answer")
     if "OSC 52" in out:  # no clipboard tool on this machine: through the terminal
         payload = base64.b64encode(b"system: (none); you said: remember me").decode()

@@ -32,7 +32,7 @@ def turn(**changes: object) -> Turn:
 def test_footer_with_everything_known() -> None:
     assert turn().footer() == (
         "glm-5.1 · Parasail · TTFT 412 ms · total 1.41 s · 45.0 tok/s · "
-        "12 in / 45 out tokens · $0.000123 · finish stop"
+        "12 in/45 out · $0.000123 · finish stop"
     )
 
 
@@ -40,7 +40,7 @@ def test_footer_marks_unknowns_never_zero() -> None:
     footer = turn(provider=None, usage=None, finish_reason=None, ttft=None).footer()
     assert footer == (
         "glm-5.1 · provider n/a · TTFT n/a · total 1.41 s · tok/s n/a · "
-        "n/a in / n/a out tokens · cost n/a · finish n/a"
+        "n/a in/n/a out · cost n/a · finish n/a"
     )
 
 
