@@ -164,6 +164,9 @@ def _reasoning_details_text(details: object) -> str:
     return "".join(parts)
 
 
+_REASONING_KEYS = frozenset({"reasoning", "reasoning_content", "reasoning_details"})
+
+
 class ChunkDecoder:
     """Turns chunks into events, remembering what must be reported only on change."""
 
@@ -200,11 +203,14 @@ class ChunkDecoder:
     def _decode_choice(choice: dict[str, Any], part: str, events: list[Event]) -> None:
         delta = choice.get(part)
         if isinstance(delta, dict):
-            reasoning = _text_of(delta.get("reasoning")) or _text_of(delta.get("reasoning_content"))
-            if not reasoning:
-                reasoning = _reasoning_details_text(delta.get("reasoning_details"))
-            if reasoning:
-                events.append(ReasoningDelta(reasoning))
+            if _REASONING_KEYS & delta.keys():  # rare: keep the common chunk cheap
+                reasoning = _text_of(delta.get("reasoning")) or _text_of(
+                    delta.get("reasoning_content")
+                )
+                if not reasoning:
+                    reasoning = _reasoning_details_text(delta.get("reasoning_details"))
+                if reasoning:
+                    events.append(ReasoningDelta(reasoning))
             content = delta.get("content")
             if content and isinstance(content, str):
                 events.append(TextDelta(content))

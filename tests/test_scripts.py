@@ -17,6 +17,17 @@ from tests.helpers import KEY, T360, chat_env, run_t360
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def bash(script: str, server: MockServer) -> subprocess.CompletedProcess[bytes]:
+    """A shell script run in real pipes, with t360 pointed at the stand-in server."""
+    return subprocess.run(
+        ["bash", "-c", script],
+        capture_output=True,
+        timeout=60,
+        check=False,
+        env={**os.environ, **chat_env(server)},
+    )
+
+
 def sent(server: MockServer) -> str:
     """The user message of the last request the server saw."""
     return str(server.calls[-1].body["messages"][-1]["content"])
@@ -90,13 +101,8 @@ def test_while_read_loop_with_no_stdin_does_not_swallow_the_file(
 ) -> None:
     questions = tmp_path / "questions.txt"
     questions.write_text("first\nsecond\nthird\n")
-    script = f'while read -r q; do "{T360}" chat -q -n -m echo "$q"; done < "{questions}"'
-    proc = subprocess.run(
-        ["bash", "-c", script],
-        capture_output=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, **chat_env(server)},
+    proc = bash(
+        f'while read -r q; do "{T360}" chat -q -n -m echo "$q"; done < "{questions}"', server
     )
     assert proc.stdout == b"first\nsecond\nthird\n"
 
@@ -143,13 +149,7 @@ def test_force_color_colours_stderr_never_piped_stdout(server: MockServer) -> No
 def test_a_closed_pipe_ends_quietly_and_drops_the_connection(server: MockServer) -> None:
     script = f'"{T360}" chat -m lorem:200000 hi | head -c 20; echo " status=${{PIPESTATUS[0]}}"'
     started = time.monotonic()
-    proc = subprocess.run(
-        ["bash", "-c", script],
-        capture_output=True,
-        timeout=60,
-        check=False,
-        env={**os.environ, **chat_env(server)},
-    )
+    proc = bash(script, server)
     assert proc.stdout == b"Lorem ipsum dolor si status=0\n"
     assert proc.stderr == b""  # no traceback, no "Broken pipe"
     assert server.wait_for(lambda: server.disconnects >= 1, timeout=10)

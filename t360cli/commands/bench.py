@@ -15,9 +15,14 @@ from typing import Annotated
 
 import typer
 
-from t360cli.commands.common import complete_model, require_key
+from t360cli.commands.common import (
+    ApiKeyOption,
+    BaseUrlOption,
+    DebugOption,
+    complete_model,
+    gateway_settings,
+)
 from t360cli.commands.stats import COLUMNS, cells
-from t360cli.config import load_settings
 from t360cli.errors import UsageError
 from t360cli.session import TurnJournal, build_payload, open_history, run_turn
 from t360cli.terminal import Environment, NullSink
@@ -46,10 +51,9 @@ def bench(
         bool, typer.Option("-y", "--yes", help=f"Allow more than {LIMIT} requests per model.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", help="API key (prefer T360_API_KEY).")
-    ] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Gateway URL.")] = None,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    debug: DebugOption = False,
 ) -> None:
     """Send N short requests per model and compare TTFT, latency, speed and cost."""
     from t360cli.analytics import Filters, providers, summarize
@@ -61,10 +65,9 @@ def bench(
             f"-n {count} sends {count * len(models)} paid requests",
             f"add --yes to send more than {LIMIT} per model",
         )
-    settings, warnings = load_settings({"api_key": api_key, "base_url": base_url})
-    for warning in warnings:
-        env.warn(warning)
-    require_key(env, settings)
+    settings = gateway_settings(
+        env, {"api_key": api_key, "base_url": base_url, "debug": debug or None}
+    )
     models = list(dict.fromkeys(models))
     total = count * len(models)
     env.stderr.write(

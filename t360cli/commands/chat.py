@@ -12,7 +12,14 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from t360cli.commands.common import complete_conversation, complete_model, require_key
+from t360cli.commands.common import (
+    ApiKeyOption,
+    BaseUrlOption,
+    DebugOption,
+    complete_conversation,
+    complete_model,
+    require_key,
+)
 from t360cli.config import Settings, load_settings
 from t360cli.errors import ExitCode, T360Error, UsageError
 from t360cli.prompt import compose, read_file, read_stdin
@@ -105,13 +112,9 @@ def chat(
     retries: Annotated[
         int | None, typer.Option("--retries", help="Retries before the first token (default 2).")
     ] = None,
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", help="API key (prefer T360_API_KEY).")
-    ] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Gateway URL.")] = None,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Log request and response metadata to stderr.")
-    ] = False,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    debug: DebugOption = False,
 ) -> None:
     """Send a prompt and stream the answer; without one on a terminal, start a REPL."""
     env = Environment.from_process()

@@ -3,10 +3,31 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import Annotated
 
-from t360cli.config import Settings
+import typer
+
+from t360cli.config import Settings, load_settings
 from t360cli.errors import ConfigError
 from t360cli.terminal import Environment, sanitize
+
+#: The options every command that talks to the gateway takes.
+ApiKeyOption = Annotated[
+    str | None, typer.Option("--api-key", help="API key (prefer T360_API_KEY).")
+]
+BaseUrlOption = Annotated[str | None, typer.Option("--base-url", help="Gateway URL.")]
+DebugOption = Annotated[
+    bool, typer.Option("--debug", help="Log request and response metadata to stderr.")
+]
+
+
+def gateway_settings(env: Environment, flags: dict[str, object | None]) -> Settings:
+    """Settings for a command that talks to the gateway: warnings shown, key required."""
+    settings, warnings = load_settings(flags)
+    for warning in warnings:
+        env.warn(warning)
+    require_key(env, settings)
+    return settings
 
 
 def warn_plain_http(env: Environment, settings: Settings) -> None:

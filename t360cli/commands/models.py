@@ -7,8 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
-from t360cli.commands.common import require_key, write_out
-from t360cli.config import cache_path, load_settings
+from t360cli.commands.common import (
+    ApiKeyOption,
+    BaseUrlOption,
+    DebugOption,
+    gateway_settings,
+    write_out,
+)
+from t360cli.config import cache_path
 from t360cli.errors import T360Error
 from t360cli.terminal import Environment, countdown
 
@@ -19,24 +25,17 @@ def models(
     json_out: Annotated[
         bool, typer.Option("--json", help="The gateway's raw list, as JSON.")
     ] = False,
-    api_key: Annotated[
-        str | None, typer.Option("--api-key", help="API key (prefer T360_API_KEY).")
-    ] = None,
-    base_url: Annotated[str | None, typer.Option("--base-url", help="Gateway URL.")] = None,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Log request and response metadata to stderr.")
-    ] = False,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    debug: DebugOption = False,
 ) -> None:
     """List the models: ids one per line in a pipe, a table on a terminal."""
     from t360cli.client import list_models
 
     env = Environment.from_process()
-    settings, warnings = load_settings(
-        {"api_key": api_key, "base_url": base_url, "debug": debug or None}
+    settings = gateway_settings(
+        env, {"api_key": api_key, "base_url": base_url, "debug": debug or None}
     )
-    for warning in warnings:
-        env.warn(warning)
-    require_key(env, settings)
 
     def wait(seconds: float, attempt: int, reason: T360Error) -> None:
         countdown(env, seconds, attempt, reason.line(), quiet=False)
