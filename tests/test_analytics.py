@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from t360cli.analytics import Filters, cost_per_day, parse_since, summarize, ttft_histogram
+from t360cli.analytics import Filters, analyse, parse_since, ttft_histogram
 from t360cli.errors import UsageError
 from t360cli.history import History
 from t360cli.mockserver import MockServer
@@ -71,7 +71,7 @@ def history() -> History:
 
 
 def test_percentiles_and_totals_are_exact(history: History) -> None:
-    alpha, beta = summarize(history, "model", Filters())
+    alpha, beta = analyse(history, Filters()).by_model
     assert alpha.key == "alpha" and alpha.requests == 100 and alpha.errors == 5
     assert alpha.ttft_ms == {50: 50.0, 90: 90.0, 99: 99.0}
     assert alpha.latency_ms == {50: 150.0, 90: 190.0, 99: 199.0}
@@ -84,19 +84,19 @@ def test_percentiles_and_totals_are_exact(history: History) -> None:
 
 
 def test_by_provider_and_filters(history: History) -> None:
-    providers = {s.key: s.requests for s in summarize(history, "provider", Filters())}
+    providers = {s.key: s.requests for s in analyse(history, Filters()).by_provider}
     assert providers == {"P1": 50, "P2": 50, "(unknown)": 4}
-    only_p1 = summarize(history, "model", Filters(provider="P1"))
+    only_p1 = analyse(history, Filters(provider="P1")).by_model
     assert [(s.key, s.requests) for s in only_p1] == [("alpha", 50)]
-    assert [s.key for s in summarize(history, "model", Filters(model="beta"))] == ["beta"]
-    late = summarize(history, "model", Filters(since=NOON + DAY / 2))
+    assert [s.key for s in analyse(history, Filters(model="beta")).by_model] == ["beta"]
+    late = analyse(history, Filters(since=NOON + DAY / 2)).by_model
     assert [(s.key, s.requests) for s in late] == [("alpha", 40)]
-    with_bench = summarize(history, "model", Filters(include_bench=True))
+    with_bench = analyse(history, Filters(include_bench=True)).by_model
     assert with_bench[0].requests == 101 and with_bench[0].ttft_ms[99] == 100.0
 
 
 def test_cost_per_day_and_histogram(history: History) -> None:
-    assert cost_per_day(history, Filters()) == [
+    assert analyse(history, Filters()).cost_per_day == [
         ("2026-11-20", pytest.approx(0.6)),
         ("2026-11-21", pytest.approx(0.4)),
     ]

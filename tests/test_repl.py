@@ -193,3 +193,32 @@ def test_continue_shows_recent_turns_and_input_history_persists(server: MockServ
     again.expect(pexpect.EOF)
     again.close()
     assert again.exitstatus == 0
+
+
+def test_tab_completes_commands_and_model_ids(server: MockServer) -> None:
+    from tests.helpers import run_t360
+
+    assert run_t360("models", env=chat_env(server)).code == 0  # fills the model cache
+    session = Session(server, "-m", "recall")
+    session.child.send("/mo\t")
+    session.child.expect_exact("/model")
+    session.child.send(" ech\t")
+    session.child.expect_exact("echo")
+    session.child.sendline("")
+    session.child.expect_exact("model: echo")
+    session.child.expect(PROMPT)
+    assert session.leave() == 0
+
+
+def test_ctrl_r_searches_input_history(repl: Session) -> None:
+    repl.send("hello one", "you said: hello one")
+    repl.send("something else", "you said: hello one | something else")
+    repl.child.sendcontrol("r")
+    repl.child.expect_exact("reverse-i-search")
+    repl.child.send("hel")
+    repl.child.sendline("")  # ends the search with the match on the line
+    repl.child.expect_exact("\u203a hello one")
+    repl.child.sendline("")  # sends it
+    repl.child.expect_exact("you said: hello one | something else | hello one")
+    repl.child.expect(PROMPT)
+    assert repl.leave() == 0

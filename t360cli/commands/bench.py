@@ -56,7 +56,7 @@ def bench(
     debug: DebugOption = False,
 ) -> None:
     """Send N short requests per model and compare TTFT, latency, speed and cost."""
-    from t360cli.analytics import Filters, providers, summarize
+    from t360cli.analytics import Filters, analyse, providers
     from t360cli.history import History
 
     env = Environment.from_process()
@@ -106,7 +106,7 @@ def bench(
 
     filters = Filters(conversations=tuple(runs.values()))
     with History.open() as history:
-        summaries = {s.key: s for s in summarize(history, "model", filters)}
+        summaries = {s.key: s for s in analyse(history, filters).by_model}
         seen = providers(history, filters)
     ordered = [summaries[m] for m in models if m in summaries]
     if json_out:

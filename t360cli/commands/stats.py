@@ -13,9 +13,8 @@ from t360cli.analytics import (
     PERCENTILES,
     Filters,
     Summary,
-    cost_per_day,
+    analyse,
     parse_since,
-    summarize,
     ttft_histogram,
 )
 from t360cli.commands.common import complete_model
@@ -83,9 +82,8 @@ def stats(
         include_bench=include_bench,
     )
     with History.open() as history:
-        by_model = summarize(history, "model", filters)
-        by_provider = summarize(history, "provider", filters)
-        days = cost_per_day(history, filters)
+        report = analyse(history, filters)
+        by_model, by_provider, days = report.by_model, report.by_provider, report.cost_per_day
         slowest = max((s.ttft_ms[99] or 0 for s in by_model), default=0)
         histogram = ttft_histogram(history, filters, slowest) if env.stdout_isatty else {}
     if json_out:
