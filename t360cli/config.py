@@ -11,9 +11,9 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Any, Literal, NamedTuple
 
 from .errors import ConfigError, UsageError
 
@@ -52,11 +52,14 @@ def scrub(text: str) -> str:
     return _KEY_PATTERN.sub(lambda m: redact(m.group()), text)
 
 
-@dataclass(frozen=True)
-class Settings:
-    """The effective settings of one run. Immutable; the key never shows in its repr."""
+class Settings(NamedTuple):
+    """The effective settings of one run. Immutable; the key never shows in its repr.
 
-    api_key: str | None = field(default=None, repr=False)
+    A NamedTuple rather than a dataclass: it is defined at every start-up, and a frozen
+    dataclass costs milliseconds to define.
+    """
+
+    api_key: str | None = None
     base_url: str = DEFAULT_BASE_URL
     model: str = DEFAULT_MODEL
     system: str | None = None
@@ -66,10 +69,15 @@ class Settings:
     retries: int = 2
     #: Log request and response metadata to stderr (the key redacted).
     debug: bool = False
-    sources: Mapping[str, Source] = field(default_factory=dict, repr=False, compare=False)
+    #: Where each value came from: "flag", "env", "file" or "default".
+    sources: Mapping[str, Source] = MappingProxyType({})
 
     def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)
+        shown = ", ".join(
+            f"{name}={getattr(self, name)!r}"
+            for name in self._fields
+            if name not in ("api_key", "sources")
+        )
         return f"Settings(api_key={redact(self.api_key)!r}, {shown})"
 
 

@@ -20,7 +20,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
@@ -137,7 +137,7 @@ def _model(repl: Repl, argument: str) -> None:
     if not argument:
         repl.say(f"model: {repl.chat.settings.model}")
         return
-    repl.chat.settings = replace(repl.chat.settings, model=argument)
+    repl.chat.settings = repl.chat.settings._replace(model=argument)
     repl.say(f"model: {argument}")
 
 
@@ -146,7 +146,7 @@ def _system(repl: Repl, argument: str) -> None:
         repl.say(f"system prompt: {repl.chat.settings.system or '(none)'}")
         return
     system = None if argument == "-" else argument
-    repl.chat.settings = replace(repl.chat.settings, system=system)
+    repl.chat.settings = repl.chat.settings._replace(system=system)
     if repl.chat.save and repl.chat.conversation_id is not None:
         from .history import History
 

@@ -12,14 +12,30 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .errors import ConfigError, T360Error
 from .events import ReasoningDelta, TextDelta
 from .stats import Recorder, Turn
-from .terminal import AnswerSink
+
+if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to define
+    from typing import Protocol
+
+    from .terminal import AnswerSink
+
+    class HistoryStore(Protocol):
+        """What the journal needs of ``history.History`` (imported only once there is text)."""
+
+        def create(self, model: str, system: str | None, title: str, kind: str = "chat") -> str: ...
+
+        def begin_turn(self, conversation_id: str, user: str | None, model: str) -> int: ...
+
+        def checkpoint(self, message_id: int, content: str, reasoning: str | None) -> None: ...
+
+        def finish_turn(self, message_id: int, turn: Turn) -> None: ...
+
+        def close(self) -> None: ...
 
 
 def build_payload(
@@ -68,20 +84,6 @@ def _second_interrupt_exits(armed: bool) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-class HistoryStore(Protocol):
-    """What the journal needs of ``history.History`` (imported only once there is text)."""
-
-    def create(self, model: str, system: str | None, title: str, kind: str = "chat") -> str: ...
-
-    def begin_turn(self, conversation_id: str, user: str | None, model: str) -> int: ...
-
-    def checkpoint(self, message_id: int, content: str, reasoning: str | None) -> None: ...
-
-    def finish_turn(self, message_id: int, turn: Turn) -> None: ...
-
-    def close(self) -> None: ...
 
 
 def open_history() -> HistoryStore:
@@ -225,7 +227,6 @@ def run_turn(
     return turn
 
 
-@dataclass
 class Chat:
     """A conversation in progress: what has been said, and where it is saved.
 
@@ -233,16 +234,28 @@ class Chat:
     rendered, saved and remembered the same way everywhere.
     """
 
-    settings: Settings
-    temperature: float | None = None
-    max_tokens: int | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    stream: bool = True
-    save: bool = True
-    conversation_id: str | None = None
-    #: The conversation so far, without the system prompt (it lives in settings).
-    messages: list[dict[str, Any]] = field(default_factory=list)
-    turns: list[Turn] = field(default_factory=list)
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        temperature: float | None = None,
+        max_tokens: int | None = None,
+        options: dict[str, Any] | None = None,
+        stream: bool = True,
+        save: bool = True,
+        conversation_id: str | None = None,
+        messages: list[dict[str, Any]] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.options = options or {}
+        self.stream = stream
+        self.save = save
+        self.conversation_id = conversation_id
+        #: The conversation so far, without the system prompt (it lives in settings).
+        self.messages: list[dict[str, Any]] = messages or []
+        self.turns: list[Turn] = []
 
     def payload(self, user: str) -> dict[str, Any]:
         messages: list[dict[str, Any]] = []
@@ -277,6 +290,6 @@ class Chat:
         self.messages.append({"role": "user", "content": user})
         if turn.content:
             self.messages.append({"role": "assistant", "content": turn.content})
-        turn = replace(turn, conversation_id=self.conversation_id)
+        turn = turn._replace(conversation_id=self.conversation_id)
         self.turns.append(turn)
         return turn

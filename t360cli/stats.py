@@ -9,19 +9,22 @@ monotonic ``perf_counter`` clock.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from .errors import APIError, T360Error
 from .events import Event, Finish, Meta, ReasoningDelta, Sent, TextDelta, ToolCallDelta, Usage
 
 
-@dataclass
 class ToolCall:
-    id: str | None = None
-    type: str = "function"
-    name: str = ""
-    arguments: list[str] = field(default_factory=list)
+    """A tool call being assembled from its streamed fragments."""
+
+    __slots__ = ("arguments", "id", "name", "type")
+
+    def __init__(self) -> None:
+        self.id: str | None = None
+        self.type = "function"
+        self.name = ""
+        self.arguments: list[str] = []
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -95,8 +98,7 @@ class Recorder:
         )
 
 
-@dataclass(frozen=True)
-class Turn:
+class Turn(NamedTuple):
     """The outcome of one request: what was said, by whom, how fast, and how it ended."""
 
     content: str

@@ -12,8 +12,22 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import IO, TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to define
+    from typing import Protocol
+
+    class AnswerSink(Protocol):
+        """Where the answer and the reasoning of one turn go while it streams."""
+
+        def text(self, text: str) -> None: ...
+
+        def reasoning(self, text: str) -> None: ...
+
+        def waiting(self, seconds: float, attempt: int, reason: str) -> None: ...
+
+        def close(self) -> None: ...
+
 
 # C0 controls except tab (09) and newline (0a), DEL, and C1 controls.
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
@@ -39,8 +53,9 @@ def sanitize(text: str) -> str:
     return _CONTROL.sub(_picture, text)
 
 
-@dataclass(frozen=True)
-class Environment:
+class Environment(NamedTuple):
+    """The process's streams and what they are connected to, read once."""
+
     stdin: IO[str]
     stdout: IO[str]
     stderr: IO[str]
@@ -87,18 +102,6 @@ def _isatty(stream: IO[str] | None) -> bool:
         return stream is not None and stream.isatty()
     except (ValueError, OSError):
         return False
-
-
-class AnswerSink(Protocol):
-    """Where the answer and the reasoning of one turn go while it streams."""
-
-    def text(self, text: str) -> None: ...
-
-    def reasoning(self, text: str) -> None: ...
-
-    def waiting(self, seconds: float, attempt: int, reason: str) -> None: ...
-
-    def close(self) -> None: ...
 
 
 class ReasoningView:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import Annotated
 
 import typer
@@ -80,7 +79,7 @@ def bench(
     progress = _Progress(env, total)
 
     def one(model: str) -> None:
-        model_settings = replace(settings, model=model)
+        model_settings = settings._replace(model=model)
         payload = build_payload(
             model_settings,
             [{"role": "user", "content": prompt}],

@@ -6,9 +6,8 @@ import json
 import os
 import signal
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any, NamedTuple, NoReturn
 
 import typer
 
@@ -185,8 +184,7 @@ def chat(
     _finish(env, turn, json_out=json_out, quiet=quiet)
 
 
-@dataclass(frozen=True)
-class _Previous:
+class _Previous(NamedTuple):
     id: str
     model: str
     system: str | None
