@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.markdown import Markdown
 
-from .terminal import Environment, ReasoningView, countdown, sanitize
+from .terminal import Environment, ReasoningView, Spinner, countdown, sanitize
 
 FPS = 30
 CODE_THEME = "monokai"
@@ -124,6 +124,7 @@ class MarkdownSink:
         )
         self._height = max(self.console.height, 4)
         self._reasoning = ReasoningView(env, show=show_extras)
+        self._spinner = Spinner(env, show=show_extras)
         self._quiet = not show_extras
         self._splitter = BlockSplitter()
         self._blocks: list[str] = []  # finished, not yet drawn
@@ -138,8 +139,12 @@ class MarkdownSink:
 
     # -- the streaming side (main thread) -------------------------------------------------
 
+    def started(self, model: str) -> None:
+        self._spinner.start(f"waiting for {model}")
+
     def text(self, text: str) -> None:
         if not self._has_text:
+            self._spinner.stop()
             self._reasoning.end()
             self._has_text = True
             self._out.write("\x1b[?25l")  # hide the cursor while the region is live
@@ -154,13 +159,17 @@ class MarkdownSink:
 
     def reasoning(self, text: str) -> None:
         if not self._has_text:
+            self._spinner.stop()
             self._reasoning.write(text)
 
     def waiting(self, seconds: float, attempt: int, reason: str) -> None:
+        self._spinner.stop()
         countdown(self.env, seconds, attempt, reason, quiet=self._quiet)
+        self._spinner.start()
 
     def close(self) -> None:
         """Stop the redraws and print what is left for good."""
+        self._spinner.stop()
         self._reasoning.end()
         if self._thread is None:
             return

@@ -192,6 +192,7 @@ def run_turn(
 
     events = stream_chat(settings, payload, on_wait=wait)
     add, text, think = recorder.add, sink.text, sink.reasoning
+    sink.started(settings.model)
     progress = journal.progress if journal is not None else None
     content, reasoning = recorder.content, recorder.reasoning
     interrupted = pipe_closed = False

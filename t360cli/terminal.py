@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import sys
+import threading
 import time
 from typing import IO, TYPE_CHECKING, NamedTuple
 
@@ -19,6 +20,8 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
 
     class AnswerSink(Protocol):
         """Where the answer and the reasoning of one turn go while it streams."""
+
+        def started(self, model: str) -> None: ...
 
         def text(self, text: str) -> None: ...
 
@@ -104,6 +107,54 @@ def _isatty(stream: IO[str] | None) -> bool:
         return False
 
 
+class Spinner:
+    """ "waiting for MODEL 3.2 s" on a terminal's stderr until the first token.
+
+    It appears only after a quarter of a second, so a fast answer never flickers, and it
+    is erased before anything else is written.
+    """
+
+    FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+
+    def __init__(self, env: Environment, *, show: bool) -> None:
+        self.env = env
+        self.show = show and env.stderr_isatty and not env.dumb
+        self._label = ""
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._drawn = False
+
+    def start(self, label: str | None = None) -> None:
+        if not self.show or self._thread is not None:
+            return
+        self._label = label or self._label
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="t360-spinner", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        began = time.monotonic()
+        frame = 0
+        while not self._stop.wait(0.25 if frame == 0 else 0.1):
+            glyph = self.FRAMES[frame % len(self.FRAMES)]
+            line = f"{glyph} {self._label} {time.monotonic() - began:.1f} s"
+            self.env.stderr.write(f"\r\x1b[2K{self.env.style(line, '2')}")
+            self.env.stderr.flush()
+            self._drawn = True
+            frame += 1
+
+    def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._stop.set()
+        self._thread.join()
+        self._thread = None
+        if self._drawn:
+            self._drawn = False
+            self.env.stderr.write("\r\x1b[2K")
+            self.env.stderr.flush()
+
+
 class ReasoningView:
     """Reasoning text shown dimmed on stderr as it streams, when stderr is a terminal."""
 
@@ -139,11 +190,16 @@ class PlainSink:
         self._terminal = terminal
         self._out = getattr(env.stdout, "buffer", None)
         self._reasoning = ReasoningView(env, show=show_extras)
+        self._spinner = Spinner(env, show=show_extras)
         self._quiet = not show_extras
         self._last = ""
 
+    def started(self, model: str) -> None:
+        self._spinner.start(f"waiting for {model}")
+
     def text(self, text: str) -> None:
         if not self._last:
+            self._spinner.stop()
             self._reasoning.end()
         if self._terminal:
             text = sanitize(text)
@@ -158,12 +214,16 @@ class PlainSink:
 
     def reasoning(self, text: str) -> None:
         if not self._last:
+            self._spinner.stop()
             self._reasoning.write(text)
 
     def waiting(self, seconds: float, attempt: int, reason: str) -> None:
+        self._spinner.stop()
         countdown(self.env, seconds, attempt, reason, quiet=self._quiet)
+        self._spinner.start()
 
     def close(self) -> None:
+        self._spinner.stop()
         self._reasoning.end()
         if self._last and not self._last.endswith("\n"):
             self.text("\n")
@@ -195,18 +255,24 @@ class NullSink:
     def __init__(self, env: Environment, *, show_extras: bool) -> None:
         self.env = env
         self.quiet = not show_extras
+        self._spinner = Spinner(env, show=show_extras)
+
+    def started(self, model: str) -> None:
+        self._spinner.start(f"waiting for {model}")
 
     def text(self, text: str) -> None:
-        pass
+        self._spinner.stop()
 
     def reasoning(self, text: str) -> None:
-        pass
+        self._spinner.stop()
 
     def waiting(self, seconds: float, attempt: int, reason: str) -> None:
+        self._spinner.stop()
         countdown(self.env, seconds, attempt, reason, quiet=self.quiet)
+        self._spinner.start()
 
     def close(self) -> None:
-        pass
+        self._spinner.stop()
 
 
 def make_sink(env: Environment, *, json_out: bool, raw: bool, quiet: bool) -> AnswerSink:

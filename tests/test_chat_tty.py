@@ -91,3 +91,15 @@ def test_ctrl_c_mid_answer_keeps_the_text_and_exits_130(server: MockServer) -> N
     assert server.wait_for(lambda: server.disconnects >= 1, timeout=5)  # connection closed
     assert b"Lorem ipsum" in data and b"interrupted" in data
     assert data.rfind(b"\x1b[?25h") > data.rfind(b"\x1b[?25l")  # cursor shown again
+
+
+def test_a_spinner_waits_for_the_first_token_then_disappears(server: MockServer) -> None:
+    run = run_tty("chat", "-m", "slow-first:800", "hello", env=chat_env(server))
+    assert run.code == 0
+    assert b"waiting for slow-first:800" in run.data  # shown on stderr while waiting
+    screen = "\n".join(run.screen())
+    assert "waiting" not in screen and screen.startswith("hello")  # erased before the answer
+    quick = run_tty("chat", "-m", "echo", "fast", env=chat_env(server))
+    assert b"waiting" not in quick.data  # a fast answer never flickers
+    quiet = run_tty("chat", "-q", "-m", "slow-first:600", "hi", env=chat_env(server))
+    assert b"waiting" not in quiet.data
