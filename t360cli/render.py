@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console
 from rich.markdown import Markdown
 
-from .terminal import Environment, ReasoningView, Spinner, countdown, sanitize
+from .terminal import Environment, ReasoningView, Spinner, sanitize
 
 FPS = 30
 CODE_THEME = "monokai"
@@ -163,9 +163,7 @@ class MarkdownSink:
             self._reasoning.write(text)
 
     def waiting(self, seconds: float, attempt: int, reason: str) -> None:
-        self._spinner.stop()
-        countdown(self.env, seconds, attempt, reason, quiet=self._quiet)
-        self._spinner.start()
+        self._spinner.wait(seconds, attempt, reason, quiet=self._quiet)
 
     def close(self) -> None:
         """Stop the redraws and print what is left for good."""

@@ -143,6 +143,12 @@ class Spinner:
             self._drawn = True
             frame += 1
 
+    def wait(self, seconds: float, attempt: int, reason: str, *, quiet: bool) -> None:
+        """Wait before a retry: the countdown takes the spinner's place meanwhile."""
+        self.stop()
+        countdown(self.env, seconds, attempt, reason, quiet=quiet)
+        self.start()
+
     def stop(self) -> None:
         if self._thread is None:
             return
@@ -218,9 +224,7 @@ class PlainSink:
             self._reasoning.write(text)
 
     def waiting(self, seconds: float, attempt: int, reason: str) -> None:
-        self._spinner.stop()
-        countdown(self.env, seconds, attempt, reason, quiet=self._quiet)
-        self._spinner.start()
+        self._spinner.wait(seconds, attempt, reason, quiet=self._quiet)
 
     def close(self) -> None:
         self._spinner.stop()
@@ -267,9 +271,7 @@ class NullSink:
         self._spinner.stop()
 
     def waiting(self, seconds: float, attempt: int, reason: str) -> None:
-        self._spinner.stop()
-        countdown(self.env, seconds, attempt, reason, quiet=self.quiet)
-        self._spinner.start()
+        self._spinner.wait(seconds, attempt, reason, quiet=self.quiet)
 
     def close(self) -> None:
         self._spinner.stop()
