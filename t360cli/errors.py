@@ -7,7 +7,8 @@
      +-- APIError             4  other HTTP errors, an error event in the stream
      |    +-- StreamError     4  a malformed or truncated stream
      +-- NetworkError         5  cannot connect, timeout, connection lost
-     +-- Interrupted        130  Ctrl-C or SIGTERM
+
+Ctrl-C and SIGTERM are not errors: a turn ends "interrupted" and exits 130.
 
 Modules below the CLI only raise these; ``cli.py`` is the one place that turns them
 into a stderr line and an exit code. Foreign exceptions (httpx, OSError, JSON) are
@@ -95,8 +96,3 @@ class StreamError(APIError):
 class NetworkError(T360Error):
     exit_code = ExitCode.NETWORK
     kind = "network_error"
-
-
-class Interrupted(T360Error):
-    exit_code = ExitCode.INTERRUPTED
-    kind = "interrupted"

@@ -80,6 +80,12 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
+#: Conversations with their number of turns (user messages).
+_WITH_TURNS = (
+    "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id"
+    " AND m.role = 'user') AS turns FROM conversations c"
+)
+
 ID_BYTES = 4  # 8 hex digits: short enough to type, unique prefixes accepted
 TITLE_LENGTH = 60
 
@@ -219,8 +225,7 @@ class History:
 
     def get(self, conversation_id: str) -> Conversation:
         row = self.db.execute(
-            "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id"
-            " AND m.role = 'user') AS turns FROM conversations c WHERE c.id = ?",
+            f"{_WITH_TURNS} WHERE c.id = ?",
             (conversation_id,),
         ).fetchone()
         if row is None:
@@ -229,9 +234,7 @@ class History:
 
     def recent(self, limit: int = 20) -> list[Conversation]:
         rows = self.db.execute(
-            "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id"
-            " AND m.role = 'user') AS turns FROM conversations c WHERE c.kind = 'chat'"
-            " ORDER BY c.updated DESC LIMIT ?",
+            f"{_WITH_TURNS} WHERE c.kind = 'chat' ORDER BY c.updated DESC LIMIT ?",
             (limit,),
         ).fetchall()
         return [_conversation(row) for row in rows]
