@@ -14,7 +14,13 @@ from . import version_line
 def main() -> None:
     args = sys.argv[1:]
     if args == ["--version"]:
-        sys.stdout.write(version_line() + "\n")
+        try:
+            sys.stdout.write(version_line() + "\n")
+            sys.stdout.flush()
+        except BrokenPipeError:  # ``t360 --version | false``: nothing to say
+            import os
+
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
     from .cli import run
 

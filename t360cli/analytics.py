@@ -21,6 +21,8 @@ PERCENTILES = (50, 90, 99)
 
 @dataclass(frozen=True)
 class Filters:
+    """Which answers count; models are the ids that were asked for."""
+
     since: float | None = None  # unix time
     model: str | None = None
     provider: str | None = None
@@ -36,8 +38,9 @@ class Summary:
     ttft_ms: dict[int, float | None]
     latency_ms: dict[int, float | None]
     tokens_per_second: float | None
-    prompt_tokens: int
-    completion_tokens: int
+    #: None when no answer in the group reported usage (never shown as 0).
+    prompt_tokens: int | None
+    completion_tokens: int | None
     cost: float | None
 
     @property
@@ -105,18 +108,18 @@ def _percentiles(
     """Nearest-rank percentiles of ``column`` per ``key``: for each group, one index walk
     to the value at each rank (the indexes of schema 2 cover these queries)."""
     found: dict[str | None, dict[int, float | None]] = {}
-    counts = history.db.execute(
+    counts = history.query(
         f"SELECT {key} AS key, COUNT(*) AS n FROM responses r"
         f" WHERE {where} AND r.{column} IS NOT NULL GROUP BY {key}",
         values,
-    ).fetchall()
+    )
     for row in counts:  # a turn still streaming has neither TTFT nor latency yet
         found[row["key"]] = {
-            p: history.db.execute(
+            p: history.query(
                 f"SELECT r.{column} FROM responses r WHERE {where} AND r.{column} IS NOT NULL"
                 f" AND {key} IS ? ORDER BY r.{column} LIMIT 1 OFFSET ?",
                 [*values, row["key"], (p * row["n"] + 99) // 100 - 1],
-            ).fetchone()[0]
+            )[0][0]
             for p in PERCENTILES
         }
     return found
@@ -137,7 +140,7 @@ def analyse(history: History, filters: Filters) -> Report:
     model, provider and day in SQL) and an index walk per percentile."""
     where, values = _where(filters)
     offset = -time.altzone if time.localtime().tm_isdst > 0 else -time.timezone
-    groups = history.db.execute(
+    groups = history.query(
         f"""
         SELECT r.model AS model, r.provider AS provider,
                CAST((r.created + ?) / 86400 AS INTEGER) AS day,
@@ -155,7 +158,7 @@ def analyse(history: History, filters: Filters) -> Report:
         GROUP BY r.model, r.provider, day
         """,
         [offset, *values],
-    ).fetchall()
+    )
 
     def rolled(column: str) -> dict[Any, dict[str, Any]]:
         """The groups' sums added up per ``column`` (a loop over groups, not answers)."""
@@ -182,8 +185,8 @@ def analyse(history: History, filters: Filters) -> Report:
                 tokens_per_second=(
                     sums["gen_tokens"] / (sums["gen_ms"] / 1000) if sums["gen_ms"] else None
                 ),
-                prompt_tokens=sums["prompt_tokens"] or 0,
-                completion_tokens=sums["completion_tokens"] or 0,
+                prompt_tokens=sums["prompt_tokens"],
+                completion_tokens=sums["completion_tokens"],
                 cost=sums["cost"],
             )
             for name, sums in rolled(column).items()
@@ -207,7 +210,7 @@ def ttft_histogram(
         return {}
     where, values = _where(filters)
     counts: dict[str, list[int]] = {}
-    for row in history.db.execute(
+    for row in history.query(
         f"""
         SELECT r.model AS model, MIN(CAST(r.ttft_ms / ? AS INTEGER), ?) AS bucket,
                COUNT(*) AS n
@@ -221,15 +224,25 @@ def ttft_histogram(
 
 
 def providers(history: History, filters: Filters) -> dict[str, list[str]]:
-    """The providers seen for each model."""
+    """The providers seen for each requested model."""
+    return _seen(history, filters, "provider")
+
+
+def served(history: History, filters: Filters) -> dict[str, list[str]]:
+    """For each requested model, the other model ids the gateway said answered it."""
+    return _seen(history, filters, "served_model")
+
+
+def _seen(history: History, filters: Filters, column: str) -> dict[str, list[str]]:
     where, values = _where(filters)
     seen: dict[str, list[str]] = {}
-    for row in history.db.execute(
+    for row in history.query(
         f"""
-        SELECT DISTINCT r.model AS model, r.provider AS provider
-        FROM responses r WHERE {where} AND r.provider IS NOT NULL ORDER BY r.model, r.provider
+        SELECT DISTINCT r.model AS model, r.{column} AS value
+        FROM responses r WHERE {where} AND r.{column} IS NOT NULL AND r.{column} != r.model
+        ORDER BY r.model, r.{column}
         """,
         values,
     ):
-        seen.setdefault(row["model"], []).append(row["provider"])
+        seen.setdefault(row["model"], []).append(row["value"])
     return seen

@@ -1,25 +1,30 @@
-"""The Typer app (each command in commands/, loaded as needed) and the error boundary.
+"""The Typer app (each command in commands/, loaded as needed) and the one boundary.
 
-``run()`` is the boundary: every T360Error becomes one stderr line and its exit code,
-Ctrl-C becomes 130, a closed stdout pipe ends quietly, and anything unexpected is an
-internal error (exit 1) reported without a traceback (set T360_DEBUG=1 to see one).
+``run()`` is the boundary for every command. It builds the Environment once and hands it
+to the command (``ctx.obj``); it owns the signals (SIGTERM and SIGHUP end a run like
+Ctrl-C, with what was shown saved), the closed stdout pipe (exit 0, nothing on stderr),
+and the mapping of errors to exit codes: every T360Error becomes one stderr line and its
+code, a usage error from the parser exits 2, Ctrl-C 130, and anything unexpected is an
+internal error (exit 1) reported in one line without a traceback (T360_DEBUG=1 shows it).
 Commands below it only raise.
 """
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
-import sys
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
 from . import version_line
-from .config import scrub
-from .errors import ExitCode, T360Error
+from .environment import Environment
+from .errors import ExitCode, T360Error, Terminated
 from .report import report_error
-from .terminal import Environment
 
 #: Every command: its name, the module under commands/ that holds it, the attribute, and
 #: whether it is a group of subcommands (a Typer app of its own).
@@ -34,9 +39,11 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
 }
 
 
-def _show_version(value: bool) -> None:
+def _show_version(ctx: typer.Context, value: bool) -> None:
     if value:
-        sys.stdout.write(version_line() + "\n")
+        env: Environment = ctx.obj
+        env.stdout.write(version_line() + "\n")
+        env.stdout.flush()
         raise typer.Exit()
 
 
@@ -78,26 +85,77 @@ def build_app(only: str | None = None) -> typer.Typer:
     return app
 
 
-def run(args: list[str]) -> int:
-    """Run the app on ``args``; the one place errors become exit codes."""
-    env = Environment.from_process()
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated
+
+
+@contextmanager
+def _signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP (terminal closed, ssh dropped) end the run like Ctrl-C."""
+    previous: dict[int, Callable[..., object] | int | None] = {}
     try:
-        app = build_app(args[0] if args and args[0] in COMMANDS else None)
-        app(args=args, prog_name="t360")
-    except SystemExit as exit_:
-        code = exit_.code
-        return code if isinstance(code, int) else (0 if code is None else ExitCode.INTERNAL)
+        for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+            if number is not None:
+                previous[number] = signal.signal(number, _terminate)
+    except ValueError:  # not the main thread (an embedding test): leave signals alone
+        pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def quiet_stdout(env: Environment) -> None:
+    """After a closed pipe: point stdout at /dev/null so no later flush can fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, env.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
+
+
+def run(args: list[str], env: Environment | None = None) -> int:
+    """Run the app on ``args``; the one place errors become exit codes."""
+    env = env or Environment.from_process()
+    app = build_app(args[0] if args and args[0] in COMMANDS else None)
+    command = typer.main.get_command(app)
+    # Shell completion (TAB) answers here and exits; the Environment reaches it too.
+    command._main_shell_completion({"obj": env}, "t360", None)
+    try:
+        with _signals(), command.make_context("t360", list(args), obj=env) as ctx:
+            command.invoke(ctx)
+    except typer.Exit as done:
+        return done.exit_code
     except T360Error as error:
         report_error(env, error)
         return error.exit_code
+    except typer.Abort:  # Ctrl-C or Ctrl-D at a question
+        return ExitCode.INTERRUPTED
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
+    except typer.TyperException as usage:  # the parser's errors: bad flags, arguments
+        show = getattr(usage, "show", None)
+        if show is not None:
+            show(file=env.stderr)
+        else:
+            env.error(usage.format_message())
+        return usage.exit_code
+    except OSError as exc:
+        if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EPIPE:
+            return _internal(env, exc)
+        quiet_stdout(env)  # the reader went away (``| head``): nothing more to say
     except Exception as exc:
-        if os.environ.get("T360_DEBUG"):
-            raise
-        env.stderr.write(
-            f"t360: internal error: {type(exc).__name__}: {scrub(str(exc))} "
-            "(this is a bug: please report it; T360_DEBUG=1 shows the traceback)\n"
-        )
-        return ExitCode.INTERNAL
+        return _internal(env, exc)
     return ExitCode.OK
+
+
+def _internal(env: Environment, exc: Exception) -> int:
+    if env.debug:
+        raise exc
+    env.error(
+        f"internal error: {type(exc).__name__}: {exc} "
+        "(this is a bug: please report it; T360_DEBUG=1 shows the traceback)"
+    )
+    return ExitCode.INTERNAL

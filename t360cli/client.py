@@ -1,5 +1,6 @@
 """The only module that speaks HTTP: request, status check, SSE -> events, retries, timeouts.
 
+A ``Gateway`` holds the one httpx client of a process and everything sent through it.
 httpx and httpx-sse exceptions are translated here, where they enter, into the tree in
 ``errors.py``; nothing above this module sees a foreign exception:
 
@@ -8,23 +9,29 @@ httpx and httpx-sse exceptions are translated here, where they enter, into the t
     httpx.ReadError / RemoteProtocolError  -> NetworkError  (connection lost)
     HTTP 401/403                           -> AuthError
     other HTTP errors, error events        -> APIError
-    bad JSON, oversized lines, truncation  -> StreamError
+    bad JSON, oversized lines, bad gzip,   -> StreamError
+    truncation
+
+Every body is decoded here (gzip, deflate) in bounded steps, so the limits count the
+bytes as decoded, and a compressed body cannot grow memory beyond them. Error text from
+the server is scrubbed of the API key where it enters, so it is never shown or stored.
 """
 
 from __future__ import annotations
 
 import json
-import sys
+import math
 import time
+import zlib
 from collections.abc import Callable, Generator, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import httpx_sse
 
 from . import __version__
-from .config import Settings, redact, scrub
+from .config import Settings
 from .errors import APIError, AuthError, ConfigError, NetworkError, StreamError, T360Error
 from .events import (
     ChunkDecoder,
@@ -35,10 +42,12 @@ from .events import (
     Sent,
     TextDelta,
     ToolCallDelta,
+    Usage,
     error_event,
     parse_data,
     snippet,
 )
+from .safety import redact, scrub
 
 #: The longest line the stream may send; a longer one is an error, so memory stays bounded.
 MAX_LINE_BYTES = 16 * 1024 * 1024
@@ -55,20 +64,51 @@ WaitHook = Callable[[float, int, T360Error], None]
 _BOM = b"\xef\xbb\xbf"
 
 
+_T = TypeVar("_T")
+#: Decoded bytes produced per step of decompression: a gzip bomb yields them one at a
+#: time, and the line limit stops it long before memory grows.
+_STEP = 64 * 1024
+
+
 def _default_wait(seconds: float, attempt: int, reason: T360Error) -> None:
     time.sleep(seconds)
 
 
-class _GuardedStream(httpx.SyncByteStream):
-    """The raw body with a leading BOM removed and a cap on the length of a line."""
+class _BoundedBody(httpx.SyncByteStream):
+    """The raw body decoded (gzip/deflate) in bounded steps, a leading BOM removed, and
+    a cap on the length of a line, counted in decoded bytes."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, encoding: str | None) -> None:
         self._inner = inner
+        self._encoding = encoding
         self._line = 0
+
+    def _decoded(self) -> Iterator[bytes]:
+        if self._encoding is None:
+            yield from self._inner
+            return
+        wbits = 16 + zlib.MAX_WBITS if self._encoding in ("gzip", "x-gzip") else zlib.MAX_WBITS
+        decompressor = zlib.decompressobj(wbits)
+        try:
+            for raw in self._inner:
+                data = raw
+                while True:
+                    out = decompressor.decompress(data, _STEP)
+                    if out:
+                        yield out
+                    data = decompressor.unconsumed_tail
+                    if not data and len(out) < _STEP:
+                        break
+        except zlib.error:
+            raise StreamError(
+                f"the gateway's answer is flagged {self._encoding} but is not valid "
+                f"{self._encoding} data",
+                "a proxy may be damaging responses; try again, or report it",
+            ) from None
 
     def __iter__(self) -> Iterator[bytes]:
         head = b""
-        chunks: Iterator[bytes] = iter(self._inner)
+        chunks = self._decoded()
         for chunk in chunks:  # hold back until the first 3 bytes are known
             head += chunk
             if len(head) >= len(_BOM):
@@ -87,7 +127,7 @@ class _GuardedStream(httpx.SyncByteStream):
         self._line = len(chunk) - end - 1 if end >= 0 else self._line + len(chunk)
         if self._line > MAX_LINE_BYTES:
             raise StreamError(
-                f"the stream sent a line longer than {MAX_LINE_BYTES // 2**20} MiB "
+                f"the gateway sent a line longer than {MAX_LINE_BYTES // 2**20} MiB "
                 "without a line break",
                 "the gateway or a proxy is misbehaving; try again later",
             )
@@ -96,6 +136,33 @@ class _GuardedStream(httpx.SyncByteStream):
         close = getattr(self._inner, "close", None)
         if close is not None:
             close()
+
+
+def _bound(response: httpx.Response) -> None:
+    """Decode the body here, bounded, instead of in httpx (which would not be)."""
+    encodings = [
+        value.strip().lower()
+        for value in response.headers.get_list("content-encoding", split_commas=True)
+        if value.strip().lower() not in ("", "identity")
+    ]
+    if len(encodings) > 1 or (encodings and encodings[0] not in ("gzip", "x-gzip", "deflate")):
+        raise StreamError(
+            f"the gateway's answer is encoded as {', '.join(encodings)!r}, "
+            "which t360 does not decode",
+            "a proxy may be rewriting responses; try again, or report it",
+        )
+    if "content-encoding" in response.headers:
+        del response.headers["content-encoding"]
+    response.stream = _BoundedBody(response.stream, encodings[0] if encodings else None)
+
+
+def _read(response: httpx.Response, limit: int, what: str) -> bytes:
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > limit:
+            raise StreamError(f"{what} is larger than {limit // 2**20} MiB")
+    return bytes(body)
 
 
 @contextmanager
@@ -118,6 +185,10 @@ def _translate(host: str, timeout: float) -> Iterator[None]:
         ) from None
     except httpx.InvalidURL as exc:
         raise ConfigError(f"invalid gateway URL: {exc}", "check --base-url") from None
+    except httpx.DecodingError:
+        raise StreamError(
+            f"the answer from {host} could not be decoded", "try again, or report it"
+        ) from None
     except httpx.TransportError as exc:
         raise NetworkError(f"connection to {host} lost: {_reason(exc)}", "try again") from None
 
@@ -132,14 +203,14 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     millis = headers.get("retry-after-ms")
     if millis:
         try:
-            return max(0.0, float(millis) / 1000)
+            return _wait_seconds(float(millis) / 1000)
         except ValueError:
             pass
     value = headers.get("retry-after")
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        return _wait_seconds(float(value))
     except ValueError:
         pass
     import email.utils  # rare: most gateways send seconds
@@ -149,6 +220,12 @@ def _retry_after(headers: httpx.Headers) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def _wait_seconds(value: float) -> float:
+    if math.isnan(value):
+        raise ValueError("not a number")
+    return min(max(0.0, value), 1e9)
 
 
 _STATUS_HINTS = {
@@ -216,32 +293,17 @@ def _backoff(attempt: int) -> float:
     return base * (0.5 + random.random())
 
 
-def make_client(settings: Settings, transport: httpx.BaseTransport | None = None) -> httpx.Client:
-    """An httpx client for the gateway; ``transport`` is the seam tests replace."""
-    timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
-    headers = {"User-Agent": f"t360/{__version__}"}
-    if settings.api_key:
-        headers["Authorization"] = f"Bearer {settings.api_key}"
-    hooks: dict[str, list[Callable[..., Any]]] = {}
-    if settings.debug:
-        hooks = {"request": [_log_request], "response": [_log_response]}
-    # Loading the CA bundle for a verifying TLS context costs 30 ms or more. A plain
-    # http:// gateway (a local one, or a proxy on loopback) never speaks TLS, since
-    # redirects are not followed, so it gets the cheap unverified context it never uses.
-    plain = settings.base_url.startswith("http://")
-    return httpx.Client(
-        timeout=timeout,
-        headers=headers,
-        follow_redirects=False,
-        transport=transport,
-        event_hooks=hooks,
-        verify=not plain,
-    )
-
-
-def _debug(line: str) -> None:
-    sys.stderr.write(f"t360 debug: {scrub(line)}\n")
-    sys.stderr.flush()
+def _retry_wait(error: APIError | NetworkError, attempt: int, retries: int) -> float:
+    """How long to wait before retry ``attempt``; re-raises ``error`` when not to retry."""
+    if not _retryable(error):
+        raise error
+    requested = error.retry_after if isinstance(error, APIError) else None
+    if requested is not None and requested > MAX_RETRY_WAIT:
+        error.hint = f"the gateway asks to wait {requested:.0f} s; try again then"
+        raise error
+    if attempt > retries:
+        raise error
+    return _backoff(attempt) if requested is None else requested
 
 
 def _shown_headers(headers: httpx.Headers) -> str:
@@ -253,25 +315,169 @@ def _shown_headers(headers: httpx.Headers) -> str:
     return "; ".join(shown)
 
 
-def _log_request(request: httpx.Request) -> None:
-    _debug(f"> {request.method} {request.url} {_shown_headers(request.headers)}")
+class _Attempt:
+    """What one attempt has done so far: once text was shown, it is never retried."""
+
+    __slots__ = ("shown",)
+
+    def __init__(self) -> None:
+        self.shown = False
 
 
-def _log_response(response: httpx.Response) -> None:
-    version = response.http_version
-    _debug(
-        f"< {version} {response.status_code} {response.reason_phrase} "
-        f"{_shown_headers(response.headers)}"
-    )
+_CONTENT = (TextDelta, ReasoningDelta, ToolCallDelta)
+
+
+class Gateway:
+    """The gateway as this process talks to it: one httpx client, the retry policy, and
+    the translation of everything that comes back. ``transport`` is the seam tests
+    replace; ``log`` receives ``--debug`` lines (already free of secrets)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        log: Callable[[str], None] | None = None,
+        transport: httpx.BaseTransport | None = None,
+        connections: int = 1,
+    ) -> None:
+        self.settings = settings
+        self._log = log
+        self._secrets = [settings.api_key]
+        self.host = httpx.URL(settings.base_url).host or settings.base_url
+        timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
+        headers = {"User-Agent": f"t360/{__version__}", "Accept-Encoding": "identity"}
+        if settings.api_key:
+            headers["Authorization"] = f"Bearer {settings.api_key}"
+        hooks: dict[str, list[Callable[..., Any]]] = {}
+        if log is not None:
+            hooks = {"request": [self._log_request], "response": [self._log_response]}
+        # Loading the CA bundle for a verifying TLS context costs 30 ms or more. A plain
+        # http:// gateway (a local one, or a proxy on loopback) never speaks TLS, since
+        # redirects are not followed, so it gets the cheap unverified context it never uses.
+        plain = settings.base_url.startswith("http://")
+        self.client = httpx.Client(
+            timeout=timeout,
+            headers=headers,
+            follow_redirects=False,
+            transport=transport,
+            event_hooks=hooks,
+            verify=not plain,
+            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def __enter__(self) -> Gateway:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- what the commands ask for ------------------------------------------------------
+
+    def chat(
+        self, payload: dict[str, Any], on_wait: WaitHook = _default_wait
+    ) -> Generator[Event, None, None]:
+        """Events of one chat completion, retrying before the first token as SPEC.md
+        says. Close the iterator to drop the connection at once."""
+        return self._retrying(lambda attempt: self._chat_once(payload, attempt), on_wait)
+
+    def models(self, on_wait: WaitHook = _default_wait) -> list[dict[str, Any]]:
+        """``GET {base_url}/models``: the gateway's model objects, retried like a chat."""
+        events = self._retrying(lambda attempt: self._models_once(), on_wait)
+        while True:
+            try:
+                next(events)
+            except StopIteration as done:
+                models: list[dict[str, Any]] = done.value
+                return models
+
+    # -- how ----------------------------------------------------------------------------
+
+    def _retrying(
+        self,
+        once: Callable[[_Attempt], Generator[Event, None, _T]],
+        on_wait: WaitHook,
+    ) -> Generator[Event, None, _T]:
+        """The one retry loop: run ``once`` until it succeeds, fails for good, or has
+        shown text; every error leaves with the key scrubbed from its message."""
+        tries = 0
+        while True:
+            attempt = _Attempt()
+            try:
+                return (yield from once(attempt))
+            except (APIError, NetworkError) as error:
+                error.message = scrub(error.message, self._secrets)
+                tries += 1
+                if attempt.shown:
+                    raise
+                on_wait(_retry_wait(error, tries, self.settings.retries), tries, error)
+
+    def _chat_once(
+        self, payload: dict[str, Any], attempt: _Attempt
+    ) -> Generator[Event, None, None]:
+        url = f"{self.settings.base_url}/chat/completions"
+        headers = {"Accept": "text/event-stream"} if payload.get("stream") else {}
+        yield Sent()
+        with (
+            _translate(self.host, self.settings.timeout),
+            self.client.stream("POST", url, json=payload, headers=headers) as response,
+        ):
+            if response.status_code != 200:
+                raise _status_error(response)
+            _bound(response)
+            stream = _Stream(response, self._usage_note)
+            for event in stream.events():
+                attempt.shown = attempt.shown or isinstance(event, _CONTENT)
+                yield event
+            if not stream.complete:
+                raise StreamError(
+                    "the stream ended before the answer was complete (no finish reason, no [DONE])",
+                    "the answer is cut; try again",
+                )
+
+    def _models_once(self) -> Generator[Event, None, list[dict[str, Any]]]:
+        url = f"{self.settings.base_url}/models"
+        with (
+            _translate(self.host, self.settings.timeout),
+            self.client.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise _status_error(response)
+            _bound(response)
+            body = _read(response, MAX_BODY_BYTES, "the model list")
+        return _model_list(body)
+        yield  # a generator, for the one retry loop
+
+    def _usage_note(self, usage: Usage) -> None:
+        if usage.dropped and self._log is not None:
+            self._log(
+                f"usage: {', '.join(usage.dropped)} not a plausible number; shown as unavailable"
+            )
+
+    def _debug(self, line: str) -> None:
+        if self._log is not None:
+            self._log(scrub(line, self._secrets))
+
+    def _log_request(self, request: httpx.Request) -> None:
+        self._debug(f"> {request.method} {request.url} {_shown_headers(request.headers)}")
+
+    def _log_response(self, response: httpx.Response) -> None:
+        self._debug(
+            f"< {response.http_version} {response.status_code} {response.reason_phrase} "
+            f"{_shown_headers(response.headers)}"
+        )
 
 
 class _Stream:
     """One response turned into events; remembers whether the answer is complete."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, note: Callable[[Usage], None]) -> None:
         self.response = response
         self.decoder = ChunkDecoder()
         self.complete = False
+        self._note = note
 
     def events(self) -> Iterator[Event]:
         kind = self.response.headers.get("content-type", "").partition(";")[0].strip().lower()
@@ -288,7 +494,6 @@ class _Stream:
             )
 
     def _sse(self) -> Iterator[Event]:
-        self.response.stream = _GuardedStream(self.response.stream)
         decode = self.decoder.decode
         for sse in httpx_sse.EventSource(self.response).iter_sse():
             data = sse.data
@@ -297,112 +502,23 @@ class _Stream:
             if data == "[DONE]":
                 self.complete = True
                 return
-            for event in decode(parse_data(data)):
-                if isinstance(event, ErrorEvent):
-                    raise APIError(event.message, type=event.type, code=event.code)
-                if isinstance(event, Finish):
-                    self.complete = True
-                yield event
+            yield from self._checked(decode(parse_data(data)))
 
     def _completion(self) -> Iterator[Event]:
-        body = bytearray()
-        for chunk in self.response.iter_bytes():
-            body += chunk
-            if len(body) > MAX_BODY_BYTES:
-                raise StreamError("the gateway's answer is larger than 16 MiB")
+        body = _read(self.response, MAX_BODY_BYTES, "the gateway's answer")
         obj = parse_data(body.decode("utf-8", "replace"))
-        for event in self.decoder.decode(obj, part="message"):
-            if isinstance(event, ErrorEvent):
-                raise APIError(event.message, type=event.type, code=event.code)
-            yield event
+        yield from self._checked(self.decoder.decode(obj, part="message"))
         self.complete = True
 
-
-_CONTENT = (TextDelta, ReasoningDelta, ToolCallDelta)
-
-
-def stream_chat(
-    settings: Settings,
-    payload: dict[str, Any],
-    on_wait: WaitHook = _default_wait,
-    transport: httpx.BaseTransport | None = None,
-) -> Generator[Event, None, None]:
-    """Events of one chat completion, retrying before the first token as SPEC.md says.
-
-    Close the iterator (``contextlib.closing``) to drop the connection at once.
-    """
-    url = f"{settings.base_url}/chat/completions"
-    host = httpx.URL(url).host or url
-    headers = {"Accept-Encoding": "identity"}  # a compressed stream only adds latency
-    if payload.get("stream"):
-        headers["Accept"] = "text/event-stream"
-    attempt = 0
-    with make_client(settings, transport) as client:
-        while True:
-            shown = False
-            yield Sent()
-            try:
-                with (
-                    _translate(host, settings.timeout),
-                    client.stream("POST", url, json=payload, headers=headers) as response,
-                ):
-                    if response.status_code != 200:
-                        raise _status_error(response)
-                    stream = _Stream(response)
-                    for event in stream.events():
-                        shown = shown or isinstance(event, _CONTENT)
-                        yield event
-                    if not stream.complete:
-                        raise StreamError(
-                            "the stream ended before the answer was complete "
-                            "(no finish reason, no [DONE])",
-                            "the answer is cut; try again",
-                        )
-                    return
-            except (APIError, NetworkError) as error:
-                attempt += 1
-                if shown:
-                    raise
-                on_wait(_retry_wait(error, attempt, settings.retries), attempt, error)
-
-
-def _retry_wait(error: APIError | NetworkError, attempt: int, retries: int) -> float:
-    """How long to wait before retry ``attempt``; re-raises ``error`` when not to retry."""
-    if not _retryable(error):
-        raise error
-    requested = error.retry_after if isinstance(error, APIError) else None
-    if requested is not None and requested > MAX_RETRY_WAIT:
-        error.hint = f"the gateway asks to wait {requested:.0f} s; try again then"
-        raise error
-    if attempt > retries:
-        raise error
-    return _backoff(attempt) if requested is None else requested
-
-
-def list_models(
-    settings: Settings,
-    on_wait: WaitHook = _default_wait,
-    transport: httpx.BaseTransport | None = None,
-) -> list[dict[str, Any]]:
-    """``GET {base_url}/models``: the gateway's model objects, retried like a chat request."""
-    url = f"{settings.base_url}/models"
-    host = httpx.URL(url).host or url
-    attempt = 0
-    with make_client(settings, transport) as client:
-        while True:
-            try:
-                with _translate(host, settings.timeout), client.stream("GET", url) as response:
-                    if response.status_code != 200:
-                        raise _status_error(response)
-                    body = bytearray()
-                    for chunk in response.iter_bytes():
-                        body += chunk
-                        if len(body) > MAX_BODY_BYTES:
-                            raise StreamError("the model list is larger than 16 MiB")
-                return _model_list(bytes(body))
-            except (APIError, NetworkError) as error:
-                attempt += 1
-                on_wait(_retry_wait(error, attempt, settings.retries), attempt, error)
+    def _checked(self, events: list[Event]) -> Iterator[Event]:
+        for event in events:
+            if isinstance(event, ErrorEvent):
+                raise APIError(event.message, type=event.type, code=event.code)
+            if isinstance(event, Finish):
+                self.complete = True
+            elif isinstance(event, Usage):
+                self._note(event)
+            yield event
 
 
 def _model_list(body: bytes) -> list[dict[str, Any]]:

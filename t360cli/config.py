@@ -1,26 +1,31 @@
 """Settings: where each value comes from, resolved in one pure function.
 
-Precedence, highest first: command-line flag > ``T360_*`` environment > config file >
-built-in default. ``resolve()`` takes the three layers as plain mappings, so the whole
-precedence matrix is testable without touching the process environment or the disk.
+Precedence, highest first: command-line flag > the continued conversation (its model and
+system prompt) > ``T360_*`` environment > config file > built-in default. ``resolve()``
+takes the layers as plain mappings, so the whole precedence matrix is testable without
+touching the process environment or the disk, and ``config show`` can say truthfully
+where each value came from.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Literal, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .errors import ConfigError, UsageError
+from .safety import redact
+
+if TYPE_CHECKING:
+    from .environment import Environment
 
 DEFAULT_BASE_URL = "https://api.token360.ai/v1"
 DEFAULT_MODEL = "glm-5.1"
 
-Source = Literal["flag", "env", "file", "default"]
+Source = Literal["flag", "conversation", "env", "file", "default"]
 
 #: Environment variable for each setting that has one.
 ENV_VARS: dict[str, str] = {
@@ -29,27 +34,6 @@ ENV_VARS: dict[str, str] = {
     "model": "T360_MODEL",
     "debug": "T360_DEBUG",
 }
-
-
-def redact(key: str | None) -> str:
-    """A key shortened so it can be recognised but not used: ``sk-ab…wxyz``."""
-    if not key:
-        return "(not set)"
-    if len(key) <= 12:
-        return "…" * 3
-    return f"{key[:5]}…{key[-4:]}"
-
-
-_KEY_PATTERN = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")
-_secrets: set[str] = set()
-
-
-def scrub(text: str) -> str:
-    """``text`` with every API key it may hold replaced by its redacted form."""
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, redact(secret))
-    return _KEY_PATTERN.sub(lambda m: redact(m.group()), text)
 
 
 class Settings(NamedTuple):
@@ -81,31 +65,68 @@ class Settings(NamedTuple):
         return f"Settings(api_key={redact(self.api_key)!r}, {shown})"
 
 
+class CredentialsInURL(ValueError):
+    """A URL with ``user:password@``: refused, and never shown with the password."""
+
+
+def without_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part replaced by ``***``."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if "@" not in authority:
+        return url
+    userinfo, _, host = authority.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return f"{scheme}{sep}{user}:***@{host}{slash}{path}"
+
+
 def _url(value: object) -> str:
+    from urllib.parse import urlsplit
+
     text = str(value).strip().rstrip("/")
-    scheme, _, rest = text.partition("://")
-    if scheme not in ("http", "https") or not rest or rest.startswith("/"):
-        raise ValueError("must start with http:// or https:// and name a host")
     if any(ch.isspace() or not ch.isprintable() for ch in text):
         raise ValueError("must not contain spaces or control characters")
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must start with http:// or https:// and name a host")
+    if parts.username is not None or parts.password is not None:
+        raise CredentialsInURL("must not contain user:password@ (the key is sent as a header)")
     return text
+
+
+def _api_key(value: object) -> str:
+    key = _text(value).strip()
+    for position, ch in enumerate(key, 1):
+        if ch.isspace():
+            raise ValueError(f"has a space or line break at character {position}")
+        if not (ch.isascii() and ch.isprintable()):
+            raise ValueError(f"has a character that is not printable ASCII at {position}")
+    return key
 
 
 def _positive_float(value: object) -> float:
     if isinstance(value, bool):
         raise ValueError("must be a number of seconds")
     number = float(value)  # type: ignore[arg-type]
-    if not number > 0 or number == float("inf"):
+    if not 0 < number < float("inf"):
         raise ValueError("must be a positive number of seconds")
     return number
 
 
-def _count(value: object) -> int:
+#: The most retries anyone may ask for (from a flag, the environment or the file).
+MAX_RETRIES = 10
+
+
+def _retries(value: object) -> int:
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
         raise ValueError("must be a whole number")
     number: int = int(value)  # type: ignore[call-overload]
-    if number < 0:
-        raise ValueError("must be zero or more")
+    if not 0 <= number <= MAX_RETRIES:
+        raise ValueError(f"must be from 0 to {MAX_RETRIES}")
     return number
 
 
@@ -128,39 +149,15 @@ def _text(value: object) -> str:
 
 #: Every setting the file may hold, with the function that checks and converts it.
 PARSERS: dict[str, Callable[[object], Any]] = {
-    "api_key": lambda v: _text(v).strip(),
+    "api_key": _api_key,
     "base_url": _url,
     "model": lambda v: _text(v).strip(),
     "system": _text,
     "timeout": _positive_float,
     "connect_timeout": _positive_float,
-    "retries": _count,
+    "retries": _retries,
     "debug": _flag,
 }
-
-
-def config_path() -> Path:
-    import platformdirs
-
-    return platformdirs.user_config_path("t360") / "config.toml"
-
-
-def state_path() -> Path:
-    import platformdirs
-
-    return platformdirs.user_state_path("t360")
-
-
-def data_path() -> Path:
-    import platformdirs
-
-    return platformdirs.user_data_path("t360")
-
-
-def cache_path() -> Path:
-    import platformdirs
-
-    return platformdirs.user_cache_path("t360")
 
 
 def load_file(path: Path) -> dict[str, object]:
@@ -186,6 +183,11 @@ def load_file(path: Path) -> dict[str, object]:
             f"config file {path} is not valid TOML: {exc}",
             "fix the line named, or delete the file",
         ) from None
+    except RecursionError:
+        raise ConfigError(
+            f"config file {path} nests tables or arrays too deeply to read",
+            "fix the file, or delete it",
+        ) from None
 
 
 def resolve(
@@ -193,12 +195,14 @@ def resolve(
     env: Mapping[str, str],
     file: Mapping[str, object],
     *,
+    conversation: Mapping[str, object | None] | None = None,
     file_name: str = "config file",
 ) -> tuple[Settings, list[str]]:
     """Merge the layers into Settings; returns them with warnings for the user.
 
     A bad flag value is a usage error (exit 2); a bad value from the environment or the
-    file is a configuration error (exit 3). Unknown keys in the file are warned about,
+    file is a configuration error (exit 3), and so is a malformed API key or a URL with a
+    password in it, wherever they come from. Unknown keys in the file are warned about,
     not fatal, so a newer config never breaks an older t360.
     """
     warnings = [
@@ -206,9 +210,11 @@ def resolve(
     ]
     values: dict[str, Any] = {}
     sources: dict[str, Source] = {}
+    saved = conversation or {}
     for name, parse in PARSERS.items():
         layers: list[tuple[Source, object | None, str]] = [
             ("flag", flags.get(name), f"--{name.replace('_', '-')}"),
+            ("conversation", saved.get(name), f"{name} of the continued conversation"),
             ("env", env.get(ENV_VARS[name]) if name in ENV_VARS else None, ENV_VARS.get(name, "")),
             ("file", file.get(name), f"{name} in {file_name}"),
         ]
@@ -218,9 +224,7 @@ def resolve(
             try:
                 values[name] = parse(raw)
             except (ValueError, TypeError) as exc:
-                error = UsageError if source == "flag" else ConfigError
-                shown = "(hidden)" if name == "api_key" else repr(raw)
-                raise error(f"invalid {label}: {shown} {exc}") from None
+                raise _invalid(name, source, label, raw, exc) from None
             sources[name] = source
             break
         else:
@@ -228,13 +232,49 @@ def resolve(
     return Settings(**values, sources=sources), warnings
 
 
-def load_settings(flags: Mapping[str, object | None]) -> tuple[Settings, list[str]]:
-    """Settings for this process: its flags, its environment and its config file."""
-    path = config_path()
-    settings, warnings = resolve(flags, os.environ, load_file(path), file_name=str(path))
+def _invalid(name: str, source: Source, label: str, raw: object, exc: Exception) -> Exception:
+    if name == "api_key":  # never shown, and never a usage error: the key is wrong
+        return ConfigError(f"invalid API key from {label}: it {exc}", "check the key")
+    if isinstance(exc, CredentialsInURL):
+        return ConfigError(
+            f"invalid {label}: {without_password(str(raw))} {exc}",
+            "remove the user:password@ part and set api_key instead",
+        )
+    error = UsageError if source == "flag" else ConfigError
+    return error(f"invalid {label}: {raw!r} {exc}")
+
+
+def load_settings(
+    env: Environment,
+    flags: Mapping[str, object | None],
+    conversation: Mapping[str, object | None] | None = None,
+) -> Settings:
+    """Settings for this run: its flags, the conversation it continues, its environment
+    and its config file. Warnings are shown; the key joins the secrets to scrub."""
+    path = env.paths.config_file
+    check_private(env, path)
+    settings, warnings = resolve(
+        flags, env.vars, load_file(path), conversation=conversation, file_name=str(path)
+    )
+    for warning in warnings:
+        env.warn(warning)
     if settings.api_key:
-        _secrets.add(settings.api_key)
-    return settings, warnings
+        env.secrets.add(settings.api_key)
+    return settings
+
+
+def check_private(env: Environment, path: Path) -> None:
+    """Warn when the config directory or file can be read or changed by others."""
+    for place in (path.parent, path):
+        try:
+            mode = place.stat().st_mode & 0o777
+        except OSError:
+            continue
+        if mode & 0o077:
+            env.warn(
+                f"{place} is readable or writable by others (mode {mode:o}); "
+                f"run: chmod {'700' if place.is_dir() else '600'} {place}"
+            )
 
 
 def check_name(name: str) -> None:
@@ -248,7 +288,9 @@ def parse_value(name: str, value: object) -> object:
     try:
         return PARSERS[name](value)
     except (ValueError, TypeError) as exc:
-        shown = "(hidden)" if name == "api_key" else repr(value)
+        if name == "api_key":
+            raise ConfigError(f"invalid API key: it {exc}", "check the key") from None
+        shown = without_password(str(value)) if isinstance(exc, CredentialsInURL) else repr(value)
         raise UsageError(f"invalid value for {name}: {shown} {exc}") from None
 
 
@@ -264,6 +306,8 @@ def write_file(path: Path, table: dict[str, object]) -> None:
     data = tomli_w.dumps(table).encode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if path.parent.stat().st_mode & 0o077:
+            path.parent.chmod(0o700)  # it existed, open to others: not for a key
         fd, temporary = _private_temp(path)
         try:
             with os.fdopen(fd, "wb") as handle:

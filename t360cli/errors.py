@@ -8,7 +8,8 @@
      |    +-- StreamError     4  a malformed or truncated stream
      +-- NetworkError         5  cannot connect, timeout, connection lost
 
-Ctrl-C and SIGTERM are not errors: a turn ends "interrupted" and exits 130.
+Ctrl-C, SIGTERM and SIGHUP are not errors: a turn ends "interrupted" and exits 130.
+SIGTERM and SIGHUP arrive as ``Terminated``, a KeyboardInterrupt that also ends a REPL.
 
 Modules below the CLI only raise these; ``cli.py`` is the one place that turns them
 into a stderr line and an exit code. Foreign exceptions (httpx, OSError, JSON) are
@@ -96,3 +97,7 @@ class StreamError(APIError):
 class NetworkError(T360Error):
     exit_code = ExitCode.NETWORK
     kind = "network_error"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: stop like Ctrl-C (partial text saved), then leave."""

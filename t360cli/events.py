@@ -79,12 +79,37 @@ class Meta(_Record):
 
 
 class Usage(_Record):
-    """The usage object exactly as the gateway sent it (cost details included)."""
+    """The usage object as the gateway sent it (cost details included), except numbers
+    that cannot be true: those are None, and ``dropped`` names them."""
 
-    __slots__ = ("data",)
+    __slots__ = ("data", "dropped")
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], dropped: tuple[str, ...] = ()) -> None:
         self.data = data
+        self.dropped = dropped
+
+
+#: No usage figure is larger than this: 2**53, where floats stop counting exactly.
+ABSURD = 2**53
+
+
+def clean_usage(usage: dict[str, Any]) -> Usage:
+    """A Usage with every number that is not finite, negative or absurd made None."""
+    dropped: list[str] = []
+
+    def clean(value: Any, path: str) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v, f"{path}[{i}]") for i, v in enumerate(value)]
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return value
+        if not (0 <= value < ABSURD):  # NaN fails this too
+            dropped.append(path)
+            return None
+        return value
+
+    return Usage(clean(usage, ""), tuple(dropped))
 
 
 class Finish(_Record):
@@ -125,11 +150,15 @@ def error_event(error: object, fallback: str = "the gateway reported an error") 
         message = error.get("message")
         code = error.get("code")
         kind = error.get("type")
+        if message and not isinstance(message, str):  # a nested object: show it as JSON
+            message = json.dumps(message, ensure_ascii=False, default=str)
         return ErrorEvent(
             message=str(message) if message else fallback,
             type=str(kind) if kind is not None else None,
             code=code if isinstance(code, (str, int)) and not isinstance(code, bool) else None,
         )
+    if error and not isinstance(error, str):
+        error = json.dumps(error, ensure_ascii=False, default=str)
     return ErrorEvent(message=str(error) if error else fallback, type=None, code=None)
 
 
@@ -196,7 +225,7 @@ class ChunkDecoder:
                 self._decode_choice(choice, part, events)
         usage = obj.get("usage")
         if isinstance(usage, dict) and usage:
-            events.append(Usage(usage))
+            events.append(clean_usage(usage))
         return events
 
     @staticmethod

@@ -4,8 +4,13 @@ Writes happen in transactions; the database runs in WAL mode with a busy timeout
 t360 processes can write at once. The schema version lives in ``PRAGMA user_version``
 and ``MIGRATIONS`` brings any older database up to date when it is opened.
 
-Turns are written here by ``session.TurnJournal`` while they stream. sqlite3 errors leave
-this module as ConfigError, so a failing database costs a warning, never an answer.
+Turns are written here by ``session.TurnJournal`` while they stream. Every public method
+goes through one seam (``_translated``): sqlite3 errors on any read or write leave this
+module as ConfigError (exit 3) naming the file, so a failing database costs a warning
+during an answer and one clear line elsewhere, never a traceback.
+
+Each response keeps the model id that was asked for (``model``) and the one the gateway
+says answered (``served_model``): alias-resolving gateways make them differ.
 """
 
 from __future__ import annotations
@@ -15,13 +20,13 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .config import data_path
 from .errors import ConfigError, UsageError
+from .safety import dumps
 from .stats import Turn
 
 MIGRATIONS: list[str] = [
@@ -78,6 +83,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX responses_provider_latency
         ON responses(kind, provider, latency_ms, created, model);
     """,
+    # 3: the served model id beside the requested one (before, only the served one was
+    # kept, in `model`, so old rows have both the same).
+    """
+    ALTER TABLE responses ADD COLUMN served_model TEXT;
+    UPDATE responses SET served_model = model;
+    """,
 ]
 
 #: Conversations with their number of turns (user messages).
@@ -90,27 +101,32 @@ ID_BYTES = 4  # 8 hex digits: short enough to type, unique prefixes accepted
 TITLE_LENGTH = 60
 
 
-_F = TypeVar("_F", bound=Callable[..., Any])
+_C = TypeVar("_C", bound=type)
+
+_MEND = "move the file aside to start a new history (t360 recreates it)"
 
 
-def _translating(method: _F) -> _F:
-    """sqlite3 errors (locked, full, corrupt) leave as ConfigError, naming the database."""
+def _translated(cls: _C) -> _C:
+    """Wrap every public method of ``cls``: the one seam where sqlite3 errors (locked,
+    full, corrupt) become ConfigError, naming the database and what to do."""
 
-    @functools.wraps(method)
-    def wrapper(self: History, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return method(self, *args, **kwargs)
-        except sqlite3.Error as exc:
-            raise ConfigError(
-                f"the history database {self.path} failed: {exc}",
-                "check the disk, or move the file aside",
-            ) from None
+    def wrap(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def wrapper(self: History, *args: Any, **kwargs: Any) -> Any:
+            try:
+                return method(self, *args, **kwargs)
+            except sqlite3.Error as exc:
+                hint = _MEND if isinstance(exc, sqlite3.DatabaseError) else "check the disk"
+                if isinstance(exc, sqlite3.OperationalError):
+                    hint = "check the disk, or try again (another t360 may hold a lock)"
+                raise ConfigError(f"the history database {self.path} failed: {exc}", hint) from None
 
-    return wrapper  # type: ignore[return-value]
+        return wrapper
 
-
-def database_path() -> Path:
-    return data_path() / "history.db"
+    for name, member in list(vars(cls).items()):
+        if not name.startswith("_") and callable(member):
+            setattr(cls, name, wrap(member))
+    return cls
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,7 @@ class Message:
     partial: bool = False
     error: str | None = None
     model: str | None = None
+    served_model: str | None = None
 
     def as_request(self) -> dict[str, Any]:
         return {"role": self.role, "content": self.content}
@@ -144,16 +161,16 @@ def _title(text: str) -> str:
     return flat if len(flat) <= TITLE_LENGTH else flat[: TITLE_LENGTH - 1] + "…"
 
 
+@_translated
 class History:
-    """The history database. Open with ``History.open()``; use as a context manager."""
+    """The history database. Open with ``History.open(path)``; use as a context manager."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self.db = connection
+        self._db = connection
         self.path = path
 
     @classmethod
-    def open(cls, path: Path | None = None) -> History:
-        path = path or database_path()
+    def open(cls, path: Path) -> History:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             db = sqlite3.connect(path, timeout=10, isolation_level=None)
@@ -162,11 +179,8 @@ class History:
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA foreign_keys=ON")
             _migrate(db)
-        except sqlite3.DatabaseError as exc:
-            raise ConfigError(
-                f"cannot open the history database {path}: {exc}",
-                "move the file aside to start a new history",
-            ) from None
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open the history database {path}: {exc}", _MEND) from None
         except OSError as exc:
             raise ConfigError(
                 f"cannot create the history directory {path.parent}: {exc.strerror or exc}"
@@ -174,7 +188,7 @@ class History:
         return cls(db, path)
 
     def close(self) -> None:
-        self.db.close()
+        self._db.close()
 
     def __enter__(self) -> History:
         return self
@@ -183,18 +197,21 @@ class History:
         self.close()
 
     def _transaction(self) -> _Transaction:
-        return _Transaction(self.db)
+        return _Transaction(self._db)
+
+    def query(self, sql: str, parameters: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Rows of a read-only query (``analytics`` builds its SQL, it runs here)."""
+        return self._db.execute(sql, parameters).fetchall()
 
     # -- conversations -----------------------------------------------------------------
 
-    @_translating
     def create(self, model: str, system: str | None, title: str, kind: str = "chat") -> str:
         now = time.time()
         with self._transaction():
             while True:
                 conversation_id = secrets.token_hex(ID_BYTES)
                 try:
-                    self.db.execute(
+                    self._db.execute(
                         "INSERT INTO conversations (id, title, model, system, kind, created,"
                         " updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
                         (conversation_id, _title(title), model, system, kind, now, now),
@@ -208,7 +225,7 @@ class History:
         prefix = prefix.strip().lower()
         if not prefix or not all(c in "0123456789abcdef" for c in prefix):
             raise UsageError(f"{prefix!r} is not a conversation id", "see t360 history list")
-        rows = self.db.execute(
+        rows = self._db.execute(
             "SELECT id FROM conversations WHERE id LIKE ? || '%' LIMIT 2", (prefix,)
         ).fetchall()
         if not rows:
@@ -218,13 +235,13 @@ class History:
         return str(rows[0]["id"])
 
     def latest(self) -> str | None:
-        row = self.db.execute(
+        row = self._db.execute(
             "SELECT id FROM conversations WHERE kind = 'chat' ORDER BY updated DESC LIMIT 1"
         ).fetchone()
         return None if row is None else str(row["id"])
 
     def get(self, conversation_id: str) -> Conversation:
-        row = self.db.execute(
+        row = self._db.execute(
             f"{_WITH_TURNS} WHERE c.id = ?",
             (conversation_id,),
         ).fetchone()
@@ -233,7 +250,7 @@ class History:
         return _conversation(row)
 
     def recent(self, limit: int = 20) -> list[Conversation]:
-        rows = self.db.execute(
+        rows = self._db.execute(
             f"{_WITH_TURNS} WHERE c.kind = 'chat' ORDER BY c.updated DESC LIMIT ?",
             (limit,),
         ).fetchall()
@@ -241,7 +258,7 @@ class History:
 
     def search(self, text: str, limit: int = 50) -> list[tuple[Conversation, Message]]:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        rows = self.db.execute(
+        rows = self._db.execute(
             "SELECT m.id AS message_id, m.role, m.content, m.reasoning, m.created AS m_created,"
             " c.*, 0 AS turns FROM messages m JOIN conversations c ON c.id = m.conversation_id"
             " WHERE m.content LIKE ? ESCAPE '\\' AND m.role != 'system'"
@@ -264,28 +281,26 @@ class History:
 
     def models(self) -> list[str]:
         """Model ids used before, most recent first (for completion)."""
-        rows = self.db.execute(
+        rows = self._db.execute(
             "SELECT model FROM responses GROUP BY model ORDER BY max(created) DESC LIMIT 50"
         ).fetchall()
         return [str(row["model"]) for row in rows]
 
-    @_translating
     def delete(self, conversation_id: str) -> None:
         with self._transaction():
-            self.db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
 
-    @_translating
     def set_system(self, conversation_id: str, system: str | None) -> None:
         with self._transaction():
-            self.db.execute(
+            self._db.execute(
                 "UPDATE conversations SET system = ? WHERE id = ?", (system, conversation_id)
             )
 
     # -- messages ----------------------------------------------------------------------
 
     def messages(self, conversation_id: str) -> list[Message]:
-        rows = self.db.execute(
-            "SELECT m.*, r.partial, r.error, r.model FROM messages m"
+        rows = self._db.execute(
+            "SELECT m.*, r.partial, r.error, r.model, r.served_model FROM messages m"
             " LEFT JOIN responses r ON r.message_id = m.id"
             " WHERE m.conversation_id = ? ORDER BY m.id",
             (conversation_id,),
@@ -300,6 +315,7 @@ class History:
                 bool(row["partial"]),
                 row["error"],
                 row["model"],
+                row["served_model"],
             )
             for row in rows
         ]
@@ -312,66 +328,63 @@ class History:
             if m.role == "user" or (m.role == "assistant" and m.content)
         ]
 
-    @_translating
     def drop_last(self, conversation_id: str, roles: tuple[str, ...]) -> int:
         """Delete the trailing messages with these roles (one exchange for /undo)."""
         removed = 0
         with self._transaction():
             for role in roles:
-                row = self.db.execute(
+                row = self._db.execute(
                     "SELECT id, role FROM messages WHERE conversation_id = ? ORDER BY id DESC"
                     " LIMIT 1",
                     (conversation_id,),
                 ).fetchone()
                 if row is None or row["role"] != role:
                     break
-                self.db.execute("DELETE FROM messages WHERE id = ?", (row["id"],))
+                self._db.execute("DELETE FROM messages WHERE id = ?", (row["id"],))
                 removed += 1
         return removed
 
-    @_translating
     def begin_turn(self, conversation_id: str, user: str | None, model: str) -> int:
-        """Write the user message (if any) and an empty partial answer; returns its id."""
+        """Write the user message (if any) and an empty partial answer; returns its id.
+        ``model`` is the id asked for."""
         now = time.time()
         with self._transaction():
             if user is not None:
-                self.db.execute(
+                self._db.execute(
                     "INSERT INTO messages (conversation_id, role, content, created)"
                     " VALUES (?, 'user', ?, ?)",
                     (conversation_id, user, now),
                 )
-            cursor = self.db.execute(
+            cursor = self._db.execute(
                 "INSERT INTO messages (conversation_id, role, content, created)"
                 " VALUES (?, 'assistant', '', ?)",
                 (conversation_id, now),
             )
             message_id = int(cursor.lastrowid or 0)
-            self.db.execute(
+            self._db.execute(
                 "INSERT INTO responses (message_id, conversation_id, model, partial, created,"
                 " kind) SELECT ?, ?, ?, 1, ?, kind FROM conversations WHERE id = ?",
                 (message_id, conversation_id, model, now, conversation_id),
             )
-            self.db.execute(
+            self._db.execute(
                 "UPDATE conversations SET updated = ?, model = ? WHERE id = ?",
                 (now, model, conversation_id),
             )
         return message_id
 
-    @_translating
     def checkpoint(self, message_id: int, content: str, reasoning: str | None) -> None:
         with self._transaction():
-            self.db.execute(
+            self._db.execute(
                 "UPDATE messages SET content = ?, reasoning = ? WHERE id = ?",
                 (content, reasoning, message_id),
             )
 
-    @_translating
     def finish_turn(self, message_id: int, turn: Turn) -> None:
         error = None if turn.error is None else turn.error.message
         if turn.interrupted:
             error = "interrupted"
         with self._transaction():
-            self.db.execute(
+            self._db.execute(
                 "UPDATE messages SET content = ?, reasoning = ?, tool_calls = ? WHERE id = ?",
                 (
                     turn.content,
@@ -380,11 +393,13 @@ class History:
                     message_id,
                 ),
             )
-            self.db.execute(
-                "UPDATE responses SET model = ?, provider = ?, ttft_ms = ?, latency_ms = ?,"
-                " prompt_tokens = ?, completion_tokens = ?, total_tokens = ?, cost = ?,"
-                " finish_reason = ?, error = ?, partial = ?, usage = ? WHERE message_id = ?",
+            self._db.execute(
+                "UPDATE responses SET model = ?, served_model = ?, provider = ?, ttft_ms = ?,"
+                " latency_ms = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,"
+                " cost = ?, finish_reason = ?, error = ?, partial = ?, usage = ?"
+                " WHERE message_id = ?",
                 (
+                    turn.requested_model,
                     turn.model,
                     turn.provider,
                     None if turn.ttft is None else turn.ttft * 1000,
@@ -396,7 +411,7 @@ class History:
                     turn.finish_reason,
                     error,
                     int(turn.partial),
-                    json.dumps(turn.usage) if turn.usage is not None else None,
+                    dumps(turn.usage) if turn.usage is not None else None,
                     message_id,
                 ),
             )
@@ -407,7 +422,7 @@ class History:
         conversation = self.get(conversation_id)
         metrics = {
             row["message_id"]: dict(row)
-            for row in self.db.execute(
+            for row in self._db.execute(
                 "SELECT * FROM responses WHERE conversation_id = ?", (conversation_id,)
             )
         }
@@ -422,6 +437,7 @@ class History:
                     key: stats[key]
                     for key in (
                         "model",
+                        "served_model",
                         "provider",
                         "ttft_ms",
                         "latency_ms",
@@ -453,7 +469,7 @@ class History:
             + time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created)),
             conversation.system,
             [
-                Exchange(m.role, m.content, m.model, m.partial)
+                Exchange(m.role, m.content, m.served_model or m.model, m.partial)
                 for m in self.messages(conversation_id)
             ],
         )

@@ -34,19 +34,59 @@ def read_stdin(stdin: IO[str]) -> str:
     return _decode(data, "stdin")
 
 
-def read_file(path: Path, what: str) -> str:
+def read_limited(path: Path, what: str, limit: int) -> bytes:
+    """A regular file's bytes, at most ``limit``: refused (exit 2) when it is larger,
+    not a regular file (a device, a FIFO, a directory), or cannot be read.
+
+    The size the file system reports is not trusted (``/dev/zero`` says 0): at most
+    ``limit + 1`` bytes are read, whatever it says. The file is opened without blocking,
+    so a FIFO with no writer is refused instead of hanging.
+    """
+    import os
+    import stat
+
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise UsageError(
-                f"{what} {path} is {size / 2**20:.1f} MiB; the limit is "
-                f"{MAX_FILE_BYTES // 2**20} MiB",
-                "send a smaller excerpt",
-            )
-        data = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    return _decode(data, f"{what} {path}")
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
+            raise UsageError(f"{what} {path} is {kind}", "give a regular file")
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+            chunks.append(chunk)
+            left -= len(chunk)
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise UsageError(
+            f"{what} {path} is larger than the limit of {limit / 2**20:g} MiB",
+            "send a smaller excerpt",
+        )
+    return data
+
+
+def read_file(path: Path, what: str) -> str:
+    """A text file's content, within MAX_FILE_BYTES."""
+    return _decode(read_limited(path, what, MAX_FILE_BYTES), f"{what} {path}")
+
+
+def check_argument(text: str, what: str = "the prompt") -> str:
+    """Command-line text that is not valid UTF-8 arrives with surrogate escapes: refused."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(
+            f"{what} is not valid UTF-8 (bad byte at character {exc.start + 1})",
+            "fix the terminal's or the script's encoding",
+        ) from None
+    return text
 
 
 def _fence(text: str) -> str:
@@ -59,7 +99,9 @@ def _fence(text: str) -> str:
 
 
 def compose(words: Sequence[str], stdin_text: str | None, files: Sequence[Path]) -> str:
-    """The user message; empty when there is nothing to send."""
+    """The user message; empty when there is nothing to send (or only white space)."""
+    for word in words:
+        check_argument(word)
     stdin_text = stdin_text if stdin_text and stdin_text.strip() else None
     parts: list[str] = []
     if "-" in words:
@@ -73,4 +115,5 @@ def compose(words: Sequence[str], stdin_text: str | None, files: Sequence[Path])
         fence = _fence(body)
         newline = "" if body.endswith("\n") or not body else "\n"
         parts.append(f"{path}:\n{fence}\n{body}{newline}{fence}")
-    return "\n\n".join(part.strip("\n") if part is stdin_text else part for part in parts)
+    message = "\n\n".join(part.strip("\n") if part is stdin_text else part for part in parts)
+    return message if message.strip() else ""

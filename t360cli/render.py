@@ -13,6 +13,7 @@ good and scrollback holds exactly one copy of the answer.
 
 from __future__ import annotations
 
+import errno
 import re
 import threading
 import time
@@ -21,12 +22,23 @@ from typing import Any
 from rich.console import Console
 from rich.markdown import Markdown
 
-from .terminal import Environment, ReasoningView, Spinner, sanitize
+from . import units
+from .environment import Environment
+from .safety import sanitize
+from .terminal import ReasoningView, Spinner
 
 FPS = 30
 CODE_THEME = "monokai"
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
+
+
+class _Console(Console):
+    """A rich Console that leaves a closed pipe to the boundary in ``cli.py`` (rich's own
+    handling would exit 1 on the spot)."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, "the reader closed the pipe")
 
 
 class BlockSplitter:
@@ -114,7 +126,7 @@ class MarkdownSink:
     def __init__(self, env: Environment, *, show_extras: bool) -> None:
         self.env = env
         self._out = env.stdout
-        self.console = Console(
+        self.console = _Console(
             file=env.stdout,
             force_terminal=True,
             no_color=env.no_color,
@@ -271,7 +283,7 @@ class MarkdownSink:
 def _console(env: Environment) -> Console:
     """A console for tables on stdout: the terminal's width, or unbounded in a pipe."""
     terminal = env.stdout_isatty and not env.dumb
-    return Console(
+    return _Console(
         file=env.stdout,
         no_color=env.no_color,
         highlight=False,
@@ -302,7 +314,7 @@ class _Bar:
     def __init__(self, env: Environment, total: int) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-        console = Console(file=env.stderr, no_color=env.no_color)
+        console = _Console(file=env.stderr, no_color=env.no_color)
         self._progress = Progress(
             "requests",
             BarColumn(),
@@ -341,7 +353,7 @@ def _table(title: str, headers: list[str], rows: list[tuple[str, list[str]]]) ->
     for i, header in enumerate(headers):
         table.add_column(header, justify="left" if i == 0 else "right")
     for key, values in rows:
-        table.add_row(sanitize(key), *values)
+        table.add_row(sanitize(key), *(sanitize(value) for value in values))
     return table
 
 
@@ -372,4 +384,4 @@ def print_stats(
         top = max(cost for _, cost in days) or 1.0
         for day, cost in days[-14:]:
             bar = "█" * max(1, round(cost / top * 30))
-            console.print(f"  {day}  {bar} ${cost:.6f}".rstrip("0"), markup=False)
+            console.print(f"  {day}  {bar} {units.cost(cost)}", markup=False)

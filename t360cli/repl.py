@@ -12,7 +12,6 @@ its lines. Input history persists across sessions; Ctrl-R searches it.
 from __future__ import annotations
 
 import base64
-import os
 import shlex
 import shutil
 import statistics
@@ -30,10 +29,11 @@ from prompt_toolkit.filters import Condition
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
-from .config import state_path
-from .report import report_turn
+from . import units
+from .environment import Environment
+from .report import make_sink, report_turn
+from .safety import sanitize
 from .session import Chat
-from .terminal import Environment, make_sink, sanitize
 
 BLOCK = '"""'
 PROMPT = "\u203a "  # a single right-pointing angle quotation mark
@@ -66,8 +66,10 @@ class Repl:
 
     def ask(self, text: str) -> None:
         sink = make_sink(self.env, json_out=False, raw=self.raw, quiet=self.quiet)
-        turn = self.chat.ask(text, sink, self.env.warn)
+        turn = self.chat.ask(text, sink)
         report_turn(self.env, turn, quiet=self.quiet, compact=True)
+        if turn.terminated:  # SIGTERM or SIGHUP: the answer is saved; now leave
+            self.running = False
 
     def last_exchange(self) -> tuple[str, str] | None:
         """The last user message and the answer to it (empty if it failed)."""
@@ -88,7 +90,7 @@ class Repl:
         if self.chat.save and self.chat.conversation_id is not None:
             from .history import History
 
-            with History.open() as history:
+            with History.open(self.env.paths.history_db) as history:
                 history.drop_last(self.chat.conversation_id, ("assistant", "user"))
         return exchange[0]
 
@@ -150,7 +152,7 @@ def _system(repl: Repl, argument: str) -> None:
     if repl.chat.save and repl.chat.conversation_id is not None:
         from .history import History
 
-        with History.open() as history:
+        with History.open(repl.env.paths.history_db) as history:
             history.set_system(repl.chat.conversation_id, system)
     repl.say("system prompt cleared" if system is None else "system prompt set")
 
@@ -204,21 +206,24 @@ def _stats(repl: Repl, argument: str) -> None:
     if not turns:
         repl.say("no answers yet")
         return
-    ttfts = [t.ttft * 1000 for t in turns if t.ttft is not None]
-    tokens_in = sum(t.tokens("prompt_tokens") or 0 for t in turns)
-    tokens_out = sum(t.tokens("completion_tokens") or 0 for t in turns)
+    ttfts = [t.ttft for t in turns if t.ttft is not None]
+    prompts = [n for t in turns if (n := t.tokens("prompt_tokens")) is not None]
+    outputs = [n for t in turns if (n := t.output_tokens()) is not None]
+    estimated = any(t.estimated for t in turns)
     costs = [t.cost for t in turns if t.cost is not None]
-    ttft = f"TTFT median {statistics.median(ttfts):.0f} ms" if ttfts else "TTFT n/a"
-    cost = f"${sum(costs):.6f}".rstrip("0").rstrip(".") if costs else "cost n/a"
+    ttft = units.duration(statistics.median(ttfts) if ttfts else None)
+    tokens_in = units.count(sum(prompts) if prompts else None)
+    tokens_out = units.count(sum(outputs) if outputs else None, estimate=estimated)
+    cost = units.cost(sum(costs)) if costs else "cost n/a"
     failed = sum(t.partial for t in turns)
     repl.say(
-        f"{len(turns)} answer{'s' * (len(turns) != 1)} ({failed} partial) · {ttft} · "
-        f"{tokens_in} in/{tokens_out} out · {cost}"
+        f"{len(turns)} answer{'s' * (len(turns) != 1)} ({failed} partial) · TTFT median {ttft}"
+        f" · {tokens_in} in/{tokens_out} out · {cost}"
     )
 
 
 def _edit(repl: Repl, argument: str) -> None:
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    editor = repl.env.vars.get("VISUAL") or repl.env.vars.get("EDITOR") or "vi"
     with tempfile.NamedTemporaryFile("w+", suffix=".md", delete=False) as draft:
         draft.write(argument)
     path = Path(draft.name)
@@ -296,19 +301,19 @@ class _Completer(Completer):
                     yield Completion(model, -len(word))
 
 
-def _known_models(chat: Chat) -> Callable[[], list[str]]:
+def _known_models(env: Environment, chat: Chat) -> Callable[[], list[str]]:
     def models() -> list[str]:
-        from t360cli.commands.models import cached
+        from .errors import ConfigError
+        from .history import History
+        from .modelinfo import cached
 
-        names = [chat.settings.model, *cached()]
+        names = [chat.settings.model, *cached(env.paths)]
         if chat.save:
-            from .history import History
-
             try:
-                with History.open() as history:
+                with History.open(env.paths.history_db) as history:
                     names += history.models()
-            except Exception:
-                pass
+            except ConfigError:
+                pass  # completion is a convenience: a broken database shows elsewhere
         return list(dict.fromkeys(names))
 
     return models
@@ -348,7 +353,7 @@ def run_repl(
 ) -> None:
     """Read, answer, repeat, until /exit or Ctrl-D."""
     repl = Repl(env, chat, raw=raw, quiet=quiet)
-    history_file = state_path() / "repl-history"
+    history_file = env.paths.state_dir / "repl-history"
     try:
         history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         history: FileHistory | None = FileHistory(str(history_file))
@@ -356,7 +361,7 @@ def run_repl(
         history = None
     session: PromptSession[str] = PromptSession(
         history=history,
-        completer=_Completer(_known_models(chat)),
+        completer=_Completer(_known_models(env, chat)),
         complete_while_typing=False,
         key_bindings=_bindings(),
         enable_history_search=False,

@@ -1,31 +1,48 @@
-"""What is printed about a turn once it ends: JSON, notices, the footer, the error line.
+"""Where a turn's output goes, and what is printed about it once it ends.
 
-One-shot runs and the REPL report turns the same way; only the footer's length differs.
+One-shot runs and the REPL show turns the same way: the answer into a sink chosen for
+the streams (JSON at the end, plain text, or live markdown), then notices, the footer
+and the error line on stderr; only the footer's length differs.
 """
 
 from __future__ import annotations
 
-import json
+from typing import TYPE_CHECKING
 
-from .config import scrub
 from .errors import T360Error
+from .safety import dumps
 from .stats import Turn
-from .terminal import Environment, sanitize
+from .terminal import NullSink, PlainSink
+
+if TYPE_CHECKING:
+    from .environment import Environment
+    from .terminal import AnswerSink
+
+
+def make_sink(env: Environment, *, json_out: bool, raw: bool, quiet: bool) -> AnswerSink:
+    """Where this run's answer goes: JSON at the end, plain text, or live markdown."""
+    if json_out:
+        return NullSink(env, show_extras=not quiet)
+    if not env.stdout_isatty:
+        return PlainSink(env, terminal=False, show_extras=not quiet)
+    if raw or env.dumb:
+        return PlainSink(env, terminal=True, show_extras=not quiet)
+    from .render import MarkdownSink  # rich loads only for a terminal
+
+    return MarkdownSink(env, show_extras=not quiet)
 
 
 def report_error(env: Environment, error: T360Error) -> None:
     """The one stderr line for an error: what happened, and what to do."""
-    line = sanitize(scrub(error.line())).replace("\n", " ")
-    env.stderr.write(env.style(f"t360: error: {line}", "31") + "\n")
-    env.stderr.flush()
+    env.error(error.line())
 
 
 def emit_json(env: Environment, turn: Turn) -> None:
-    """The ``--json`` object, alone on stdout."""
+    """The ``--json`` object, alone on stdout: strict JSON, secrets scrubbed."""
     obj = turn.as_json()
     if obj["error"] is not None:
-        obj["error"]["message"] = scrub(obj["error"]["message"])
-    env.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        obj["error"]["message"] = env.shown(obj["error"]["message"])
+    env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
     env.stdout.flush()
 
 
@@ -34,13 +51,15 @@ def report_turn(env: Environment, turn: Turn, *, quiet: bool, compact: bool = Fa
     if turn.tool_calls and not quiet:
         for call in turn.tool_calls:
             function = call["function"]
-            env.stderr.write(
-                sanitize(f"tool call: {function['name']}({function['arguments']})") + "\n"
-            )
+            env.stderr.write(env.shown(f"tool call: {function['name']}({function['arguments']})"))
+            env.stderr.write("\n")
     if turn.finish_reason == "length":
         env.warn("the answer was cut: it reached the token limit (raise --max-tokens)")
     if not quiet:
-        env.stderr.write(env.style(turn.footer(compact=compact), "2") + "\n")
+        width = env.columns - 1 if env.stderr_isatty else 10_000  # never wrapped on a screen
+        footer = turn.footer(compact=compact, width=width)
+        if footer:
+            env.stderr.write(env.style(env.shown(footer), "2") + "\n")
     env.stderr.flush()
     if turn.error is not None:
         report_error(env, turn.error)

@@ -1,27 +1,31 @@
-"""``run_turn``: the one pipeline that one-shot chat (and the REPL) call for every answer.
+"""``run_turn``: the one pipeline that one-shot chat, the REPL and bench call for every answer.
 
-request -> events -> (sink, recorder) -> Turn. Errors and interruptions end the turn but
-never lose what was shown: the Turn carries the partial text and the reason it stopped.
+request -> events -> (sink, recorder, journal) -> Turn. Errors and interruptions end the
+turn but never lose what was shown: the Turn carries the partial text and the reason it
+stopped. ``Chat`` is a conversation in progress: its settings, its messages, its gateway.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .config import Settings
-from .errors import ConfigError, T360Error
+from .errors import ConfigError, T360Error, Terminated
 from .events import ReasoningDelta, TextDelta
+from .request import RequestOptions, build_payload, estimate_tokens
 from .stats import Recorder, Turn
 
 if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to define
     from typing import Protocol
 
+    from .client import Gateway
+    from .environment import Environment
     from .terminal import AnswerSink
 
     class HistoryStore(Protocol):
@@ -38,45 +42,20 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
         def close(self) -> None: ...
 
 
-def build_payload(
-    settings: Settings,
-    messages: list[dict[str, Any]],
-    *,
-    temperature: float | None = None,
-    max_tokens: int | None = None,
-    options: dict[str, Any] | None = None,
-    stream: bool = True,
-) -> dict[str, Any]:
-    """The request body. Extra ``-o`` fields come first, so named flags win over them."""
-    payload: dict[str, Any] = dict(options or {})
-    payload["model"] = settings.model
-    payload["messages"] = messages
-    if temperature is not None:
-        payload["temperature"] = temperature
-    if max_tokens is not None:
-        payload["max_tokens"] = max_tokens
-    payload["stream"] = stream
-    if stream:
-        payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
-    else:
-        payload.pop("stream_options", None)
-    return payload
-
-
-def _exit_now(signum: int, frame: object) -> None:
-    """A second Ctrl-C while cleaning up: leave at once, cursor restored."""
-    if sys.stdout.isatty():
-        os.write(sys.stdout.fileno(), b"\x1b[?25h\n")
-    os._exit(130)
-
-
 @contextmanager
-def _second_interrupt_exits(armed: bool) -> Iterator[None]:
+def _second_interrupt_exits(env: Environment, armed: bool) -> Iterator[None]:
+    """While cleaning up after Ctrl-C, a second Ctrl-C leaves at once, cursor restored."""
     if not armed:
         yield
         return
+
+    def exit_now(signum: int, frame: object) -> None:
+        if env.stdout_isatty:
+            os.write(env.stdout.fileno(), b"\x1b[?25h\n")
+        os._exit(130)
+
     try:
-        previous = signal.signal(signal.SIGINT, _exit_now)
+        previous = signal.signal(signal.SIGINT, exit_now)
     except ValueError:  # not the main thread: nothing to arm
         yield
         return
@@ -86,10 +65,15 @@ def _second_interrupt_exits(armed: bool) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def open_history() -> HistoryStore:
-    from .history import History  # sqlite3 loads only to save, after the first token
+def open_history(path: Path) -> Callable[[], HistoryStore]:
+    """An opener for the history database at ``path`` (sqlite3 loads only when called)."""
 
-    return History.open()
+    def opener() -> HistoryStore:
+        from .history import History
+
+        return History.open(path)
+
+    return opener
 
 
 class TurnJournal:
@@ -171,7 +155,8 @@ class TurnJournal:
 
 
 def run_turn(
-    settings: Settings,
+    env: Environment,
+    gateway: Gateway,
     payload: dict[str, Any],
     sink: AnswerSink,
     journal: TurnJournal | None = None,
@@ -179,23 +164,23 @@ def run_turn(
     """Stream one answer into ``sink`` (and ``journal``); the Turn says how it ended.
 
     Ctrl-C (KeyboardInterrupt) stops the stream and closes the connection at once; a
-    second Ctrl-C during that clean-up exits the process immediately. A reader closing
-    the pipe ends the turn as interrupted, saved, and BrokenPipeError is re-raised.
+    second Ctrl-C during that clean-up exits the process immediately. SIGTERM and SIGHUP
+    (``Terminated``) end the turn the same way, marked so the REPL stops too. A reader
+    closing the pipe ends the turn as interrupted, saved, and BrokenPipeError is re-raised.
     """
-    from .client import stream_chat  # httpx loads only when a request is made
-
-    recorder = Recorder(settings.model)
+    model = str(payload["model"])
+    recorder = Recorder(model, estimate_tokens(payload["messages"]))
 
     def wait(seconds: float, attempt: int, reason: T360Error) -> None:
         recorder.retries = attempt
         sink.waiting(seconds, attempt, reason.line())
 
-    events = stream_chat(settings, payload, on_wait=wait)
+    events = gateway.chat(payload, on_wait=wait)
     add, text, think = recorder.add, sink.text, sink.reasoning
-    sink.started(settings.model)
+    sink.started(model)
     progress = journal.progress if journal is not None else None
     content, reasoning = recorder.content, recorder.reasoning
-    interrupted = pipe_closed = False
+    interrupted = pipe_closed = terminated = False
     try:
         for event in events:
             add(event)
@@ -210,15 +195,16 @@ def run_turn(
                     progress(content, reasoning)
     except T360Error as error:
         recorder.error = error
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as stop:
         interrupted = recorder.interrupted = True
+        terminated = isinstance(stop, Terminated)
     except BrokenPipeError:
         pipe_closed = recorder.interrupted = True
     finally:
-        with _second_interrupt_exits(interrupted):
+        with _second_interrupt_exits(env, interrupted):
             events.close()  # drops the connection, so the gateway stops generating
             recorder.end = time.perf_counter()
-            turn = recorder.finish()
+            turn = recorder.finish()._replace(terminated=terminated)
             if journal is not None:
                 journal.finish(turn)
             if not pipe_closed:
@@ -229,7 +215,8 @@ def run_turn(
 
 
 class Chat:
-    """A conversation in progress: what has been said, and where it is saved.
+    """A conversation in progress: what has been said, where it is saved, and the one
+    gateway connection its turns share.
 
     One-shot runs and the REPL both ask through ``Chat.ask``, so a turn is requested,
     rendered, saved and remembered the same way everywhere.
@@ -237,26 +224,37 @@ class Chat:
 
     def __init__(
         self,
+        env: Environment,
         settings: Settings,
+        request: RequestOptions,
         *,
-        temperature: float | None = None,
-        max_tokens: int | None = None,
-        options: dict[str, Any] | None = None,
-        stream: bool = True,
         save: bool = True,
         conversation_id: str | None = None,
         messages: list[dict[str, Any]] | None = None,
     ) -> None:
+        self.env = env
         self.settings = settings
-        self.temperature = temperature
-        self.max_tokens = max_tokens
-        self.options = options or {}
-        self.stream = stream
+        self.request = request
         self.save = save
         self.conversation_id = conversation_id
         #: The conversation so far, without the system prompt (it lives in settings).
         self.messages: list[dict[str, Any]] = messages or []
         self.turns: list[Turn] = []
+        self._gateway: Gateway | None = None
+
+    @property
+    def gateway(self) -> Gateway:
+        """The connection to the gateway, made at the first request (httpx loads then)."""
+        if self._gateway is None:
+            from .client import Gateway
+
+            self._gateway = Gateway(self.settings, log=debug_log(self.env, self.settings))
+        return self._gateway
+
+    def close(self) -> None:
+        if self._gateway is not None:
+            self._gateway.close()
+            self._gateway = None
 
     def payload(self, user: str) -> dict[str, Any]:
         messages: list[dict[str, Any]] = []
@@ -264,28 +262,21 @@ class Chat:
             messages.append({"role": "system", "content": self.settings.system})
         messages += self.messages
         messages.append({"role": "user", "content": user})
-        return build_payload(
-            self.settings,
-            messages,
-            temperature=self.temperature,
-            max_tokens=self.max_tokens,
-            options=self.options,
-            stream=self.stream,
-        )
+        return build_payload(self.settings.model, messages, self.request)
 
-    def ask(self, user: str, sink: AnswerSink, warn: Callable[[str], None]) -> Turn:
+    def ask(self, user: str, sink: AnswerSink) -> Turn:
         """One turn: stream the answer, save it, and remember it (partial text included)."""
         journal = None
         if self.save:
             journal = TurnJournal(
-                open_history,
+                open_history(self.env.paths.history_db),
                 self.conversation_id,
                 user,
                 model=self.settings.model,
                 system=self.settings.system,
-                warn=warn,
+                warn=self.env.warn,
             )
-        turn = run_turn(self.settings, self.payload(user), sink, journal)
+        turn = run_turn(self.env, self.gateway, self.payload(user), sink, journal)
         if journal is not None:
             self.conversation_id = journal.conversation_id
         self.messages.append({"role": "user", "content": user})
@@ -294,3 +285,15 @@ class Chat:
         turn = turn._replace(conversation_id=self.conversation_id)
         self.turns.append(turn)
         return turn
+
+
+def debug_log(env: Environment, settings: Settings) -> Callable[[str], None] | None:
+    """Where ``--debug`` lines go (stderr, through the display seam), or None."""
+    if not settings.debug:
+        return None
+
+    def log(line: str) -> None:
+        env.stderr.write(f"t360 debug: {env.shown(line)}\n")
+        env.stderr.flush()
+
+    return log

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple
 
+from . import units
 from .errors import APIError, T360Error
 from .events import Event, Finish, Meta, ReasoningDelta, Sent, TextDelta, ToolCallDelta, Usage
 
@@ -37,8 +38,10 @@ class ToolCall:
 class Recorder:
     """Accumulates one turn's events. ``add`` is on the per-token hot path."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, prompt_estimate: int | None = None) -> None:
+        self.requested = model
         self.model = model
+        self.prompt_estimate = prompt_estimate
         self.provider: str | None = None
         self.content: list[str] = []
         self.reasoning: list[str] = []
@@ -95,6 +98,9 @@ class Recorder:
             retries=self.retries,
             error=self.error,
             interrupted=self.interrupted,
+            requested=self.requested,
+            chunks=len(self.content) + len(self.reasoning),
+            prompt_estimate=self.prompt_estimate,
         )
 
 
@@ -103,6 +109,7 @@ class Turn(NamedTuple):
 
     content: str
     reasoning: str | None
+    #: The model id the gateway says answered (it may resolve an alias).
     model: str
     provider: str | None
     finish_reason: str | None
@@ -114,6 +121,23 @@ class Turn(NamedTuple):
     error: T360Error | None = None
     interrupted: bool = False
     conversation_id: str | None = None
+    #: The model id that was asked for; None means the same as ``model``.
+    requested: str | None = None
+    #: Streamed chunks of text and reasoning: the estimate of output tokens without usage.
+    chunks: int = 0
+    #: Estimated prompt tokens: shown (as ~N) when the gateway reports no usage.
+    prompt_estimate: int | None = None
+    #: Interrupted by SIGTERM or SIGHUP rather than Ctrl-C: the whole run should end.
+    terminated: bool = False
+
+    @classmethod
+    def failed(cls, model: str, error: T360Error) -> Turn:
+        """A turn that ended before a request could be sent."""
+        return cls("", None, model, None, None, None, None, None, 0.0, error=error)
+
+    @property
+    def requested_model(self) -> str:
+        return self.requested or self.model
 
     @property
     def partial(self) -> bool:
@@ -132,8 +156,20 @@ class Turn(NamedTuple):
         return None
 
     @property
+    def estimated(self) -> bool:
+        """True when token figures are estimates: the gateway sent no usage."""
+        return self.usage is None and self.chunks > 0
+
+    def output_tokens(self) -> int | None:
+        """Completion tokens as reported, else (estimated) one per streamed chunk."""
+        reported = self.tokens("completion_tokens")
+        if reported is not None:
+            return reported
+        return self.chunks if self.estimated else None
+
+    @property
     def tokens_per_second(self) -> float | None:
-        completion = self.tokens("completion_tokens")
+        completion = self.output_tokens()
         if completion is None or self.ttft is None:
             return None
         generating = self.latency - self.ttft
@@ -164,51 +200,51 @@ class Turn(NamedTuple):
             "error": error,
         }
 
-    def footer(self, *, compact: bool = False) -> str:
-        """The one-line stats footer. Unknown values say so; they are never zeros.
-
-        The compact form (for the REPL) leaves out what the session already shows.
+    def footer(self, *, compact: bool = False, width: int = 200) -> str:
+        """The one-line stats footer, at most ``width`` columns: the least useful fields
+        are dropped first, never wrapped. Unknown values say so; they are never zeros;
+        estimates start with ``~``. The compact form (REPL) leaves out what the session
+        already shows. A turn that failed before any text has no footer: its error line
+        says it all.
         """
-        na = "n/a"
-        prompt, completion = self.tokens("prompt_tokens"), self.tokens("completion_tokens")
+        if self.error is not None and self.ttft is None:
+            return ""
+        estimated = self.estimated
+        prompt = self.tokens("prompt_tokens")
+        prompt_text = units.count(prompt)
+        if prompt is None and estimated and self.prompt_estimate is not None:
+            prompt_text = units.count(self.prompt_estimate, estimate=True)
+        out_text = units.count(self.output_tokens(), estimate=estimated)
         speed = self.tokens_per_second
+        speed_text = f"{'~' if estimated else ''}{units.speed(speed)} tok/s"
+        if speed is None:
+            speed_text = "tok/s n/a"
         cost = self.cost
-        speed_text = (
-            f"tok/s {na}" if speed is None else f"{speed:.{0 if speed >= 100 else 1}f} tok/s"
-        )
-        cost_text = f"${cost:.6f}".rstrip("0").rstrip(".") if cost is not None else f"cost {na}"
-        if compact:
-            parts = [
-                f"TTFT {_duration(self.ttft)}",
-                speed_text,
-                f"{_count(prompt)} in/{_count(completion)} out",
-                cost_text,
-            ]
-        else:
-            parts = [
-                self.model,
-                self.provider or f"provider {na}",
-                f"TTFT {_duration(self.ttft)}",
-                f"total {_duration(self.latency)}",
-                speed_text,
-                f"{_count(prompt)} in/{_count(completion)} out",
-                cost_text,
-                f"finish {self.finish_reason or na}",
-            ]
+        model = self.model
+        if self.requested and self.requested != self.model:
+            model = f"{self.requested}→{self.model}"
+        failed = self.partial
+        # (priority, text): the lowest priority goes first when the line is too long.
+        parts: list[tuple[int, str]] = [
+            (7, model) if not compact else (0, ""),
+            (2, self.provider or "provider n/a") if not compact else (0, ""),
+            (9, f"TTFT {units.duration(self.ttft)}"),
+            (3, f"total {units.duration(self.latency)}") if not compact else (0, ""),
+            (6, speed_text),
+            (5, f"{prompt_text} in/{out_text} out"),
+            (8, units.cost(cost) if cost is not None else "cost n/a"),
+            (1, f"finish {self.finish_reason or 'n/a'}") if not compact else (0, ""),
+        ]
+        if failed:  # a partial answer: only what is known, no wall of n/a
+            parts = [(p, t) for p, t in parts if "n/a" not in t]
         if self.retries:
-            parts.append(f"{self.retries} {'retry' if self.retries == 1 else 'retries'}")
+            parts.append((4, f"{self.retries} {'retry' if self.retries == 1 else 'retries'}"))
         if self.interrupted:
-            parts.append("interrupted")
+            parts.append((10, "interrupted"))
         elif self.error is not None:
-            parts.append("failed")
-        return " · ".join(parts)
-
-
-def _duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "n/a"
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
-
-
-def _count(value: int | None) -> str:
-    return "n/a" if value is None else f"{value:,}"
+            parts.append((10, "failed"))
+        kept = [(p, t) for p, t in parts if t]
+        while len(kept) > 1 and len(" · ".join(t for _, t in kept)) > width:
+            kept.remove(min(kept, key=lambda item: item[0]))
+        line = " · ".join(t for _, t in kept)
+        return line if len(line) <= width else line[: max(1, width - 1)] + "…"

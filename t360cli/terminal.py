@@ -1,19 +1,17 @@
-"""The streams t360 writes to, what they are connected to, and the writers that need no rich.
+"""The writers that need no rich: plain answers, the spinner, reasoning, retry countdowns.
 
-``Environment`` holds stdin/stdout/stderr and their terminal flags, read once; nothing
-deeper reads ``sys.stdout`` directly, so tests can hand in fakes. The plain answer
-writers, terminal-safety sanitising and stderr styling live here because they are on the
-start-up path of every piped run, where importing rich would cost more than the answer.
+They are on the start-up path of every piped run, where importing rich would cost more
+than the answer; ``render.py`` holds the rich ones.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import sys
 import threading
 import time
-from typing import IO, TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
+
+from .environment import Environment
+from .safety import sanitize
 
 if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to define
     from typing import Protocol
@@ -30,81 +28,6 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
         def waiting(self, seconds: float, attempt: int, reason: str) -> None: ...
 
         def close(self) -> None: ...
-
-
-# C0 controls except tab (09) and newline (0a), DEL, and C1 controls.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _picture(match: re.Match[str]) -> str:
-    code = ord(match.group())
-    if code < 0x20:
-        return chr(0x2400 + code)  # the Unicode control pictures: ESC -> U+241B
-    if code == 0x7F:
-        return "\u2421"
-    return "\ufffd"
-
-
-def sanitize(text: str) -> str:
-    """Text made safe for a terminal: every control but newline and tab is made visible.
-
-    ESC, OSC, CSI and friends can move the cursor, retitle the window or write the
-    clipboard; shown as control pictures they are inert. CRLF becomes a newline.
-    """
-    if "\r\n" in text:
-        text = text.replace("\r\n", "\n")
-    return _CONTROL.sub(_picture, text)
-
-
-class Environment(NamedTuple):
-    """The process's streams and what they are connected to, read once."""
-
-    stdin: IO[str]
-    stdout: IO[str]
-    stderr: IO[str]
-    stdin_isatty: bool
-    stdout_isatty: bool
-    stderr_isatty: bool
-    no_color: bool
-    force_color: bool
-    dumb: bool
-
-    @classmethod
-    def from_process(cls) -> Environment:
-        env = os.environ
-        return cls(
-            stdin=sys.stdin,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-            stdin_isatty=_isatty(sys.stdin),
-            stdout_isatty=_isatty(sys.stdout),
-            stderr_isatty=_isatty(sys.stderr),
-            no_color="NO_COLOR" in env and env["NO_COLOR"] != "",
-            force_color=env.get("FORCE_COLOR", "") not in ("", "0"),
-            dumb=env.get("TERM", "") == "dumb",
-        )
-
-    @property
-    def stderr_color(self) -> bool:
-        """Whether stderr gets ANSI styling (FORCE_COLOR reaches only stderr)."""
-        if self.no_color:
-            return False
-        return self.force_color or (self.stderr_isatty and not self.dumb)
-
-    def style(self, text: str, sgr: str) -> str:
-        """``text`` wrapped in an SGR style (e.g. ``"2"`` dim) when stderr takes colour."""
-        return f"\x1b[{sgr}m{text}\x1b[0m" if self.stderr_color else text
-
-    def warn(self, message: str) -> None:
-        self.stderr.write(self.style(f"t360: {message}", "33") + "\n")
-        self.stderr.flush()
-
-
-def _isatty(stream: IO[str] | None) -> bool:
-    try:
-        return stream is not None and stream.isatty()
-    except (ValueError, OSError):
-        return False
 
 
 class Spinner:
@@ -237,7 +160,7 @@ def countdown(env: Environment, seconds: float, attempt: int, reason: str, *, qu
     """Wait before retry ``attempt``: a live countdown on a terminal's stderr, one notice
     line when stderr is not a terminal, nothing when quiet."""
     end = time.monotonic() + seconds
-    message = f"{sanitize(reason)}; retry {attempt} in"
+    message = f"{env.shown(reason)}; retry {attempt} in"
     if quiet or not env.stderr_isatty:
         if not quiet:
             env.warn(f"{message} {seconds:.1f} s")
@@ -275,16 +198,3 @@ class NullSink:
 
     def close(self) -> None:
         self._spinner.stop()
-
-
-def make_sink(env: Environment, *, json_out: bool, raw: bool, quiet: bool) -> AnswerSink:
-    """Where this run's answer goes: JSON at the end, plain text, or live markdown."""
-    if json_out:
-        return NullSink(env, show_extras=not quiet)
-    if not env.stdout_isatty:
-        return PlainSink(env, terminal=False, show_extras=not quiet)
-    if raw or env.dumb:
-        return PlainSink(env, terminal=True, show_extras=not quiet)
-    from .render import MarkdownSink  # rich loads only for a terminal
-
-    return MarkdownSink(env, show_extras=not quiet)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from t360cli.environment import Environment, Paths
 from t360cli.mockserver import MockServer
 
 #: The installed console script, next to the interpreter running the tests.
@@ -48,6 +49,75 @@ def run_t360(
         check=False,
     )
     return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def invoke(
+    *args: str,
+    input: str | bytes = b"",
+    env: Mapping[str, str] | None = None,
+    tty: bool = False,
+    stdin_tty: bool = False,
+    columns: int = 80,
+    clock: float | None = None,
+) -> Result:
+    """Run t360 in this process through its boundary (``cli.run``), with fake streams.
+
+    ``tty`` makes stdout and stderr claim to be a terminal; ``stdin_tty`` stdin. The
+    variables are this process's (the isolated test dirs) plus ``env``.
+    """
+    import io
+
+    from t360cli.cli import run
+
+    data = input.encode() if isinstance(input, str) else input
+    stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+    stdout = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    stderr = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", write_through=True)
+    environment = Environment(
+        stdin=stdin,
+        stdout=stdout,
+        stderr=stderr,
+        stdin_isatty=stdin_tty,
+        stdout_isatty=tty,
+        stderr_isatty=tty,
+        vars={**os.environ, **(env or {})},
+        paths=Paths(),
+        secrets=set(),
+        size=(columns, 24),
+        **({"clock": lambda: clock} if clock is not None else {}),
+    )
+    code = run(list(args), environment)
+    return Result(code, _bytes(stdout), _bytes(stderr))
+
+
+def fake_environment(
+    *,
+    stdout: Any = None,
+    stderr: Any = None,
+    tty: bool = False,
+    vars: Mapping[str, str] | None = None,
+    columns: int = 80,
+) -> Environment:
+    """An Environment over StringIO streams (or the ones given), claiming ``tty``."""
+    import io
+
+    return Environment(
+        stdin=io.StringIO(),
+        stdout=stdout if stdout is not None else io.StringIO(),
+        stderr=stderr if stderr is not None else io.StringIO(),
+        stdin_isatty=False,
+        stdout_isatty=tty,
+        stderr_isatty=False,
+        vars=dict(vars or {}),
+        paths=Paths(),
+        secrets=set(),
+        size=(columns, 24),
+    )
+
+
+def _bytes(stream: Any) -> bytes:
+    stream.flush()
+    return bytes(stream.buffer.getvalue())
 
 
 def chat_env(server: MockServer, **extra: str) -> dict[str, str]:
@@ -106,3 +176,14 @@ def run_tty(
     data: bytes = child.before
     child.close()
     return TtyRun(child.exitstatus, child.signalstatus, data)
+
+
+def paths() -> Paths:
+    """This test's directories (the isolated XDG folders of conftest)."""
+    return Paths()
+
+
+def open_history() -> Any:
+    from t360cli.history import History
+
+    return History.open(paths().history_db)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import sqlite3
 import time
 
 import pytest
@@ -13,7 +14,7 @@ from t360cli.analytics import Filters, analyse, parse_since, ttft_histogram
 from t360cli.errors import UsageError
 from t360cli.history import History
 from t360cli.mockserver import MockServer
-from tests.helpers import chat_env, run_t360
+from tests.helpers import chat_env, open_history, run_t360
 
 DAY = 86400.0
 NOON = time.mktime(time.strptime("2026-11-20 12:00", "%Y-%m-%d %H:%M"))
@@ -48,24 +49,26 @@ def generate(history: History) -> None:
             (chat, "beta", None, i * 10.0, i * 10.0 + 5, None, None, None, None, None, "chat", NOON)
         )
     rows.append((bench, "alpha", "P9", 5000.0, 6000.0, 1, 1, 2, 1.0, None, "bench", NOON))
-    with history.db:
+    db = sqlite3.connect(history.path)
+    with db:
         for row in rows:
-            cursor = history.db.execute(
+            cursor = db.execute(
                 "INSERT INTO messages (conversation_id, role, content, created)"
                 " VALUES (?, 'assistant', 'x', ?)",
                 (row[0], row[-1]),
             )
-            history.db.execute(
+            db.execute(
                 "INSERT INTO responses (message_id, conversation_id, model, provider, ttft_ms,"
                 " latency_ms, prompt_tokens, completion_tokens, total_tokens, cost, error, kind,"
                 " partial, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
                 (cursor.lastrowid, *row),
             )
+    db.close()
 
 
 @pytest.fixture
 def history() -> History:
-    opened = History.open()
+    opened = open_history()
     generate(opened)
     return opened
 

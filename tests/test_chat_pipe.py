@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from t360cli.mockserver import MockServer
-from tests.helpers import KEY, chat_env, run_t360
+from tests.helpers import KEY, chat_env, invoke, run_t360
 
 
 def test_one_shot_streams_the_answer_to_stdout_and_stats_to_stderr(server: MockServer) -> None:
@@ -130,10 +131,16 @@ def test_tool_calls_are_shown_and_in_json(server: MockServer) -> None:
 
 
 def test_missing_values_are_unavailable_not_zero(server: MockServer) -> None:
-    result = run_t360("chat", "-m", "no-usage", "hi", env=chat_env(server))
+    """Without usage (llama.cpp), tokens and speed are estimated from the streamed chunks
+    and marked with ~; what cannot be estimated says n/a; --json keeps usage null."""
+    result = invoke("chat", "-m", "no-usage", "hi", env=chat_env(server))
     footer = result.err.strip().splitlines()[-1]
-    assert "provider n/a" in footer and "cost n/a" in footer and "n/a in/n/a out" in footer
+    assert "provider n/a" in footer and "cost n/a" in footer
+    assert "~3 out" in footer  # "No usage here." came in three chunks
+    assert re.search(r"~\d+ in/", footer) and re.search(r"~[\d.]+ tok/s", footer)
     assert " 0 " not in footer
+    as_json = invoke("chat", "-m", "no-usage", "--json", "hi", env=chat_env(server))
+    assert json.loads(as_json.out)["usage"] is None
 
 
 def test_json_object_on_success(server: MockServer) -> None:

@@ -11,11 +11,11 @@ import httpx
 import pytest
 
 from t360cli import client
-from t360cli.client import stream_chat
+from t360cli.client import Gateway, WaitHook
 from t360cli.config import Settings
 from t360cli.errors import APIError, AuthError, NetworkError, StreamError, T360Error
-from t360cli.events import Event, Finish, Sent, TextDelta
-from t360cli.mockserver import chunk, sse, stream_of, words
+from t360cli.events import Event, Finish, Sent, TextDelta, Usage
+from t360cli.mockserver.wire import chunk, sse, stream_of, words
 
 SETTINGS = Settings(api_key="sk-unit-0123456789", base_url="http://gateway.test/v1", retries=2)
 PAYLOAD = {"model": "m", "messages": [], "stream": True}
@@ -30,7 +30,14 @@ def good_stream(text: str = "Hello there") -> list[bytes]:
     return [s for s in stream_of("m", "p", words(text)) if isinstance(s, bytes)]
 
 
-class Gateway:
+def stream_chat(
+    settings: Settings, payload: dict[str, object], wait: WaitHook, transport: httpx.BaseTransport
+) -> Iterator[Event]:
+    with Gateway(settings, transport=transport) as gateway:
+        yield from gateway.chat(payload, wait)
+
+
+class Script:
     """A scripted transport: one handler per request, in order; records the requests."""
 
     def __init__(self, *replies: Callable[[httpx.Request], httpx.Response]) -> None:
@@ -57,7 +64,7 @@ def status(code: int, content: bytes = b"", **headers: str) -> Callable[..., htt
 
 
 def collect(
-    gateway: Gateway, settings: Settings = SETTINGS, waits: list[float] | None = None
+    gateway: Script, settings: Settings = SETTINGS, waits: list[float] | None = None
 ) -> list[Event]:
     def wait(seconds: float, attempt: int, reason: T360Error) -> None:
         if waits is not None:
@@ -71,7 +78,7 @@ def text_of(events: list[Event]) -> str:
 
 
 def test_request_shape() -> None:
-    gateway = Gateway(ok(good_stream()))
+    gateway = Script(ok(good_stream()))
     collect(gateway)
     request = gateway.requests[0]
     assert request.url == "http://gateway.test/v1/chat/completions"
@@ -81,14 +88,14 @@ def test_request_shape() -> None:
 
 
 def test_stream_events_in_order() -> None:
-    events = collect(Gateway(ok(good_stream("Hello there"))))
+    events = collect(Script(ok(good_stream("Hello there"))))
     assert isinstance(events[0], Sent)
     assert text_of(events) == "Hello there"
     assert Finish("stop") in events
 
 
 def test_401_json_body_is_an_auth_error_not_an_sse_error() -> None:
-    gateway = Gateway(
+    gateway = Script(
         status(
             401,
             b'{"error": {"message": "Invalid API key", "code": 401}}',
@@ -105,7 +112,7 @@ def test_401_json_body_is_an_auth_error_not_an_sse_error() -> None:
 
 @pytest.mark.parametrize("code", [400, 401, 402, 403, 404])
 def test_client_errors_are_never_retried(code: int) -> None:
-    gateway = Gateway(status(code, b'{"error": {"message": "no"}}'))
+    gateway = Script(status(code, b'{"error": {"message": "no"}}'))
     with pytest.raises(APIError):
         collect(gateway)
     assert len(gateway.requests) == 1
@@ -114,7 +121,7 @@ def test_client_errors_are_never_retried(code: int) -> None:
 @pytest.mark.parametrize("code", [408, 409, 429, 500, 502, 503, 504])
 def test_retryable_statuses_are_retried_then_succeed(code: int) -> None:
     waits: list[float] = []
-    gateway = Gateway(status(code), ok(good_stream("after retry")))
+    gateway = Script(status(code), ok(good_stream("after retry")))
     assert text_of(collect(gateway, waits=waits)) == "after retry"
     assert len(gateway.requests) == 2
     assert len(waits) == 1 and 0.25 <= waits[0] <= 0.75  # backoff with jitter
@@ -122,7 +129,7 @@ def test_retryable_statuses_are_retried_then_succeed(code: int) -> None:
 
 def test_retries_stop_at_the_limit_with_growing_backoff() -> None:
     waits: list[float] = []
-    gateway = Gateway(status(503))
+    gateway = Script(status(503))
     with pytest.raises(APIError, match="HTTP 503"):
         collect(gateway, Settings(api_key="sk-x", base_url="http://g.test", retries=3), waits)
     assert len(gateway.requests) == 4
@@ -130,7 +137,7 @@ def test_retries_stop_at_the_limit_with_growing_backoff() -> None:
 
 
 def test_zero_retries() -> None:
-    gateway = Gateway(status(503))
+    gateway = Script(status(503))
     with pytest.raises(APIError):
         collect(gateway, Settings(api_key="sk-x", base_url="http://g.test", retries=0))
     assert len(gateway.requests) == 1
@@ -146,20 +153,20 @@ def test_zero_retries() -> None:
 )
 def test_retry_after_is_honoured(headers: dict[str, str], expected: float) -> None:
     waits: list[float] = []
-    collect(Gateway(status(429, **headers), ok(good_stream())), waits=waits)
+    collect(Script(status(429, **headers), ok(good_stream())), waits=waits)
     assert waits == [expected]
 
 
 def test_retry_after_as_http_date() -> None:
     waits: list[float] = []
     when = email.utils.formatdate(time.time() + 30, usegmt=True)
-    collect(Gateway(status(503, **{"retry-after": when}), ok(good_stream())), waits=waits)
+    collect(Script(status(503, **{"retry-after": when}), ok(good_stream())), waits=waits)
     assert 25 <= waits[0] <= 31
 
 
 def test_a_wait_longer_than_60_seconds_is_reported_not_slept() -> None:
     waits: list[float] = []
-    gateway = Gateway(status(429, b"", **{"retry-after": "120"}))
+    gateway = Script(status(429, b"", **{"retry-after": "120"}))
     with pytest.raises(APIError) as caught:
         collect(gateway, waits=waits)
     assert waits == [] and len(gateway.requests) == 1
@@ -170,7 +177,7 @@ def test_connection_failures_are_retried() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("Connection refused")
 
-    gateway = Gateway(refuse)
+    gateway = Script(refuse)
     with pytest.raises(NetworkError, match=r"cannot connect to gateway.test"):
         collect(gateway)
     assert len(gateway.requests) == 3
@@ -181,7 +188,7 @@ def test_no_retry_once_text_was_shown() -> None:
         yield from good_stream("partial words")[:2]
         raise httpx.ReadError("connection reset")
 
-    gateway = Gateway(lambda request: httpx.Response(200, headers=SSE, content=broken()))
+    gateway = Script(lambda request: httpx.Response(200, headers=SSE, content=broken()))
     events: list[Event] = []
     with pytest.raises(NetworkError, match="lost"):
         for event in stream_chat(SETTINGS, PAYLOAD, lambda *a: None, gateway.transport):
@@ -195,17 +202,17 @@ def test_reading_stops_at_done() -> None:
         yield from good_stream("done")
         raise AssertionError("read past [DONE]")
 
-    gateway = Gateway(lambda request: httpx.Response(200, headers=SSE, content=then_explode()))
+    gateway = Script(lambda request: httpx.Response(200, headers=SSE, content=then_explode()))
     assert text_of(collect(gateway)) == "done"
 
 
 def test_truncated_stream_is_a_stream_error() -> None:
     with pytest.raises(StreamError, match="ended before"):
-        collect(Gateway(ok(good_stream("cut here")[:-2])))
+        collect(Script(ok(good_stream("cut here")[:-2])))
 
 
 def test_finish_without_done_is_complete() -> None:
-    assert text_of(collect(Gateway(ok(good_stream("fine")[:-1])))) == "fine"
+    assert text_of(collect(Script(ok(good_stream("fine")[:-1])))) == "fine"
 
 
 def test_error_event_mid_stream() -> None:
@@ -218,7 +225,7 @@ def test_error_event_mid_stream() -> None:
             }
         }
     )
-    gateway = Gateway(ok([*good_stream("part")[:2], error, sse("[DONE]")]))
+    gateway = Script(ok([*good_stream("part")[:2], error, sse("[DONE]")]))
     with pytest.raises(APIError) as caught:
         collect(gateway)
     assert (caught.value.message, caught.value.type, caught.value.code) == (
@@ -231,7 +238,7 @@ def test_error_event_mid_stream() -> None:
 
 def test_bom_split_across_reads() -> None:
     parts = good_stream("with bom")
-    assert text_of(collect(Gateway(ok([b"\xef", b"\xbb\xbf" + parts[0], *parts[1:]])))) == (
+    assert text_of(collect(Script(ok([b"\xef", b"\xbb\xbf" + parts[0], *parts[1:]])))) == (
         "with bom"
     )
 
@@ -239,7 +246,7 @@ def test_bom_split_across_reads() -> None:
 def test_keepalive_comments_and_other_events_are_ignored() -> None:
     parts = good_stream("kept")
     stream = [b": keepalive\n\n", parts[0], b"event: ping\ndata: \n\n", *parts[1:]]
-    assert text_of(collect(Gateway(ok(stream)))) == "kept"
+    assert text_of(collect(Script(ok(stream)))) == "kept"
 
 
 def test_non_streamed_json_completion() -> None:
@@ -251,21 +258,19 @@ def test_non_streamed_json_completion() -> None:
             {"message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}
         ],
     }
-    gateway = Gateway(ok([json.dumps(obj).encode()], {"content-type": "application/json"}))
+    gateway = Script(ok([json.dumps(obj).encode()], {"content-type": "application/json"}))
     events = collect(gateway)
     assert text_of(events) == "whole" and Finish("stop") in events
 
 
 def test_json_error_body_with_status_200() -> None:
-    gateway = Gateway(
-        ok([b'{"error": {"message": "quota"}}'], {"content-type": "application/json"})
-    )
+    gateway = Script(ok([b'{"error": {"message": "quota"}}'], {"content-type": "application/json"}))
     with pytest.raises(APIError, match="quota"):
         collect(gateway)
 
 
 def test_html_with_status_200_is_refused_with_a_snippet() -> None:
-    gateway = Gateway(
+    gateway = Script(
         ok([b"<html><body>Login required</body></html>"], {"content-type": "text/html"})
     )
     with pytest.raises(StreamError, match=r"text/html.*Login required"):
@@ -275,20 +280,101 @@ def test_html_with_status_200_is_refused_with_a_snippet() -> None:
 def test_html_error_page_and_empty_body() -> None:
     with pytest.raises(APIError, match=r"HTTP 502.*Bad Gateway"):
         collect(
-            Gateway(status(502, b"<html><title>502 Bad Gateway</title></html>")),
+            Script(status(502, b"<html><title>502 Bad Gateway</title></html>")),
             Settings(api_key="sk-x", base_url="http://g.test", retries=0),
         )
     with pytest.raises(APIError, match=r"HTTP 503.*\(empty body\)"):
-        collect(Gateway(status(503)), Settings(api_key="sk-x", base_url="http://g.test", retries=0))
+        collect(Script(status(503)), Settings(api_key="sk-x", base_url="http://g.test", retries=0))
 
 
 def test_a_line_without_end_is_cut_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(client, "MAX_LINE_BYTES", 1000)
     endless = [b"data: " + b"z" * 300] * 10
     with pytest.raises(StreamError, match="without a line break"):
-        collect(Gateway(ok(endless)))
+        collect(Script(ok(endless)))
 
 
 def test_one_mib_token_passes() -> None:
     parts = [sse(chunk("m", content="x" * (1 << 20))), sse(chunk("m", finish="stop"))]
-    assert len(text_of(collect(Gateway(ok(parts))))) == 1 << 20
+    assert len(text_of(collect(Script(ok(parts))))) == 1 << 20
+
+
+def gzipped(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, compresslevel=9)
+
+
+def test_a_gzip_body_is_decoded() -> None:
+    body = b"".join(good_stream("packed answer"))
+    headers = {**SSE, "content-encoding": "gzip"}
+    assert text_of(collect(Script(ok([gzipped(body)], headers)))) == "packed answer"
+
+
+def test_the_line_limit_counts_decoded_bytes_of_a_gzip_bomb() -> None:
+    """200 KB of gzip that decodes to 200 MB without a line break: stopped at the limit,
+    without ever holding the decoded body (the limit counts decoded bytes)."""
+    import tracemalloc
+
+    bomb = gzipped(b"data: " + b"z" * (200 * 2**20))
+    assert len(bomb) < 300_000
+    headers = {**SSE, "content-encoding": "gzip"}
+    tracemalloc.start()
+    try:
+        with pytest.raises(StreamError, match="without a line break"):
+            collect(Script(ok([bomb], headers)))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * client.MAX_LINE_BYTES
+
+
+def test_a_body_flagged_gzip_that_is_not_gzip_is_a_stream_error() -> None:
+    headers = {**SSE, "content-encoding": "gzip"}
+    with pytest.raises(StreamError, match="not valid gzip"):
+        collect(Script(ok([b"this is plain text, not gzip"], headers)))
+
+
+def test_an_unknown_content_encoding_is_a_stream_error() -> None:
+    headers = {**SSE, "content-encoding": "br"}
+    with pytest.raises(StreamError, match="'br'"):
+        collect(Script(ok(good_stream(), headers)))
+
+
+KEY = "sk-unit-0123456789"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        f"invalid key {KEY}",
+        f"invalid key {KEY[:11]}",  # cut by the server's own excerpt
+        "invalid credentials " + __import__("base64").b64encode(f"Bearer {KEY}".encode()).decode(),
+    ],
+)
+def test_the_key_is_scrubbed_from_error_text_where_it_enters(echo: str) -> None:
+    body = json.dumps({"error": {"message": echo}}).encode()
+    with pytest.raises(AuthError) as caught:
+        collect(Script(status(401, body)))
+    assert "0123456" not in caught.value.message
+    assert "[redacted]" in caught.value.message or "…" in caught.value.message
+    encoded = __import__("base64").b64encode(f"Bearer {KEY}".encode()).decode()
+    assert encoded[8:20] not in caught.value.message
+
+
+def test_usage_numbers_that_cannot_be_true_are_unavailable() -> None:
+    final = (
+        b'data: {"model": "m", "choices": [{"delta": {}, "finish_reason": "stop"}], "usage":'
+        b' {"prompt_tokens": NaN, "completion_tokens": 1' + b"0" * 40 + b","
+        b' "total_tokens": -5, "cost": Infinity, "cached": 3}}\n\n'
+    )
+    events = collect(Script(ok([*good_stream("hi")[:2], final, sse("[DONE]")])))
+    usage = next(e for e in events if isinstance(e, Usage))
+    assert usage.data == {
+        "prompt_tokens": None,
+        "completion_tokens": None,
+        "total_tokens": None,
+        "cost": None,
+        "cached": 3,
+    }
+    assert set(usage.dropped) == {"prompt_tokens", "completion_tokens", "total_tokens", "cost"}

@@ -11,24 +11,24 @@ import pexpect
 import pytest
 
 from t360cli import config as config_module
-from t360cli.config import config_path, write_file
+from t360cli.config import write_file
 from t360cli.errors import ConfigError
 from t360cli.mockserver import SCENARIOS, MockServer
-from tests.helpers import KEY, chat_env, run_t360, run_tty, spawn_t360
+from tests.helpers import KEY, chat_env, paths, run_t360, run_tty, spawn_t360
 
 
 def test_set_get_unset_show_path(server: MockServer) -> None:
-    assert run_t360("config", "path").out == f"{config_path()}\n"
+    assert run_t360("config", "path").out == f"{paths().config_file}\n"
     assert run_t360("config", "set", "model", "echo").code == 0
     assert run_t360("config", "set", "timeout", "30").code == 0
-    assert config_path().read_text() == 'model = "echo"\ntimeout = 30.0\n'
+    assert paths().config_file.read_text() == 'model = "echo"\ntimeout = 30.0\n'
     assert run_t360("config", "get", "model").out == "echo\n"
     shown = json.loads(run_t360("config", "show", "--json", env={"T360_MODEL": "recall"}).out)
     assert shown["model"] == {"value": "recall", "source": "env"}
     assert shown["timeout"] == {"value": 30.0, "source": "file"}
     assert shown["retries"] == {"value": 2, "source": "default"}
     assert run_t360("config", "unset", "timeout").code == 0
-    assert config_path().read_text() == 'model = "echo"\n'
+    assert paths().config_file.read_text() == 'model = "echo"\n'
     # the file's model is used by chat
     result = run_t360("chat", "hello file", env=chat_env(server))
     assert result.out == "hello file\n" and server.calls[-1].body["model"] == "echo"
@@ -48,19 +48,19 @@ def test_set_get_unset_show_path(server: MockServer) -> None:
 def test_bad_keys_and_values_are_refused(args: list[str], message: str) -> None:
     result = run_t360(*args)
     assert result.code == 2 and message in result.err
-    assert not config_path().exists()
+    assert not paths().config_file.exists()
 
 
 def test_file_and_directory_are_private_from_the_start() -> None:
     assert run_t360("config", "set", "api_key", KEY).code == 0
-    assert stat.S_IMODE(config_path().stat().st_mode) == 0o600
-    assert stat.S_IMODE(config_path().parent.stat().st_mode) == 0o700
+    assert stat.S_IMODE(paths().config_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(paths().config_file.parent.stat().st_mode) == 0o700
 
 
 def test_a_failing_write_leaves_the_old_file_intact(
     monkeypatch: pytest.MonkeyPatch, isolated: Path
 ) -> None:
-    path = config_path()
+    path = paths().config_file
     write_file(path, {"model": "old"})
 
     def broken_fsync(fd: int) -> None:
@@ -74,7 +74,7 @@ def test_a_failing_write_leaves_the_old_file_intact(
 
 
 def test_broken_toml_is_exit_3_naming_file_and_line(server: MockServer) -> None:
-    path = config_path()
+    path = paths().config_file
     path.parent.mkdir(parents=True)
     path.write_text('model = "echo"\ntimeout = = 3\n')
     for args in (["chat", "hi"], ["config", "show"], ["models"]):
@@ -98,7 +98,7 @@ def test_hidden_prompt_for_the_api_key() -> None:
     child.close()
     assert child.exitstatus == 0
     assert KEY.encode() not in child.before  # not echoed, not printed
-    assert f'api_key = "{KEY}"' in config_path().read_text()
+    assert f'api_key = "{KEY}"' in paths().config_file.read_text()
 
 
 def test_the_key_is_redacted_everywhere(server: MockServer) -> None:
@@ -113,9 +113,9 @@ def test_the_key_is_redacted_everywhere(server: MockServer) -> None:
     ]
     for result in outputs:
         assert KEY not in result.out + result.err
-    assert "sk-te…5f60" in outputs[0].out
+    assert "…5f60" in outputs[0].out and "sk-te" not in outputs[0].out
     debug = outputs[3].err
-    assert "> POST http://127.0.0.1" in debug and "authorization: Bearer sk-te…5f60" in debug
+    assert "> POST http://127.0.0.1" in debug and "authorization: Bearer …5f60" in debug
     assert "< HTTP/1.1 200 OK" in debug
 
 
@@ -155,4 +155,4 @@ def test_config_edit_checks_the_result(tmp_path: Path) -> None:
     breaker.chmod(0o755)
     broken = run_t360("config", "edit", env={"VISUAL": str(breaker)})
     assert broken.code == 3 and "line 1" in broken.err
-    assert os.access(config_path(), os.R_OK)
+    assert os.access(paths().config_file, os.R_OK)

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from t360cli.errors import ConfigError, NetworkError, UsageError
-from t360cli.history import MIGRATIONS, History, database_path
+from t360cli.history import MIGRATIONS, History
 from t360cli.mockserver import MockServer
 from t360cli.session import TurnJournal
 from t360cli.stats import Turn
-from tests.helpers import T360, chat_env, run_t360
+from tests.helpers import T360, chat_env, open_history, paths, run_t360
 
 
 def a_turn(content: str = "answer", **changes: object) -> Turn:
@@ -38,8 +38,8 @@ def a_turn(content: str = "answer", **changes: object) -> Turn:
 def test_schema_is_versioned_and_newer_databases_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     with History.open(path) as history:
-        assert history.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        assert history.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert history.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+        assert history.query("PRAGMA journal_mode")[0][0] == "wal"
     with History.open(path):
         pass  # opening again migrates nothing and fails nothing
     db = sqlite3.connect(path)
@@ -64,9 +64,13 @@ def test_ids_resolve_by_unique_prefix(tmp_path: Path) -> None:
             history.resolve("ffffffff" if not first.startswith("f") else "00000000")
         with pytest.raises(UsageError, match="not a conversation id"):
             history.resolve("zz")
-        history.db.execute(
-            "INSERT INTO conversations VALUES (?, 't', 'm', NULL, 'chat', 0, 0)", (first[:2] + "x",)
-        )
+        db = sqlite3.connect(history.path)
+        with db:
+            db.execute(
+                "INSERT INTO conversations VALUES (?, 't', 'm', NULL, 'chat', 0, 0)",
+                (first[:2] + "x",),
+            )
+        db.close()
         with pytest.raises(UsageError, match="several"):
             history.resolve(first[:2])
 
@@ -95,7 +99,7 @@ def test_journal_writes_nothing_before_the_first_token_then_checkpoints(tmp_path
     with History.open(path) as history:
         last = history.messages(conversation.id)[-1]
         assert (last.content, last.partial, last.error) == ("partial answer", True, "lost")
-        row = history.db.execute("SELECT * FROM responses").fetchone()
+        row = history.query("SELECT * FROM responses")[0]
         assert (row["ttft_ms"], row["cost"], json.loads(row["usage"])["total_tokens"]) == (
             100.0,
             0.5,
@@ -138,7 +142,7 @@ def test_search_treats_wildcards_literally(tmp_path: Path) -> None:
 
 
 def saved(conversation: str | None = None) -> list[tuple[str, str]]:
-    with History.open() as history:
+    with open_history() as history:
         cid = conversation or history.latest()
         assert cid is not None
         return [(m.role, m.content) for m in history.messages(cid)]
@@ -159,7 +163,7 @@ def test_one_shot_is_saved_and_continued(server: MockServer) -> None:
 
 def test_no_save_keeps_the_call_out_of_the_history(server: MockServer) -> None:
     run_t360("chat", "--no-save", "-m", "echo", "secret", env=chat_env(server))
-    assert not database_path().exists()
+    assert not paths().history_db.exists()
     run_t360("chat", "-m", "echo", "kept", env=chat_env(server))
     run_t360("chat", "--no-save", "-m", "echo", "secret", env=chat_env(server))
     assert saved() == [("user", "kept"), ("assistant", "kept")]
@@ -172,7 +176,7 @@ def test_continue_without_history_is_a_usage_error(server: MockServer) -> None:
 
 def test_a_failed_turn_is_saved_as_partial(server: MockServer) -> None:
     run_t360("chat", "-m", "error-mid", "hi", env=chat_env(server))
-    with History.open() as history:
+    with open_history() as history:
         last = history.messages(history.latest() or "")[-1]
         assert (last.content, last.partial, last.error) == (
             "Partial answer ",
@@ -202,7 +206,7 @@ def test_a_process_stopped_mid_answer_leaves_the_partial_turn(
     out, err = proc.communicate(timeout=10)
     shown += out
     assert server.wait_for(lambda: server.disconnects >= 1, timeout=5)
-    with History.open() as history:
+    with open_history() as history:
         last = history.messages(history.latest() or "")[-1]
     assert last.role == "assistant" and last.partial and last.content
     assert shown.decode().startswith(last.content)  # nothing saved that was not shown
@@ -227,7 +231,7 @@ def test_concurrent_writers(server: MockServer) -> None:
     ]
     errors = [p.communicate(timeout=60)[1] for p in procs]
     assert [p.returncode for p in procs] == [0] * 4, errors
-    with History.open() as history:
+    with open_history() as history:
         conversations = history.recent()
         assert sorted(c.title for c in conversations) == [f"writer {i}" for i in range(4)]
         assert all(len(history.messages(c.id)) == 2 for c in conversations)
@@ -283,5 +287,5 @@ def test_migration_from_schema_1_fills_in_the_kind(tmp_path: Path) -> None:
     db.commit()
     db.close()
     with History.open(path) as history:
-        assert history.db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
-        assert history.db.execute("SELECT kind FROM responses").fetchone()[0] == "bench"
+        assert history.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+        assert history.query("SELECT kind FROM responses")[0][0] == "bench"

@@ -7,9 +7,11 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from t360cli.mockserver import MARKDOWN, words
+from t360cli.environment import Environment
+from t360cli.mockserver.wire import MARKDOWN, words
 from t360cli.render import BlockSplitter, MarkdownSink
-from t360cli.terminal import Environment, sanitize
+from t360cli.safety import sanitize
+from tests.helpers import fake_environment
 
 
 def blocks_of(pieces: list[str]) -> tuple[list[str], str]:
@@ -59,10 +61,14 @@ def test_sanitize_neutralises_controls_but_keeps_newline_and_tab() -> None:
     assert sanitize("a\tb\nc\x1b[2J\x07\x9b\x7f\r\n") == "a\tb\nc␛[2J␇\ufffd␡\n"
 
 
+def test_sanitize_neutralises_bidi_controls() -> None:
+    tricky = "admin\u202euser\u2066x\u2069 \u202a\u202b\u202c\u202d\u2067\u2068"
+    assert sanitize(tricky) == "admin\ufffduser\ufffdx\ufffd " + "\ufffd" * 6
+
+
 def fake_terminal() -> tuple[Environment, io.StringIO]:
     out = io.StringIO()
-    env = Environment(io.StringIO(), out, io.StringIO(), False, True, False, False, False, False)
-    return env, out
+    return fake_environment(stdout=out, tty=True), out
 
 
 def redraw_after_every_token(pieces: list[str], width: int = 60) -> tuple[int, int]:

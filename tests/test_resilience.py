@@ -65,19 +65,35 @@ def test_keepalive_comments_reset_the_idle_timeout(server: MockServer) -> None:
     assert silent.code == 5 and "no data from 127.0.0.1 for 0.3 s" in silent.err
 
 
-def test_a_second_ctrl_c_during_clean_up_exits_at_once() -> None:
+def test_a_second_ctrl_c_during_clean_up_exits_at_once(server: MockServer) -> None:
+    """Ctrl-C mid-answer starts the clean-up (here a sink whose close is slow); a second
+    Ctrl-C during it leaves at once with 130."""
     code = (
-        "import os, signal, time\n"
-        "from t360cli.session import _second_interrupt_exits\n"
-        "with _second_interrupt_exits(True):\n"
-        "    os.kill(os.getpid(), signal.SIGINT)\n"
-        "    time.sleep(5)\n"
-        "print('clean-up finished')\n"
+        "import os, signal, sys, time\n"
+        "from t360cli.client import Gateway\n"
+        "from t360cli.config import Settings\n"
+        "from t360cli.session import run_turn\n"
+        "from tests.helpers import fake_environment\n"
+        "class SlowSink:\n"
+        "    def started(self, model): pass\n"
+        "    def text(self, text): os.kill(os.getpid(), signal.SIGINT)\n"
+        "    def reasoning(self, text): pass\n"
+        "    def waiting(self, *args): pass\n"
+        "    def close(self):\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        time.sleep(5)\n"
+        "        print('clean-up finished')\n"
+        f"settings = Settings(api_key='sk-test-0123456789', base_url='{server.url}')\n"
+        "payload = {'model': 'slow:200', 'messages': [], 'stream': True}\n"
+        "with Gateway(settings) as gateway:\n"
+        "    run_turn(fake_environment(stdout=sys.stdout), gateway, payload, SlowSink())\n"
+        "print('returned')\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, timeout=30, check=False
     )
-    assert proc.returncode == 130 and b"clean-up finished" not in proc.stdout
+    assert proc.returncode == 130, proc.stderr
+    assert b"clean-up finished" not in proc.stdout and b"returned" not in proc.stdout
 
 
 def peak_memory_kib(*args: str, env: dict[str, str]) -> tuple[int, int]:

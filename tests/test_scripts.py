@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 from t360cli.mockserver import SCENARIOS, MockServer
-from tests.helpers import KEY, T360, chat_env, run_t360
+from tests.helpers import KEY, T360, chat_env, fake_environment, run_t360
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -222,14 +222,10 @@ def test_plain_http_to_a_remote_host_warns() -> None:
 
     from t360cli.commands.common import warn_plain_http
     from t360cli.config import Settings
-    from t360cli.terminal import Environment
 
     def warning(url: str) -> str:
         err = io.StringIO()
-        env = Environment(
-            io.StringIO(), io.StringIO(), err, False, False, False, False, False, False
-        )
-        warn_plain_http(env, Settings(api_key=KEY, base_url=url))
+        warn_plain_http(fake_environment(stderr=err), Settings(api_key=KEY, base_url=url))
         return err.getvalue()
 
     assert "unencrypted to gateway.example" in warning("http://gateway.example:8080/v1")
@@ -238,5 +234,7 @@ def test_plain_http_to_a_remote_host_warns() -> None:
         "http://127.0.0.2:9/v1",
         "http://localhost/v1",
         "http://[::1]:80/v1",
+        "http://127.0.0.1/v1",
+        "http://localhost:8080/v1",
     ):
         assert warning(quiet) == "", quiet

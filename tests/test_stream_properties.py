@@ -10,11 +10,11 @@ import httpx
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from t360cli.client import stream_chat
+from t360cli.client import Gateway
 from t360cli.config import Settings
 from t360cli.errors import T360Error
 from t360cli.events import TextDelta
-from t360cli.mockserver import stream_of, words
+from t360cli.mockserver.wire import stream_of, words
 
 SETTINGS = Settings(api_key="sk-prop-0123456789", base_url="http://gateway.test/v1", retries=0)
 PAYLOAD = {"model": "m", "messages": [], "stream": True}
@@ -34,8 +34,9 @@ def answer(parts: Iterator[bytes], content_type: str = "text/event-stream") -> s
     transport = httpx.MockTransport(
         lambda request: httpx.Response(200, headers={"content-type": content_type}, content=parts)
     )
-    events = stream_chat(SETTINGS, PAYLOAD, lambda *a: None, transport)
-    return "".join(e.text for e in events if isinstance(e, TextDelta))
+    with Gateway(SETTINGS, transport=transport) as gateway:
+        events = gateway.chat(PAYLOAD, lambda *a: None)
+        return "".join(e.text for e in events if isinstance(e, TextDelta))
 
 
 texts = st.text(alphabet=st.characters(blacklist_categories=["Cs"]), min_size=1, max_size=60)

@@ -7,7 +7,6 @@ restricted to this run (and ``stats`` leaves bench runs out unless asked).
 
 from __future__ import annotations
 
-import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
@@ -19,12 +18,16 @@ from t360cli.commands.common import (
     BaseUrlOption,
     DebugOption,
     complete_model,
+    environment,
     gateway_settings,
 )
-from t360cli.commands.stats import COLUMNS, cells
+from t360cli.commands.stats import COLUMNS, cells, label
+from t360cli.environment import Environment
 from t360cli.errors import UsageError
-from t360cli.session import TurnJournal, build_payload, open_history, run_turn
-from t360cli.terminal import Environment, NullSink
+from t360cli.request import RequestOptions, build_payload
+from t360cli.safety import dumps
+from t360cli.session import TurnJournal, debug_log, open_history, run_turn
+from t360cli.terminal import NullSink
 
 #: More requests than this per model need --yes: they cost money.
 LIMIT = 20
@@ -32,6 +35,7 @@ DEFAULT_PROMPT = "Reply with one short sentence about the sea."
 
 
 def bench(
+    ctx: typer.Context,
     models: Annotated[
         list[str],
         typer.Option(
@@ -55,10 +59,11 @@ def bench(
     debug: DebugOption = False,
 ) -> None:
     """Send N short requests per model and compare TTFT, latency, speed and cost."""
-    from t360cli.analytics import Filters, analyse, providers
+    from t360cli.analytics import Filters, analyse, providers, served
+    from t360cli.client import Gateway
     from t360cli.history import History
 
-    env = Environment.from_process()
+    env = environment(ctx)
     if count > LIMIT and not yes:
         raise UsageError(
             f"-n {count} sends {count * len(models)} paid requests",
@@ -70,23 +75,24 @@ def bench(
     models = list(dict.fromkeys(models))
     total = count * len(models)
     env.stderr.write(
-        f"sending {total} request{'s' * (total != 1)} ({count} per model, "
-        f"{concurrency} at a time) to {settings.base_url}\n"
+        env.shown(
+            f"sending {total} request{'s' * (total != 1)} ({count} per model, "
+            f"{concurrency} at a time) to {settings.base_url}"
+        )
+        + "\n"
     )
-    with History.open() as history:
+    database = env.paths.history_db
+    with History.open(database) as history:
         runs = {m: history.create(m, None, f"bench: {prompt}", kind="bench") for m in models}
 
     progress = _Progress(env, total)
+    request = RequestOptions(max_tokens=max_tokens)
+    gateway = Gateway(settings, log=debug_log(env, settings), connections=concurrency)
 
     def one(model: str) -> None:
-        model_settings = settings._replace(model=model)
-        payload = build_payload(
-            model_settings,
-            [{"role": "user", "content": prompt}],
-            max_tokens=max_tokens,
-        )
+        payload = build_payload(model, [{"role": "user", "content": prompt}], request)
         journal = TurnJournal(
-            open_history,
+            open_history(database),
             runs[model],
             prompt,
             model=model,
@@ -94,33 +100,45 @@ def bench(
             warn=env.warn,
             kind="bench",
         )
-        run_turn(model_settings, payload, NullSink(env, show_extras=False), journal)
+        run_turn(env, gateway, payload, NullSink(env, show_extras=False), journal)
         progress.advance()
 
     jobs = [model for _ in range(count) for model in models]
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        for future in [pool.submit(one, model) for model in jobs]:
-            future.result()
-    progress.close()
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            for future in [pool.submit(one, model) for model in jobs]:
+                future.result()
+    finally:
+        gateway.close()
+        progress.close()
 
     filters = Filters(conversations=tuple(runs.values()))
-    with History.open() as history:
+    with History.open(database) as history:
         summaries = {s.key: s for s in analyse(history, filters).by_model}
         seen = providers(history, filters)
+        served_ids = served(history, filters)
     ordered = [summaries[m] for m in models if m in summaries]
     if json_out:
         obj = {
-            s.key: {**s.as_json(), "providers": seen.get(s.key, []), "run": runs[s.key]}
+            s.key: {
+                **s.as_json(),
+                "providers": seen.get(s.key, []),
+                "served_as": served_ids.get(s.key, []),
+                "run": runs[s.key],
+            }
             for s in ordered
         }
-        env.stdout.write(json.dumps(obj) + "\n")
+        env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
         return
     from t360cli.render import print_table
 
     print_table(
         env,
         ["model", *COLUMNS, "providers"],
-        [[s.key, *cells(s), ", ".join(seen.get(s.key, [])) or "n/a"] for s in ordered],
+        [
+            [label(s.key, served_ids), *cells(s), ", ".join(seen.get(s.key, [])) or "n/a"]
+            for s in ordered
+        ],
     )
 
 

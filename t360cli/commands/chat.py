@@ -1,13 +1,10 @@
-"""``t360 chat``: one-shot answers and the REPL's entry."""
+"""``t360 chat``: one-shot answers and the REPL's entry. Glue only: flags -> settings ->
+request -> the turn pipeline (``session``) -> report."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import sys
 from pathlib import Path
-from typing import Annotated, Any, NamedTuple, NoReturn
+from typing import Annotated, NamedTuple
 
 import typer
 
@@ -17,45 +14,21 @@ from t360cli.commands.common import (
     DebugOption,
     complete_conversation,
     complete_model,
+    environment,
     require_key,
 )
-from t360cli.config import Settings, load_settings
+from t360cli.config import load_settings
+from t360cli.environment import Environment
 from t360cli.errors import ExitCode, T360Error, UsageError
-from t360cli.prompt import compose, read_file, read_stdin
-from t360cli.report import emit_json, report_turn
+from t360cli.prompt import check_argument, compose, read_file, read_stdin
+from t360cli.report import emit_json, make_sink, report_turn
+from t360cli.request import RequestOptions, check_options, parse_options
 from t360cli.session import Chat
 from t360cli.stats import Turn
-from t360cli.terminal import Environment, make_sink
-
-
-def _parse_options(pairs: list[str]) -> dict[str, Any]:
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise UsageError(f"-o expects KEY=VALUE, got {pair!r}", "for example -o top_p=0.9")
-        try:
-            options[key.strip()] = json.loads(value)
-        except ValueError:
-            options[key.strip()] = value
-    return options
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def _finish(env: Environment, turn: Turn, *, json_out: bool, quiet: bool) -> NoReturn:
-    """Report the turn after the answer, then exit with its code."""
-    if json_out:
-        emit_json(env, turn)
-    report_turn(env, turn, quiet=quiet)
-    if turn.error is not None:
-        raise typer.Exit(turn.error.exit_code)
-    raise typer.Exit(ExitCode.INTERRUPTED if turn.interrupted else ExitCode.OK)
 
 
 def chat(
+    ctx: typer.Context,
     prompt: Annotated[
         list[str] | None,
         typer.Argument(help="The prompt (words are joined by spaces; '-' reads stdin there)."),
@@ -72,7 +45,7 @@ def chat(
         typer.Option("-f", "--file", help="Add a file's content to the message (repeatable)."),
     ] = None,
     temperature: Annotated[
-        float | None, typer.Option("--temperature", min=0.0, help="Sampling temperature.")
+        float | None, typer.Option("--temperature", help="Sampling temperature (0 or more).")
     ] = None,
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", min=1, help="Longest answer, in tokens.")
@@ -109,42 +82,40 @@ def chat(
         typer.Option("--timeout", help="Longest silence tolerated while waiting, in seconds."),
     ] = None,
     retries: Annotated[
-        int | None, typer.Option("--retries", help="Retries before the first token (default 2).")
+        int | None,
+        typer.Option("--retries", help="Retries before the first token (default 2, at most 10)."),
     ] = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Send a prompt and stream the answer; without one on a terminal, start a REPL."""
-    env = Environment.from_process()
-    settings: Settings | None = None
+    env = environment(ctx)
+    interactive = not prompt and not files and env.stdin_isatty
     try:
         if system is not None and system_file is not None:
             raise UsageError("give either --system or --system-file, not both")
         if continue_ and conversation is not None:
             raise UsageError("give either --continue or --conversation, not both")
-        if system_file is not None:
-            system = read_file(system_file, "system file")
-        interactive = not prompt and not files and env.stdin_isatty
         if interactive and json_out:
             raise UsageError("--json needs a prompt", "pass one as an argument, or pipe it in")
-        previous = _previous(continue_, conversation) if continue_ or conversation else None
-        if previous is not None:  # the conversation's own model and system, unless overridden
-            model = model or previous.model
-            system = system if system is not None else previous.system
-        settings, warnings = load_settings(
-            {
-                "api_key": api_key,
-                "base_url": base_url,
-                "model": model,
-                "system": system,
-                "timeout": timeout,
-                "retries": retries,
-                "debug": debug or None,
-            }
+        previous = _previous(env, continue_, conversation)
+        if system_file is not None:
+            system = read_file(system_file, "system file")
+        flags = {
+            "api_key": api_key,
+            "base_url": base_url,
+            "model": model,
+            "system": check_argument(system, "--system") if system is not None else None,
+            "timeout": timeout,
+            "retries": retries,
+            "debug": debug or None,
+        }
+        saved = {"model": previous.model, "system": previous.system} if previous else None
+        settings = load_settings(env, flags, conversation=saved)
+        request = check_options(
+            RequestOptions(temperature, max_tokens, parse_options(option or []), not no_stream)
         )
-        for warning in warnings:
-            env.warn(warning)
         message = ""
         if not interactive:
             stdin_text = None if no_stdin or env.stdin_isatty else read_stdin(env.stdin)
@@ -154,49 +125,52 @@ def chat(
                     "no prompt given", "pass it as an argument, or pipe text in on stdin"
                 )
         require_key(env, settings)
-        session = Chat(
-            settings,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            options=_parse_options(option or []),
-            stream=not no_stream,
-            save=not no_save,
-            conversation_id=previous.id if previous else None,
-            messages=previous.context if previous else [],
-        )
     except T360Error as error:
         if json_out:
-            name = settings.model if settings else (model or "")
-            emit_json(env, Turn("", None, name, None, None, None, None, None, 0.0, error=error))
+            emit_json(env, Turn.failed(model or "", error))
         raise
-    if interactive:
-        from t360cli.repl import run_repl  # prompt_toolkit loads only for the REPL
-
-        run_repl(env, session, raw=raw, quiet=quiet, recent=previous.recent if previous else [])
-        raise typer.Exit(ExitCode.OK)
-    signal.signal(signal.SIGTERM, _on_sigterm)
-    sink = make_sink(env, json_out=json_out, raw=raw, quiet=quiet)
+    session = Chat(
+        env,
+        settings,
+        request,
+        save=not no_save,
+        conversation_id=previous.id if previous else None,
+        messages=previous.context if previous else [],
+    )
     try:
-        turn = session.ask(message, sink, env.warn)
-    except BrokenPipeError:  # the reader went away (``| head``): nothing more to say
-        _quiet_stdout()
-        raise typer.Exit(ExitCode.OK) from None
-    _finish(env, turn, json_out=json_out, quiet=quiet)
+        if interactive:
+            from t360cli.repl import run_repl  # prompt_toolkit loads only for the REPL
+
+            run_repl(env, session, raw=raw, quiet=quiet, recent=previous.recent if previous else [])
+            return
+        sink = make_sink(env, json_out=json_out, raw=raw, quiet=quiet)
+        turn = session.ask(message, sink)
+    finally:
+        session.close()
+    if json_out:
+        emit_json(env, turn)
+    report_turn(env, turn, quiet=quiet)
+    if turn.error is not None:
+        raise typer.Exit(turn.error.exit_code)
+    if turn.interrupted:
+        raise typer.Exit(ExitCode.INTERRUPTED)
 
 
 class _Previous(NamedTuple):
     id: str
     model: str
     system: str | None
-    context: list[dict[str, Any]]
+    context: list[dict[str, object]]
     recent: list[tuple[str, str]]
 
 
-def _previous(latest: bool, prefix: str | None) -> _Previous:
+def _previous(env: Environment, latest: bool, prefix: str | None) -> _Previous | None:
     """The saved conversation to continue: the latest one, or the one with this id."""
+    if not latest and prefix is None:
+        return None
     from t360cli.history import History
 
-    with History.open() as history:
+    with History.open(env.paths.history_db) as history:
         conversation_id = history.resolve(prefix) if prefix is not None else history.latest()
         if conversation_id is None:
             raise UsageError("there is no saved conversation to continue yet")
@@ -209,12 +183,3 @@ def _previous(latest: bool, prefix: str | None) -> _Previous:
         return _Previous(
             saved.id, saved.model, saved.system, history.context(conversation_id), recent[-6:]
         )
-
-
-def _quiet_stdout() -> None:
-    """After a closed pipe: point stdout at /dev/null so the final flush cannot fail."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):
-        pass

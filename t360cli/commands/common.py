@@ -1,4 +1,4 @@
-"""Helpers the commands share."""
+"""Helpers the commands share: the Environment, gateway settings, output, completion."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from typing import Annotated
 import typer
 
 from t360cli.config import Settings, load_settings
+from t360cli.environment import Environment
 from t360cli.errors import ConfigError
-from t360cli.terminal import Environment, sanitize
+from t360cli.safety import sanitize
 
 #: The options every command that talks to the gateway takes.
 ApiKeyOption = Annotated[
@@ -21,19 +22,29 @@ DebugOption = Annotated[
 ]
 
 
+def environment(ctx: typer.Context) -> Environment:
+    """The Environment the boundary (``cli.run``) built for this run."""
+    env = ctx.find_object(Environment)
+    if env is None:
+        raise RuntimeError("t360 commands run through t360cli.cli.run")
+    return env
+
+
 def gateway_settings(env: Environment, flags: dict[str, object | None]) -> Settings:
     """Settings for a command that talks to the gateway: warnings shown, key required."""
-    settings, warnings = load_settings(flags)
-    for warning in warnings:
-        env.warn(warning)
+    settings = load_settings(env, flags)
     require_key(env, settings)
     return settings
 
 
 def warn_plain_http(env: Environment, settings: Settings) -> None:
-    if not settings.base_url.startswith("http://") or not settings.api_key:
+    """A key about to cross a network unencrypted is worth one warning (not loopback)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(settings.base_url)
+    if parts.scheme != "http" or not settings.api_key:
         return
-    host = settings.base_url.split("://", 1)[1].split("/", 1)[0].rsplit(":", 1)[0].strip("[]")
+    host = parts.hostname or ""
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -59,14 +70,15 @@ def write_out(env: Environment, text: str) -> None:
 # -- shell completion (never a network call on TAB) ------------------------------------
 
 
-def complete_model(incomplete: str) -> list[str]:
+def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
     """Model ids from the cache `t360 models` keeps, then those used before."""
-    from t360cli.commands.models import cached
-    from t360cli.history import History, database_path
+    from t360cli.history import History
+    from t360cli.modelinfo import cached
 
-    names = cached()
-    if database_path().exists():
-        with History.open() as history:
+    env = environment(ctx)
+    names = cached(env.paths)
+    if env.paths.history_db.exists():
+        with History.open(env.paths.history_db) as history:
             names += history.models()
     return [name for name in dict.fromkeys(names) if name.startswith(incomplete)]
 
@@ -77,11 +89,12 @@ def complete_setting(incomplete: str) -> list[str]:
     return [name for name in PARSERS if name.startswith(incomplete)]
 
 
-def complete_conversation(incomplete: str) -> list[tuple[str, str]]:
+def complete_conversation(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """Recent conversation ids, each with its title as help."""
-    from t360cli.history import History, database_path
+    from t360cli.history import History
 
-    if not database_path().exists():
+    env = environment(ctx)
+    if not env.paths.history_db.exists():
         return []
-    with History.open() as history:
+    with History.open(env.paths.history_db) as history:
         return [(c.id, c.title) for c in history.recent(50) if c.id.startswith(incomplete)]

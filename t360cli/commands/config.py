@@ -2,28 +2,23 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shlex
 import subprocess
-import sys
 from typing import Annotated
 
 import typer
 
-from t360cli.commands.common import complete_setting, write_out
+from t360cli.commands.common import complete_setting, environment, write_out
 from t360cli.config import (
     PARSERS,
     check_name,
-    config_path,
     load_file,
     load_settings,
     parse_value,
-    redact,
     write_file,
 )
 from t360cli.errors import ConfigError, UsageError
-from t360cli.terminal import Environment
+from t360cli.safety import dumps, redact
 
 app = typer.Typer(help="Read and change settings (the config file).", no_args_is_help=True)
 
@@ -42,6 +37,7 @@ def _shown(name: str, value: object) -> str:
 
 @app.command("set")
 def config_set(
+    ctx: typer.Context,
     name: KeyArgument,
     value: Annotated[
         str | None, typer.Argument(help="The value; api_key without one asks for it, hidden.")
@@ -49,52 +45,53 @@ def config_set(
 ) -> None:
     """Store a setting in the config file."""
     check_name(name)
-    env = Environment.from_process()
+    env = environment(ctx)
     if value is None:
         if name != "api_key":
             raise UsageError(f"config set {name} needs a value")
         if not env.stdin_isatty:
-            value = sys.stdin.readline().strip()  # e.g. from a password manager's pipe
+            value = env.stdin.readline().strip()  # e.g. from a password manager's pipe
         else:
             value = typer.prompt("API key", hide_input=True, err=True)
-    path = config_path()
+    path = env.paths.config_file
     table = load_file(path)
     table[name] = parse_value(name, value)
     write_file(path, table)
-    env.stderr.write(f"{name} = {_shown(name, table[name])} saved in {path}\n")
+    env.stderr.write(env.shown(f"{name} = {_shown(name, table[name])} saved in {path}") + "\n")
 
 
 @app.command("get")
-def config_get(name: KeyArgument) -> None:
+def config_get(ctx: typer.Context, name: KeyArgument) -> None:
     """Print a setting's effective value (the API key redacted)."""
     check_name(name)
-    settings, _ = load_settings({})
-    write_out(Environment.from_process(), _shown(name, getattr(settings, name)) + "\n")
+    env = environment(ctx)
+    settings = load_settings(env, {})
+    write_out(env, _shown(name, getattr(settings, name)) + "\n")
 
 
 @app.command("unset")
-def config_unset(name: KeyArgument) -> None:
+def config_unset(ctx: typer.Context, name: KeyArgument) -> None:
     """Remove a setting from the config file."""
     check_name(name)
-    path = config_path()
+    env = environment(ctx)
+    path = env.paths.config_file
     table = load_file(path)
     if name not in table:
-        Environment.from_process().stderr.write(f"{name} was not set in {path}\n")
+        env.stderr.write(env.shown(f"{name} was not set in {path}") + "\n")
         return
     del table[name]
     write_file(path, table)
-    Environment.from_process().stderr.write(f"{name} removed from {path}\n")
+    env.stderr.write(env.shown(f"{name} removed from {path}") + "\n")
 
 
 @app.command("show")
 def config_show(
+    ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Every effective setting and where it comes from (flag, env, file, default)."""
-    settings, warnings = load_settings({})
-    env = Environment.from_process()
-    for warning in warnings:
-        env.warn(warning)
+    env = environment(ctx)
+    settings = load_settings(env, {})
     if json_out:
         obj = {
             name: {
@@ -103,31 +100,33 @@ def config_show(
             }
             for name in PARSERS
         }
-        env.stdout.write(json.dumps(obj, ensure_ascii=False) + "\n")
+        env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
         return
     rows = [
         (name, _shown(name, getattr(settings, name)), settings.sources[name]) for name in PARSERS
     ]
     width = max(len(name) for name, _, _ in rows)
     text = "".join(f"{name.ljust(width)}  {value}  ({source})\n" for name, value, source in rows)
-    write_out(env, text + f"# config file: {config_path()}\n")
+    write_out(env, text + f"# config file: {env.paths.config_file}\n")
 
 
 @app.command("path")
-def config_path_command() -> None:
+def config_path_command(ctx: typer.Context) -> None:
     """Print the config file's path."""
-    write_out(Environment.from_process(), f"{config_path()}\n")
+    env = environment(ctx)
+    write_out(env, f"{env.paths.config_file}\n")
 
 
 @app.command("edit")
-def config_edit() -> None:
+def config_edit(ctx: typer.Context) -> None:
     """Open the config file in $VISUAL or $EDITOR, then check it."""
-    path = config_path()
+    env = environment(ctx)
+    path = env.paths.config_file
     if not path.exists():
         write_file(path, {})
-    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    editor = env.vars.get("VISUAL") or env.vars.get("EDITOR") or "vi"
     try:
         subprocess.run([*shlex.split(editor), str(path)], check=True)
     except (OSError, subprocess.CalledProcessError) as exc:
         raise ConfigError(f"the editor {editor!r} failed: {exc}", "set $EDITOR") from None
-    load_settings({})  # a broken file is reported now, naming the line
+    load_settings(env, {})  # a broken file is reported now, naming the line

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from t360cli.commands.common import complete_conversation, write_out
+from t360cli.commands.common import complete_conversation, environment, write_out
 from t360cli.errors import ExitCode, UsageError
-from t360cli.terminal import Environment
+from t360cli.safety import dumps
 
 app = typer.Typer(
     help="List, show, search, export and delete saved conversations.", no_args_is_help=True
@@ -32,14 +31,15 @@ def _when(timestamp: float) -> str:
 
 @app.command("list")
 def history_list(
+    ctx: typer.Context,
     limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many to list.")] = 20,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
 ) -> None:
     """Recent conversations: id, date, model, turns, title."""
     from t360cli.history import History
 
-    env = Environment.from_process()
-    with History.open() as history:
+    env = environment(ctx)
+    with History.open(env.paths.history_db) as history:
         rows = history.recent(limit)
     if json_out:
         items = [
@@ -53,7 +53,7 @@ def history_list(
             }
             for c in rows
         ]
-        env.stdout.write(json.dumps(items, ensure_ascii=False) + "\n")
+        env.stdout.write(dumps(items, terminal=env.stdout_isatty) + "\n")
         return
     if not rows:
         env.stderr.write("no saved conversations yet\n")
@@ -69,17 +69,19 @@ def history_list(
 
 
 @app.command("show")
-def history_show(conversation_id: IdArgument) -> None:
+def history_show(ctx: typer.Context, conversation_id: IdArgument) -> None:
     """A conversation as a markdown transcript."""
     from t360cli.history import History
 
-    with History.open() as history:
+    env = environment(ctx)
+    with History.open(env.paths.history_db) as history:
         text = history.export_markdown(history.resolve(conversation_id))
-    write_out(Environment.from_process(), text)
+    write_out(env, text)
 
 
 @app.command("export")
 def history_export(
+    ctx: typer.Context,
     conversation_id: IdArgument,
     format_: Annotated[
         str, typer.Option("--format", help="md (a transcript) or json (messages and metrics).")
@@ -93,14 +95,19 @@ def history_export(
 
     if format_ not in ("md", "json"):
         raise UsageError(f"unknown format {format_!r}", "use --format md or --format json")
-    with History.open() as history:
+    env = environment(ctx)
+    terminal = output is None and env.stdout_isatty
+    with History.open(env.paths.history_db) as history:
         full = history.resolve(conversation_id)
         if format_ == "json":
-            text = json.dumps(history.export_json(full), ensure_ascii=False, indent=2) + "\n"
+            text = dumps(history.export_json(full), terminal=terminal, indent=2) + "\n"
         else:
             text = history.export_markdown(full)
     if output is None:
-        write_out(Environment.from_process(), text)
+        if format_ == "json":
+            env.stdout.write(text)
+        else:
+            write_out(env, text)
         return
     try:
         output.write_text(text)
@@ -110,17 +117,18 @@ def history_export(
 
 @app.command("search")
 def history_search(
+    ctx: typer.Context,
     text: Annotated[str, typer.Argument(help="Text to look for in saved messages.")],
 ) -> None:
     """Messages containing TEXT, newest first: id, role and an excerpt."""
     from t360cli.events import snippet
     from t360cli.history import History
 
-    env = Environment.from_process()
-    with History.open() as history:
+    env = environment(ctx)
+    with History.open(env.paths.history_db) as history:
         hits = history.search(text)
     if not hits:
-        env.stderr.write(f"nothing found for {text!r}\n")
+        env.stderr.write(env.shown(f"nothing found for {text!r}") + "\n")
         raise typer.Exit(ExitCode.OK)
     lines = []
     for conversation, message in hits:
@@ -133,20 +141,21 @@ def history_search(
 
 @app.command("delete")
 def history_delete(
+    ctx: typer.Context,
     conversation_id: IdArgument,
     yes: Annotated[bool, typer.Option("-y", "--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
     """Delete a conversation for good."""
     from t360cli.history import History
 
-    env = Environment.from_process()
-    with History.open() as history:
+    env = environment(ctx)
+    with History.open(env.paths.history_db) as history:
         full = history.resolve(conversation_id)
         title = history.get(full).title
         if not yes:
             if not env.stdin_isatty:
                 raise UsageError("refusing to delete without confirmation", "add --yes")
-            if not typer.confirm(f"Delete {full} ({title})?", err=True):
+            if not typer.confirm(env.shown(f"Delete {full} ({title})?"), err=True):
                 raise typer.Exit(ExitCode.OK)
         history.delete(full)
     env.stderr.write(f"deleted {full}\n")

@@ -6,11 +6,12 @@ from typing import Annotated
 
 import typer
 
+from t360cli.commands.common import environment
 from t360cli.errors import UsageError
-from t360cli.terminal import Environment
 
 
 def mock_server(
+    ctx: typer.Context,
     port: Annotated[
         int, typer.Option("--port", help="Port on 127.0.0.1 (0 picks a free one).")
     ] = 8360,
@@ -25,7 +26,7 @@ def mock_server(
         raise UsageError(
             f"cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", "try another --port"
         ) from None
-    env = Environment.from_process()
+    env = environment(ctx)
     env.stderr.write(
         f"t360 mock server on {server.url} ({len(SCENARIOS)} scenarios; "
         "GET /models lists them). Ctrl-C stops it.\n"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 import typer
@@ -11,17 +10,19 @@ from t360cli.commands.common import (
     ApiKeyOption,
     BaseUrlOption,
     DebugOption,
+    environment,
     gateway_settings,
     write_out,
 )
-from t360cli.config import cache_path
 from t360cli.errors import T360Error
-from t360cli.terminal import Environment, countdown
-
-CACHE_FILE = "models.json"
+from t360cli.modelinfo import remember
+from t360cli.safety import dumps
+from t360cli.session import debug_log
+from t360cli.terminal import countdown
 
 
 def models(
+    ctx: typer.Context,
     json_out: Annotated[
         bool, typer.Option("--json", help="The gateway's raw list, as JSON.")
     ] = False,
@@ -30,9 +31,9 @@ def models(
     debug: DebugOption = False,
 ) -> None:
     """List the models: ids one per line in a pipe, a table on a terminal."""
-    from t360cli.client import list_models
+    from t360cli.client import Gateway
 
-    env = Environment.from_process()
+    env = environment(ctx)
     settings = gateway_settings(
         env, {"api_key": api_key, "base_url": base_url, "debug": debug or None}
     )
@@ -40,10 +41,11 @@ def models(
     def wait(seconds: float, attempt: int, reason: T360Error) -> None:
         countdown(env, seconds, attempt, reason.line(), quiet=False)
 
-    items = list_models(settings, on_wait=wait)
-    remember(items)
+    with Gateway(settings, log=debug_log(env, settings)) as gateway:
+        items = gateway.models(on_wait=wait)
+    remember(env.paths, items)
     if json_out:
-        env.stdout.write(json.dumps({"data": items}, ensure_ascii=False) + "\n")
+        env.stdout.write(dumps({"data": items}, terminal=env.stdout_isatty) + "\n")
     elif env.stdout_isatty and not env.dumb:
         from t360cli.render import print_table
 
@@ -72,21 +74,3 @@ def _row(item: dict[str, Any]) -> list[str]:
         _price(item.get("pricing"), "prompt"),
         _price(item.get("pricing"), "completion"),
     ]
-
-
-def remember(items: list[dict[str, Any]]) -> None:
-    """Keep the ids for shell and REPL completion (never a network call on TAB)."""
-    path = cache_path() / CACHE_FILE
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps([item["id"] for item in items]))
-    except OSError:
-        pass  # a cache is a convenience
-
-
-def cached() -> list[str]:
-    try:
-        ids = json.loads((cache_path() / CACHE_FILE).read_text())
-    except (OSError, ValueError):
-        return []
-    return [i for i in ids if isinstance(i, str)] if isinstance(ids, list) else []

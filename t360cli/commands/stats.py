@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Annotated
 
 import typer
 
+from t360cli import units
 from t360cli.analytics import (
     PERCENTILES,
     Filters,
     Summary,
     analyse,
     parse_since,
+    served,
     ttft_histogram,
 )
-from t360cli.commands.common import complete_model
-from t360cli.terminal import Environment
+from t360cli.commands.common import complete_model, environment
+from t360cli.safety import dumps, sanitize
 
 COLUMNS = [
     "reqs",
@@ -35,26 +36,28 @@ COLUMNS = [
 ]
 
 
-def _ms(value: float | None) -> str:
-    return "n/a" if value is None else f"{value:,.0f}"
-
-
 def cells(summary: Summary) -> list[str]:
     """A summary's figures as table cells (``n/a`` where unknown)."""
-    speed = summary.tokens_per_second
     return [
         f"{summary.requests:,}",
         f"{summary.errors:,} ({summary.error_rate:.0%})" if summary.errors else "0",
-        *(_ms(summary.ttft_ms[p]) for p in PERCENTILES),
-        *(_ms(summary.latency_ms[p]) for p in PERCENTILES[:2]),
-        "n/a" if speed is None else f"{speed:,.0f}" if speed >= 100 else f"{speed:.1f}",
-        f"{summary.prompt_tokens:,}",
-        f"{summary.completion_tokens:,}",
-        "n/a" if summary.cost is None else f"${summary.cost:,.6f}".rstrip("0").rstrip("."),
+        *(units.milliseconds(summary.ttft_ms[p]) for p in PERCENTILES),
+        *(units.milliseconds(summary.latency_ms[p]) for p in PERCENTILES[:2]),
+        units.speed(summary.tokens_per_second),
+        units.count(summary.prompt_tokens),
+        units.count(summary.completion_tokens),
+        units.cost(summary.cost),
     ]
 
 
+def label(model: str, served_ids: dict[str, list[str]]) -> str:
+    """A requested model id, with the ids that actually answered when they differ."""
+    others = served_ids.get(model)
+    return f"{model} (served as {', '.join(others)})" if others else model
+
+
 def stats(
+    ctx: typer.Context,
     since: Annotated[
         str | None, typer.Option("--since", help="Only answers since: 30m, 12h, 7d, 2w or a date.")
     ] = None,
@@ -74,25 +77,28 @@ def stats(
     """Per model and per provider: TTFT and latency percentiles (ms), speed, tokens, cost."""
     from t360cli.history import History
 
-    env = Environment.from_process()
+    env = environment(ctx)
     filters = Filters(
-        since=parse_since(since) if since else None,
+        since=parse_since(since, env.clock()) if since else None,
         model=model,
         provider=provider,
         include_bench=include_bench,
     )
-    with History.open() as history:
+    with History.open(env.paths.history_db) as history:
         report = analyse(history, filters)
         by_model, by_provider, days = report.by_model, report.by_provider, report.cost_per_day
         slowest = max((s.ttft_ms[99] or 0 for s in by_model), default=0)
         histogram = ttft_histogram(history, filters, slowest) if env.stdout_isatty else {}
+        served_ids = served(history, filters)
     if json_out:
         obj = {
-            "by_model": {s.key: s.as_json() for s in by_model},
+            "by_model": {
+                s.key: {**s.as_json(), "served_as": served_ids.get(s.key, [])} for s in by_model
+            },
             "by_provider": {s.key: s.as_json() for s in by_provider},
             "cost_per_day": [{"day": day, "cost": cost} for day, cost in days],
         }
-        env.stdout.write(json.dumps(obj) + "\n")
+        env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
         return
     if csv_out:
         buffer = io.StringIO()
@@ -102,7 +108,8 @@ def stats(
                 if buffer.tell() == 0:
                     writer.writerow(["group", "key", *summary.as_json()])
                 writer.writerow([group, summary.key, *summary.as_json().values()])
-        env.stdout.write(buffer.getvalue())
+        text = buffer.getvalue()
+        env.stdout.write(sanitize(text) if env.stdout_isatty else text)
         return
     if not by_model:
         env.stderr.write("no answers in the history match; nothing to show yet\n")
@@ -112,7 +119,7 @@ def stats(
     print_stats(
         env,
         COLUMNS,
-        [(s.key, cells(s)) for s in by_model],
+        [(label(s.key, served_ids), cells(s)) for s in by_model],
         [(s.key, cells(s)) for s in by_provider],
         histogram,
         days,

@@ -1,0 +1,177 @@
+"""The world a run sees: streams and what they are connected to, variables, paths, clock.
+
+``Environment.from_process()`` is called once, by the boundary in ``cli.py``, and the
+result is passed down; nothing deeper reads ``sys.stdout``, ``os.environ`` or the
+platform directories itself, so tests hand in fakes (a terminal that is not one, a
+config directory in a temporary folder, a fixed clock).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, NamedTuple
+
+from .safety import one_line, scrub
+
+APP = "t360"
+
+
+class Paths:
+    """Where t360 keeps its files; the platform's directories unless given."""
+
+    __slots__ = ("_cache", "_config", "_data", "_state")
+
+    def __init__(
+        self,
+        *,
+        config: Path | None = None,
+        data: Path | None = None,
+        state: Path | None = None,
+        cache: Path | None = None,
+    ) -> None:
+        self._config, self._data, self._state, self._cache = config, data, state, cache
+
+    @classmethod
+    def under(cls, root: Path) -> Paths:
+        """All four directories below one folder (tests, benchmarks)."""
+        return cls(
+            config=root / "config", data=root / "data", state=root / "state", cache=root / "cache"
+        )
+
+    @property
+    def config_dir(self) -> Path:
+        if self._config is None:
+            import platformdirs  # loads only when a path is needed
+
+            self._config = platformdirs.user_config_path(APP)
+        return self._config
+
+    @property
+    def data_dir(self) -> Path:
+        if self._data is None:
+            import platformdirs
+
+            self._data = platformdirs.user_data_path(APP)
+        return self._data
+
+    @property
+    def state_dir(self) -> Path:
+        if self._state is None:
+            import platformdirs
+
+            self._state = platformdirs.user_state_path(APP)
+        return self._state
+
+    @property
+    def cache_dir(self) -> Path:
+        if self._cache is None:
+            import platformdirs
+
+            self._cache = platformdirs.user_cache_path(APP)
+        return self._cache
+
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / "config.toml"
+
+    @property
+    def history_db(self) -> Path:
+        return self.data_dir / "history.db"
+
+
+class Environment(NamedTuple):
+    """The process's streams, variables, paths and clock, read once."""
+
+    stdin: IO[str]
+    stdout: IO[str]
+    stderr: IO[str]
+    stdin_isatty: bool
+    stdout_isatty: bool
+    stderr_isatty: bool
+    vars: Mapping[str, str]
+    paths: Paths
+    #: Secrets this run knows (the API key once loaded): scrubbed from all it shows.
+    secrets: set[str]
+    #: Wall-clock time (history dates, budgets, --since); tests fix it.
+    clock: Callable[[], float] = time.time
+    #: Columns and rows when the streams are not a terminal that can say (tests).
+    size: tuple[int, int] | None = None
+
+    @classmethod
+    def from_process(cls) -> Environment:
+        return cls(
+            stdin=sys.stdin,
+            stdout=sys.stdout,
+            stderr=sys.stderr,
+            stdin_isatty=_isatty(sys.stdin),
+            stdout_isatty=_isatty(sys.stdout),
+            stderr_isatty=_isatty(sys.stderr),
+            vars=os.environ,
+            paths=Paths(),
+            secrets=set(),
+        )
+
+    @property
+    def no_color(self) -> bool:
+        return self.vars.get("NO_COLOR", "") != ""
+
+    @property
+    def force_color(self) -> bool:
+        return self.vars.get("FORCE_COLOR", "") not in ("", "0")
+
+    @property
+    def dumb(self) -> bool:
+        return self.vars.get("TERM", "") == "dumb"
+
+    @property
+    def debug(self) -> bool:
+        return self.vars.get("T360_DEBUG", "") not in ("", "0")
+
+    @property
+    def columns(self) -> int:
+        """The terminal's width now (it can change during a REPL session)."""
+        if self.size is not None:
+            return self.size[0]
+        for stream in (self.stderr, self.stdout):
+            try:
+                return os.get_terminal_size(stream.fileno()).columns
+            except (OSError, ValueError, AttributeError):
+                continue
+        try:
+            return max(20, int(self.vars.get("COLUMNS", "")))
+        except ValueError:
+            return 80
+
+    @property
+    def stderr_color(self) -> bool:
+        """Whether stderr gets ANSI styling (FORCE_COLOR reaches only stderr)."""
+        if self.no_color:
+            return False
+        return self.force_color or (self.stderr_isatty and not self.dumb)
+
+    def style(self, text: str, sgr: str) -> str:
+        """``text`` wrapped in an SGR style (e.g. ``"2"`` dim) when stderr takes colour."""
+        return f"\x1b[{sgr}m{text}\x1b[0m" if self.stderr_color else text
+
+    def shown(self, text: str) -> str:
+        """The display seam for one line of stderr: secrets scrubbed, escapes made inert."""
+        return one_line(scrub(text, self.secrets))
+
+    def warn(self, message: str) -> None:
+        self.stderr.write(self.style(f"t360: {self.shown(message)}", "33") + "\n")
+        self.stderr.flush()
+
+    def error(self, message: str) -> None:
+        self.stderr.write(self.style(f"t360: error: {self.shown(message)}", "31") + "\n")
+        self.stderr.flush()
+
+
+def _isatty(stream: IO[str] | None) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (ValueError, OSError):
+        return False

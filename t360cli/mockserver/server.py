@@ -1,0 +1,226 @@
+"""The mock server itself: real HTTP on 127.0.0.1, chunked bodies, a log of every call."""
+
+from __future__ import annotations
+
+import json
+import select
+import socket
+import struct
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from .scenarios import SCENARIOS
+from .wire import Call, Cut, Reply, Reset, Step, completion_of, error_body
+
+
+def _prompt_of(body: dict[str, Any]) -> str:
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for message in reversed(messages):
+            if isinstance(message, dict) and message.get("role") == "user":
+                content = message.get("content")
+                return content if isinstance(content, str) else json.dumps(content)
+    return ""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: MockServer
+
+    def log_message(self, format: str, *args: Any) -> None:
+        if self.server.verbose:
+            super().log_message(format, *args)
+
+    def _authorized(self) -> bool:
+        auth = self.headers.get("Authorization", "")
+        if not auth.startswith("Bearer ") or auth == "Bearer sk-invalid":
+            self._send_whole(401, error_body("Invalid API key", "authentication_error", 401))
+            return False
+        return True
+
+    def do_GET(self) -> None:
+        if not self._authorized():
+            return
+        if self.path.rstrip("/").endswith("/models"):
+            data = [
+                {
+                    "id": name,
+                    "object": "model",
+                    "owned_by": "mock",
+                    "description": summary,
+                    "context_length": 131072,
+                    "pricing": {"prompt": "0.000001", "completion": "0.000002"},
+                }
+                for name, (summary, _) in SCENARIOS.items()
+            ]
+            self._send_whole(200, json.dumps({"object": "list", "data": data}).encode())
+        else:
+            self._send_whole(404, error_body("no such route", "not_found", 404))
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length)
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        model = str(body.get("model", ""))
+        name, _, arg = model.partition(":")
+        self.server.record(
+            Call(name, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        )
+        if not self.path.rstrip("/").endswith("/chat/completions"):
+            self._send_whole(404, error_body("no such route", "not_found", 404))
+            return
+        if not self._authorized():
+            return
+        if name not in SCENARIOS:
+            self._send_whole(404, error_body(f"unknown model {model!r}", "not_found", 404))
+            return
+        prompt = _prompt_of(body)
+        reply = SCENARIOS[name][1](model, prompt, arg, self.server)
+        if (
+            reply.status == 200
+            and reply.content_type == "text/event-stream"
+            and not body.get("stream")
+        ):
+            text = "".join(_texts(reply.steps))
+            reply = Reply(
+                steps=[completion_of(model, prompt, text)], content_type="application/json"
+            )
+        self._reply(reply)
+
+    def _send_whole(self, status: int, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _reply(self, reply: Reply) -> None:
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Cache-Control", "no-cache")
+        for key, value in reply.headers.items():
+            self.send_header(key, value)
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for step in reply.steps:
+                if isinstance(step, float):
+                    if not self._pause(step):
+                        return
+                elif step is Reset:
+                    self.connection.setsockopt(
+                        socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                    )
+                    self.connection.close()  # no shutdown first: that would send a FIN
+                    self.close_connection = True
+                    return
+                elif step is Cut:
+                    self.wfile.write(b"5\r\nda")
+                    self.close_connection = True
+                    return
+                elif isinstance(step, bytes) and step:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(step), step))
+            if reply.finish:
+                self.wfile.write(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            self.server.disconnected()
+            self.close_connection = True
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait, watching for the client to hang up; False if it did."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            readable, _, _ = select.select([self.connection], [], [], min(left, 0.05))
+            if readable and not self.connection.recv(1, socket.MSG_PEEK):
+                self.server.disconnected()
+                self.close_connection = True
+                return False
+        return True
+
+
+def _texts(steps: list[Step]) -> Iterator[str]:
+    """The answer text inside a scenario's SSE steps (for non-streamed requests)."""
+    for step in steps:
+        if isinstance(step, bytes) and step.startswith(b"data: {"):
+            try:
+                obj = json.loads(step[6:])
+            except ValueError:
+                continue
+            for choice in obj.get("choices") or []:
+                content = (choice.get("delta") or {}).get("content")
+                if isinstance(content, str):
+                    yield content
+
+
+class MockServer(ThreadingHTTPServer):
+    """The stand-in server. Use as a context manager; ``url`` is the base URL."""
+
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, port: int = 0, host: str = "127.0.0.1", *, verbose: bool = False) -> None:
+        super().__init__((host, port), _Handler)
+        self.verbose = verbose
+        self.calls: list[Call] = []
+        self.disconnects = 0
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host!s}:{port}/v1"
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client hanging up between requests is normal; anything else is reported."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
+
+    def record(self, call: Call) -> None:
+        with self._changed:
+            self.calls.append(call)
+            self._changed.notify_all()
+
+    def count(self, model: str) -> int:
+        """How many calls named this exact model so far (this one included)."""
+        with self._lock:
+            return sum(1 for c in self.calls if c.body.get("model") == model)
+
+    def disconnected(self) -> None:
+        with self._changed:
+            self.disconnects += 1
+            self._changed.notify_all()
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Block until ``condition()`` holds (checked whenever calls or disconnects change)."""
+        with self._changed:
+            return self._changed.wait_for(condition, timeout)
+
+    def start(self) -> MockServer:
+        self._thread = threading.Thread(
+            target=self.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def __enter__(self) -> MockServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,99 @@
+"""The request body: messages, sampling options, extra ``-o`` fields, streaming.
+
+Everything the user can put in a request is checked here, before anything is sent, so a
+value the gateway could not take (NaN, a string where an object belongs) is a usage
+error with one clear line, never an internal error.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from .errors import UsageError
+
+
+class RequestOptions(NamedTuple):
+    """What the user asked for beyond the messages; the same for every turn of a chat."""
+
+    temperature: float | None = None
+    max_tokens: int | None = None
+    #: Extra request fields from ``-o KEY=VALUE``.
+    options: dict[str, Any] = {}  # noqa: RUF012 - never mutated: copied into each payload
+    stream: bool = True
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """``-o KEY=VALUE`` pairs: VALUE as JSON when it parses as JSON, else as a string."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"-o expects KEY=VALUE, got {pair!r}", "for example -o top_p=0.9")
+        try:
+            options[key] = json.loads(value, parse_constant=_reject_constant)
+        except ValueError as exc:
+            if "JSON allows" in str(exc):
+                raise UsageError(f"-o {key}: {value} is not a finite number") from None
+            options[key] = value
+        if key == "stream_options" and not isinstance(options[key], dict):
+            raise UsageError(
+                f"-o stream_options must be a JSON object, got {value!r}",
+                "for example -o stream_options='{\"include_usage\": true}'",
+            )
+    return options
+
+
+def check_options(request: RequestOptions) -> RequestOptions:
+    """The request options, refused (exit 2) when the gateway could not take them."""
+    temperature = request.temperature
+    if temperature is not None and not (math.isfinite(temperature) and temperature >= 0):
+        raise UsageError(
+            f"--temperature must be a finite number from 0 up, got {temperature}",
+            "for example --temperature 0.7",
+        )
+    return request
+
+
+def build_payload(
+    model: str, messages: list[dict[str, Any]], request: RequestOptions
+) -> dict[str, Any]:
+    """The request body. Extra ``-o`` fields come first, so named flags win over them."""
+    payload: dict[str, Any] = dict(request.options)
+    payload["model"] = model
+    payload["messages"] = messages
+    if request.temperature is not None:
+        payload["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        payload["max_tokens"] = request.max_tokens
+    payload["stream"] = request.stream
+    if request.stream:
+        payload["stream_options"] = {**payload.get("stream_options", {}), "include_usage": True}
+    else:
+        payload.pop("stream_options", None)
+    return payload
+
+
+#: Characters per token in the estimate: English prose and code average about 4; the
+#: estimate rounds up and adds a margin so that it errs on the high side.
+CHARS_PER_TOKEN = 4
+MARGIN = 1.1
+PER_MESSAGE = 4  # the role and separators each message costs
+
+
+def estimate_tokens(messages: list[dict[str, Any]]) -> int:
+    """A local estimate of the prompt's tokens (no tokenizer, nothing downloaded):
+    ceil(characters / 4) per message plus 4, and 10 % on top."""
+    total = 0
+    for message in messages:
+        content = message.get("content")
+        text = content if isinstance(content, str) else json.dumps(content or "")
+        total += math.ceil(len(text) / CHARS_PER_TOKEN) + PER_MESSAGE
+    return math.ceil(total * MARGIN)
