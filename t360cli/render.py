@@ -288,7 +288,7 @@ def _console(env: Environment) -> Console:
         no_color=env.no_color,
         highlight=False,
         force_terminal=terminal,
-        width=None if terminal else 400,
+        width=env.columns if terminal else 400,
     )
 
 

@@ -187,3 +187,22 @@ def open_history() -> Any:
     from t360cli.history import History
 
     return History.open(paths().history_db)
+
+
+def peak_memory_kib(*args: str, env: dict[str, str]) -> tuple[int, int]:
+    """Exit code and peak RSS of one t360 run, measured by a fresh parent process."""
+    code = (
+        "import resource, subprocess, sys\n"
+        "rc = subprocess.run(sys.argv[1:], stdin=subprocess.DEVNULL,\n"
+        "                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode\n"
+        "print(rc, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, T360, *args],
+        capture_output=True,
+        timeout=120,
+        check=True,
+        env={**os.environ, **env},
+    )
+    rc, peak = proc.stdout.split()
+    return int(rc), int(peak)

@@ -151,8 +151,8 @@ def test_bench_measures_known_delays_side_by_side(server: MockServer) -> None:
     assert "sending 6 requests (3 per model, 1 at a time)" in result.err
     obj = json.loads(result.out)
     slow, fast = obj["slow-first:300"], obj["echo"]
-    assert 300 <= slow["ttft_p50_ms"] <= 330 and slow["ttft_p99_ms"] <= 340
-    assert fast["ttft_p99_ms"] < 100
+    assert slow["ttft_p50_ms"] >= 300  # lower bounds only: a loaded machine is slower
+    assert fast["ttft_p50_ms"] < slow["ttft_p50_ms"]
     assert slow["requests"] == fast["requests"] == 3 and slow["providers"] == ["MockProvider"]
     assert len(server.calls) == 6
     # saved as bench runs: left out of stats unless asked
@@ -162,11 +162,10 @@ def test_bench_measures_known_delays_side_by_side(server: MockServer) -> None:
 
 
 def test_bench_counts_errors_and_runs_concurrently(server: MockServer) -> None:
-    started = time.monotonic()
     result = run_t360(
         "bench",
         "-m",
-        "slow-first:500",
+        "slow-first:1500",
         "-m",
         "error-mid",
         "-n",
@@ -176,11 +175,10 @@ def test_bench_counts_errors_and_runs_concurrently(server: MockServer) -> None:
         "--json",
         env=chat_env(server),
     )
-    elapsed = time.monotonic() - started
     obj = json.loads(result.out)
     assert obj["error-mid"]["errors"] == 4 and obj["error-mid"]["error_rate"] == 1.0
-    assert obj["slow-first:500"]["errors"] == 0
-    assert elapsed < 4 * 0.5  # four slow requests at once, not one after the other
+    assert obj["slow-first:1500"]["errors"] == 0
+    assert server.peak >= 4  # four requests in flight at once, not one after the other
 
 
 def test_bench_table_and_limit(server: MockServer) -> None:

@@ -69,7 +69,7 @@ def test_bash_completes_commands_options_keys_models_and_ids(
         "rate-limit-ms",
         "rate-limit-long",
     ]
-    assert bash_complete("t360 bench -m ech", env) == ["echo"]
+    assert bash_complete("t360 bench -m ech", env) == ["echo", "echo-key"]
     assert bash_complete(f"t360 history show {with_history[:3]}", env) == [with_history]
 
 

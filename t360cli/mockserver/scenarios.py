@@ -6,6 +6,8 @@ lists them with their summaries.
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -325,3 +327,82 @@ def _flaky(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 def _alias(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
     served = arg or "echo-2026-01-01"
     return Reply(steps=stream_of(served, prompt, words(prompt or "(empty)")))
+
+
+@scenario("evil-meta", "escapes and bidi controls in the model id, provider and finish reason")
+def _evil_meta(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+    evil_model = "m\x1b]0;pwned title\x07\x1b[2J"
+    steps = stream_of(evil_model, prompt, words("fine text"))
+    return Reply(
+        steps=[
+            step.replace(
+                b'"MockProvider"', b'"P\\u001b]52;c;cHduZWQ=\\u0007\\u202eredivorp"'
+            ).replace(b'"finish_reason": "stop"', b'"finish_reason": "stop\\u009b31m"')
+            if isinstance(step, bytes)
+            else step
+            for step in steps
+        ]
+    )
+
+
+@scenario("echo-key", "HTTP 401 whose error text echoes the key: whole, cut and base64")
+def _echo_key(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+    import base64
+
+    auth = server.calls[-1].headers.get("authorization", "") if server.calls else ""
+    key = auth.partition(" ")[2]
+    encoded = base64.b64encode(auth.encode()).decode()
+    message = f"Invalid key {key}; you sent {key[: len(key) * 2 // 3]}… (header {encoded})"
+    return Reply(401, {}, [error_body(message, "authentication_error", 401)], "application/json")
+
+
+@scenario("bad-usage", "usage with NaN, Infinity, a 40-digit count and a negative total")
+def _bad_usage(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+    steps = stream_of(model, prompt, words("odd numbers"))[:-2]
+    final = (
+        b'data: {"model": "' + model.encode() + b'", "choices": [{"index": 0, "delta": {},'
+        b' "finish_reason": "stop"}], "usage": {"prompt_tokens": NaN, "completion_tokens": '
+        + b"9" * 40
+        + b', "total_tokens": -3, "cost": Infinity}}\n\n'
+    )
+    return Reply(steps=[*steps, final, sse("[DONE]")])
+
+
+@scenario("nested-error", "HTTP 400 whose error message is itself an object")
+def _nested_error(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+    body = json.dumps({"error": {"message": {"detail": "bad field", "field": "messages"}}})
+    return Reply(400, {}, [body.encode()], "application/json")
+
+
+def _gzip(data: bytes) -> bytes:
+    import gzip
+
+    return gzip.compress(data, compresslevel=9)
+
+
+@scenario("gzip", "an answer sent gzip-encoded, whatever the request accepts")
+def _gzipped(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+    body = b"".join(s for s in stream_of(model, prompt, words("packed")) if isinstance(s, bytes))
+    return Reply(headers={"Content-Encoding": "gzip"}, steps=[_gzip(body)])
+
+
+@functools.cache
+def _bomb(mebibytes: int = 200) -> bytes:
+    """gzip of ``data: zzz…`` without a line break, compressed a MiB at a time."""
+    import zlib
+
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [packer.compress(b"data: ")]
+    block = b"z" * 2**20
+    parts += [packer.compress(block) for _ in range(mebibytes)]
+    return b"".join([*parts, packer.flush()])
+
+
+@scenario("gzip-bomb", "200 KB of gzip that decodes to 200 MB without a line break")
+def _gzip_bomb(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+    return Reply(headers={"Content-Encoding": "gzip"}, steps=[_bomb()])
+
+
+@scenario("bad-gzip", "a body flagged gzip that is not gzip")
+def _bad_gzip(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+    return Reply(headers={"Content-Encoding": "gzip"}, steps=[b"data: not gzip at all\n\n"])

@@ -62,6 +62,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_whole(404, error_body("no such route", "not_found", 404))
 
     def do_POST(self) -> None:
+        self.server.entered()
+        try:
+            self._post()
+        finally:
+            self.server.left()
+
+    def _post(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length)
         try:
@@ -171,6 +178,9 @@ class MockServer(ThreadingHTTPServer):
         self.verbose = verbose
         self.calls: list[Call] = []
         self.disconnects = 0
+        #: Requests being answered now, and the most there ever were at once.
+        self.in_flight = 0
+        self.peak = 0
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
         self._thread: threading.Thread | None = None
@@ -195,6 +205,17 @@ class MockServer(ThreadingHTTPServer):
         """How many calls named this exact model so far (this one included)."""
         with self._lock:
             return sum(1 for c in self.calls if c.body.get("model") == model)
+
+    def entered(self) -> None:
+        with self._changed:
+            self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            self._changed.notify_all()
+
+    def left(self) -> None:
+        with self._changed:
+            self.in_flight -= 1
+            self._changed.notify_all()
 
     def disconnected(self) -> None:
         with self._changed:
