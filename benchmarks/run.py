@@ -342,8 +342,8 @@ def token_latencies(count: int) -> list[float]:
     until a redraw that includes it has been written."""
     from server import text_pieces
 
+    from t360cli.environment import Environment, Paths
     from t360cli.render import BlockSplitter, MarkdownSink
-    from t360cli.terminal import Environment
 
     class Probe(BlockSplitter):
         fed = 0
@@ -362,7 +362,9 @@ def token_latencies(count: int) -> list[float]:
     drain = threading.Thread(target=lambda: _drain(master), daemon=True)
     drain.start()
     out = os.fdopen(slave, "w", encoding="utf-8", closefd=False)
-    env = Environment(io.StringIO(), out, io.StringIO(), False, True, False, False, False, False)
+    env = Environment(
+        io.StringIO(), out, io.StringIO(), False, True, False, {}, Paths(), set(), size=(80, 24)
+    )
     sink = MarkdownSink(env, show_extras=False)
     probe = Probe()
     sink._splitter = probe
@@ -393,24 +395,25 @@ def token_latencies(count: int) -> list[float]:
 def fill_history(path: Path, rows: int) -> None:
     """A history of ``rows`` answers spread over 30 days, 8 models, 4 providers."""
     import random
+    import sqlite3
 
     from t360cli.history import History
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    history = History.open(path)
-    conversation = history.create("m0", None, "generated")
+    with History.open(path) as history:  # creates and migrates the schema
+        conversation = history.create("m0", None, "generated")
     now = time.time()
     rng = random.Random(360)
-    with history.db:
-        history.db.execute("BEGIN")
+    db = sqlite3.connect(path)
+    with db:
         for i in range(rows):
-            cursor = history.db.execute(
+            cursor = db.execute(
                 "INSERT INTO messages (conversation_id, role, content, created)"
                 " VALUES (?, 'assistant', 'x', ?)",
                 (conversation, now),
             )
             ttft = rng.lognormvariate(6, 0.5)
-            history.db.execute(
+            db.execute(
                 "INSERT INTO responses (message_id, conversation_id, model, provider, ttft_ms,"
                 " latency_ms, prompt_tokens, completion_tokens, total_tokens, cost, partial,"
                 " created) VALUES (?, ?, ?, ?, ?, ?, 10, 100, 110, 0.0001, 0, ?)",
@@ -424,7 +427,7 @@ def fill_history(path: Path, rows: int) -> None:
                     now - rng.uniform(0, 30 * 86400),
                 ),
             )
-    history.close()
+    db.close()
 
 
 def _drain(fd: int) -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from .wire import (
     MARKDOWN,
     Cut,
     Reply,
     Reset,
+    Server,
     Step,
     chunk,
     completion_of,
@@ -27,10 +27,7 @@ from .wire import (
     words,
 )
 
-if TYPE_CHECKING:
-    from .server import MockServer
-
-Scenario = Callable[[str, str, str, "MockServer"], Reply]
+Scenario = Callable[[str, str, str, Server], Reply]
 SCENARIOS: dict[str, tuple[str, Scenario]] = {}
 
 
@@ -50,12 +47,12 @@ def _int(arg: str, default: int) -> int:
 
 
 @scenario("echo", "answers with your own message, word by word")
-def _echo(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _echo(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=stream_of(model, prompt, words(prompt or "(empty)")))
 
 
 @scenario("recall", "repeats the system prompt and every user message so far (memory tests)")
-def _recall(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _recall(model: str, prompt: str, arg: str, server: Server) -> Reply:
     body = server.calls[-1].body if server.calls else {}
     messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
     system = next((m.get("content") for m in messages if m.get("role") == "system"), None)
@@ -65,29 +62,29 @@ def _recall(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("lorem", "N words of lorem ipsum, one per chunk (lorem:5000)")
-def _lorem(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _lorem(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=stream_of(model, prompt, lorem(_int(arg, 50))))
 
 
 @scenario("markdown", "a markdown-heavy answer: headings, lists, code, a table")
-def _markdown(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _markdown(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=stream_of(model, prompt, words(MARKDOWN), delay=_int(arg, 0) / 1000))
 
 
 @scenario("slow-first", "the first token after MS milliseconds (slow-first:400)")
-def _slow_first(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _slow_first(model: str, prompt: str, arg: str, server: Server) -> Reply:
     steps = stream_of(model, prompt, words(prompt or "slow answer"))
     steps.insert(1, _int(arg, 400) / 1000)
     return Reply(steps=steps)
 
 
 @scenario("slow", "MS milliseconds between tokens (slow:50)")
-def _slow(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _slow(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=stream_of(model, prompt, lorem(40), delay=_int(arg, 50) / 1000))
 
 
 @scenario("keepalive", "keepalive comments for MS milliseconds, then the answer")
-def _keepalive(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _keepalive(model: str, prompt: str, arg: str, server: Server) -> Reply:
     steps: list[Step] = [b": keepalive\n\n"]
     for _ in range(max(1, _int(arg, 600) // 100)):
         steps += [0.1, b": OPENROUTER PROCESSING\n\n"]
@@ -95,7 +92,7 @@ def _keepalive(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("reasoning", "reasoning first (reasoning + reasoning_details), then the answer")
-def _reasoning(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _reasoning(model: str, prompt: str, arg: str, server: Server) -> Reply:
     thoughts = ["Let me ", "think. "]
     steps: list[Step] = [sse(chunk(model, content=None))]
     for thought in thoughts:
@@ -105,13 +102,13 @@ def _reasoning(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("reasoning-content", "reasoning in delta.reasoning_content (DeepSeek style)")
-def _reasoning_content(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _reasoning_content(model: str, prompt: str, arg: str, server: Server) -> Reply:
     steps: list[Step] = [sse(chunk(model, reasoning_content="Hmm. "))]
     return Reply(steps=steps + stream_of(model, prompt, words("Done.")))
 
 
 @scenario("tools", "a tool call streamed in fragments, finish_reason tool_calls")
-def _tools(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _tools(model: str, prompt: str, arg: str, server: Server) -> Reply:
     call = {"index": 0, "id": "call_1", "type": "function"}
     steps: list[Step] = [
         sse(chunk(model, content=None)),
@@ -125,12 +122,12 @@ def _tools(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("length", "an answer cut by max_tokens (finish_reason length)")
-def _length(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _length(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=stream_of(model, prompt, lorem(5), finish="length"))
 
 
 @scenario("usage-separate", "usage in its own chunk with empty choices, after the finish")
-def _usage_separate(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _usage_separate(model: str, prompt: str, arg: str, server: Server) -> Reply:
     pieces = words("Usage comes last.")
     steps = stream_of(model, prompt, pieces)
     usage = {"id": "c", "object": "chat.completion.chunk", "model": model, "choices": []}
@@ -140,7 +137,7 @@ def _usage_separate(model: str, prompt: str, arg: str, server: MockServer) -> Re
 
 
 @scenario("no-usage", "a stream without usage or provider")
-def _no_usage(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _no_usage(model: str, prompt: str, arg: str, server: Server) -> Reply:
     steps: list[Step] = []
     for piece in words("No usage here."):
         obj = chunk(model, content=piece)
@@ -152,7 +149,7 @@ def _no_usage(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("odd-shapes", "choices null or missing, content null or absent, no finish before [DONE]")
-def _odd_shapes(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _odd_shapes(model: str, prompt: str, arg: str, server: Server) -> Reply:
     base = {"id": "c", "object": "chat.completion.chunk", "model": model}
     steps: list[Step] = [
         sse({**base, "choices": None}),
@@ -169,13 +166,13 @@ def _odd_shapes(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("bom", "a byte order mark before the first event")
-def _bom(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _bom(model: str, prompt: str, arg: str, server: Server) -> Reply:
     steps = stream_of(model, prompt, words("BOM handled."))
     return Reply(steps=[b"\xef\xbb", b"\xbf", *steps])
 
 
 @scenario("split", "CRLF line ends, bytes split inside UTF-8 characters and between CR and LF")
-def _split(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _split(model: str, prompt: str, arg: str, server: Server) -> Reply:
     body = b"".join(
         s for s in stream_of(model, prompt, words("héllo wörld ✓ 🎉 done")) if isinstance(s, bytes)
     ).replace(b"\n", b"\r\n")
@@ -190,7 +187,7 @@ def _split(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("escape", "an answer full of terminal escape sequences (they must be neutralised)")
-def _escape(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _escape(model: str, prompt: str, arg: str, server: Server) -> Reply:
     evil = [
         "safe ",
         "\x1b[2J\x1b[H",
@@ -204,12 +201,12 @@ def _escape(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("huge-token", "one 1 MiB token")
-def _huge(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _huge(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=stream_of(model, prompt, ["x" * (1 << 20)]))
 
 
 @scenario("error-mid", "text, then an error event (Token360 shape), then [DONE]")
-def _error_mid(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _error_mid(model: str, prompt: str, arg: str, server: Server) -> Reply:
     steps = stream_of(model, prompt, words("Partial answer "))[:-2]
     error = {
         "error": {
@@ -222,7 +219,7 @@ def _error_mid(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("error-openrouter", "text, then finish_reason error with an error object")
-def _error_openrouter(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _error_openrouter(model: str, prompt: str, arg: str, server: Server) -> Reply:
     steps = stream_of(model, prompt, words("Partial answer "))[:-2]
     final = chunk(model, content="", finish="error")
     final["error"] = {"code": 502, "message": "Provider returned error"}
@@ -230,70 +227,70 @@ def _error_openrouter(model: str, prompt: str, arg: str, server: MockServer) -> 
 
 
 @scenario("invalid-json", "text, then a data line that is not JSON")
-def _invalid_json(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _invalid_json(model: str, prompt: str, arg: str, server: Server) -> Reply:
     steps = stream_of(model, prompt, words("Before garbage "))[:-2]
     return Reply(steps=[*steps, b'data: {"choices": [ this is not json\n\n', sse("[DONE]")])
 
 
 @scenario("non-object", "a data line whose JSON is not an object")
-def _non_object(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _non_object(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=[sse(chunk(model, content="x")), b"data: [1, 2, 3]\n\n", sse("[DONE]")])
 
 
 @scenario("truncated", "text, then the body ends cleanly without finish or [DONE]")
-def _truncated(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _truncated(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=stream_of(model, prompt, words("This answer is cut "))[:-2])
 
 
 @scenario("drop", "text, then the connection closes in the middle of the body")
-def _drop(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _drop(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=[*stream_of(model, prompt, words("Dropped after this "))[:-2], Cut])
 
 
 @scenario("reset", "text, then a TCP reset")
-def _reset(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _reset(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=[*stream_of(model, prompt, words("Reset after this "))[:-2], Reset])
 
 
 @scenario("stall", "text, then silence for MS milliseconds (default 30000), then the rest")
-def _stall(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _stall(model: str, prompt: str, arg: str, server: Server) -> Reply:
     steps = stream_of(model, prompt, words("Stalling now "))
     steps.insert(-2, _int(arg, 30000) / 1000)
     return Reply(steps=steps)
 
 
 @scenario("no-newline", "a body that never sends a line break (MiB, default 20)")
-def _no_newline(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _no_newline(model: str, prompt: str, arg: str, server: Server) -> Reply:
     block = b"data: " + b"z" * (1 << 20)
     return Reply(steps=[block] * _int(arg, 20))
 
 
 @scenario("json", "a non-streamed application/json completion, even when asked to stream")
-def _json(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _json(model: str, prompt: str, arg: str, server: Server) -> Reply:
     body = completion_of(model, prompt, prompt or "whole answer", reasoning="quick thought")
     return Reply(steps=[body], content_type="application/json")
 
 
 @scenario("html-502", "HTTP 502 with an HTML page from a proxy")
-def _html(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _html(model: str, prompt: str, arg: str, server: Server) -> Reply:
     page = b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
     return Reply(status=502, steps=[page], content_type="text/html")
 
 
 @scenario("empty-503", "HTTP 503 with an empty body")
-def _empty(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _empty(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(status=503, steps=[], content_type="text/plain")
 
 
 @scenario("status", "HTTP CODE with a JSON error body (status:404)")
-def _status(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _status(model: str, prompt: str, arg: str, server: Server) -> Reply:
     code = _int(arg, 500)
     body = error_body(f"mock error {code}", "mock_error", code)
     return Reply(status=code, steps=[body], content_type="application/json")
 
 
 @scenario("rate-limit", "HTTP 429 with Retry-After: 1 for the first N calls, then echo")
-def _rate_limit(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _rate_limit(model: str, prompt: str, arg: str, server: Server) -> Reply:
     if server.count(model) <= _int(arg, 1):
         body = error_body("Rate limit exceeded", "rate_limit_error", "rate_limit")
         return Reply(429, {"Retry-After": "1"}, [body], "application/json")
@@ -301,7 +298,7 @@ def _rate_limit(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("rate-limit-ms", "HTTP 429 with retry-after-ms: 250 once, then echo")
-def _rate_limit_ms(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _rate_limit_ms(model: str, prompt: str, arg: str, server: Server) -> Reply:
     if server.count(model) <= 1:
         body = error_body("Slow down", "rate_limit_error", "rate_limit")
         return Reply(429, {"retry-after-ms": "250"}, [body], "application/json")
@@ -309,13 +306,13 @@ def _rate_limit_ms(model: str, prompt: str, arg: str, server: MockServer) -> Rep
 
 
 @scenario("rate-limit-long", "HTTP 429 asking to wait 120 s (too long to sleep)")
-def _rate_limit_long(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _rate_limit_long(model: str, prompt: str, arg: str, server: Server) -> Reply:
     body = error_body("Daily limit", "rate_limit_error", "rate_limit")
     return Reply(429, {"Retry-After": "120"}, [body], "application/json")
 
 
 @scenario("flaky", "HTTP 503 for the first N calls (default 1), then echo")
-def _flaky(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _flaky(model: str, prompt: str, arg: str, server: Server) -> Reply:
     if server.count(model) <= _int(arg, 1):
         return Reply(
             503, {}, [error_body("upstream busy", "server_error", 503)], "application/json"
@@ -324,13 +321,13 @@ def _flaky(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("alias", "answers like echo, but reports another model id (alias:NAME)")
-def _alias(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _alias(model: str, prompt: str, arg: str, server: Server) -> Reply:
     served = arg or "echo-2026-01-01"
     return Reply(steps=stream_of(served, prompt, words(prompt or "(empty)")))
 
 
 @scenario("evil-meta", "escapes and bidi controls in the model id, provider and finish reason")
-def _evil_meta(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _evil_meta(model: str, prompt: str, arg: str, server: Server) -> Reply:
     evil_model = "m\x1b]0;pwned title\x07\x1b[2J"
     steps = stream_of(evil_model, prompt, words("fine text"))
     return Reply(
@@ -346,7 +343,7 @@ def _evil_meta(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("echo-key", "HTTP 401 whose error text echoes the key: whole, cut and base64")
-def _echo_key(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _echo_key(model: str, prompt: str, arg: str, server: Server) -> Reply:
     import base64
 
     auth = server.calls[-1].headers.get("authorization", "") if server.calls else ""
@@ -357,7 +354,7 @@ def _echo_key(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("bad-usage", "usage with NaN, Infinity, a 40-digit count and a negative total")
-def _bad_usage(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _bad_usage(model: str, prompt: str, arg: str, server: Server) -> Reply:
     steps = stream_of(model, prompt, words("odd numbers"))[:-2]
     final = (
         b'data: {"model": "' + model.encode() + b'", "choices": [{"index": 0, "delta": {},'
@@ -369,7 +366,7 @@ def _bad_usage(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
 
 
 @scenario("nested-error", "HTTP 400 whose error message is itself an object")
-def _nested_error(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _nested_error(model: str, prompt: str, arg: str, server: Server) -> Reply:
     body = json.dumps({"error": {"message": {"detail": "bad field", "field": "messages"}}})
     return Reply(400, {}, [body.encode()], "application/json")
 
@@ -381,7 +378,7 @@ def _gzip(data: bytes) -> bytes:
 
 
 @scenario("gzip", "an answer sent gzip-encoded, whatever the request accepts")
-def _gzipped(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _gzipped(model: str, prompt: str, arg: str, server: Server) -> Reply:
     body = b"".join(s for s in stream_of(model, prompt, words("packed")) if isinstance(s, bytes))
     return Reply(headers={"Content-Encoding": "gzip"}, steps=[_gzip(body)])
 
@@ -399,10 +396,10 @@ def _bomb(mebibytes: int = 200) -> bytes:
 
 
 @scenario("gzip-bomb", "200 KB of gzip that decodes to 200 MB without a line break")
-def _gzip_bomb(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _gzip_bomb(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(headers={"Content-Encoding": "gzip"}, steps=[_bomb()])
 
 
 @scenario("bad-gzip", "a body flagged gzip that is not gzip")
-def _bad_gzip(model: str, prompt: str, arg: str, server: MockServer) -> Reply:
+def _bad_gzip(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(headers={"Content-Encoding": "gzip"}, steps=[b"data: not gzip at all\n\n"])

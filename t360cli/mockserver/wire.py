@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 PROVIDER = "MockProvider"
 LOREM = (
@@ -172,3 +172,13 @@ def lorem(count: int) -> list[str]:
 
 def error_body(message: str, kind: str, code: str | int) -> bytes:
     return json.dumps({"error": {"message": message, "type": kind, "code": code}}).encode()
+
+
+class Server(Protocol):
+    """What a scenario may ask of the server: the calls so far."""
+
+    calls: list[Call]
+
+    def count(self, model: str) -> int:
+        """How many calls named this exact model so far (this one included)."""
+        ...
