@@ -23,7 +23,7 @@ APP = "t360"
 class Paths:
     """Where t360 keeps its files; the platform's directories unless given."""
 
-    __slots__ = ("_cache", "_config", "_data", "_state")
+    __slots__ = ("_dirs",)
 
     def __init__(
         self,
@@ -33,46 +33,31 @@ class Paths:
         state: Path | None = None,
         cache: Path | None = None,
     ) -> None:
-        self._config, self._data, self._state, self._cache = config, data, state, cache
+        self._dirs = {"config": config, "data": data, "state": state, "cache": cache}
 
-    @classmethod
-    def under(cls, root: Path) -> Paths:
-        """All four directories below one folder (tests, benchmarks)."""
-        return cls(
-            config=root / "config", data=root / "data", state=root / "state", cache=root / "cache"
-        )
+    def _dir(self, kind: str) -> Path:
+        found = self._dirs[kind]
+        if found is None:
+            import platformdirs  # loads only when a path is needed
+
+            found = self._dirs[kind] = getattr(platformdirs, f"user_{kind}_path")(APP)
+        return found
 
     @property
     def config_dir(self) -> Path:
-        if self._config is None:
-            import platformdirs  # loads only when a path is needed
-
-            self._config = platformdirs.user_config_path(APP)
-        return self._config
+        return self._dir("config")
 
     @property
     def data_dir(self) -> Path:
-        if self._data is None:
-            import platformdirs
-
-            self._data = platformdirs.user_data_path(APP)
-        return self._data
+        return self._dir("data")
 
     @property
     def state_dir(self) -> Path:
-        if self._state is None:
-            import platformdirs
-
-            self._state = platformdirs.user_state_path(APP)
-        return self._state
+        return self._dir("state")
 
     @property
     def cache_dir(self) -> Path:
-        if self._cache is None:
-            import platformdirs
-
-            self._cache = platformdirs.user_cache_path(APP)
-        return self._cache
+        return self._dir("cache")
 
     @property
     def config_file(self) -> Path:

@@ -399,30 +399,7 @@ def test_a_closed_stdout_pipe_is_exit_0_and_silent(server: MockServer, args: lis
     assert b"error" not in proc.stderr
 
 
-# -- 10. SIGHUP -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("number", [signal.SIGHUP, signal.SIGTERM])
-def test_a_hangup_saves_the_partial_answer_marked_interrupted(
-    server: MockServer, number: int
-) -> None:
-    proc = subprocess.Popen(
-        [T360, "chat", "-m", "slow:100", "hi"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env={**os.environ, **chat_env(server)},
-    )
-    assert proc.stdout is not None
-    first = proc.stdout.read(5)  # the answer has started
-    proc.send_signal(number)
-    out, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130, err
-    assert (first + out).startswith(b"Lorem")
-    assert b"interrupted" in err  # the footer says so
-    with open_history() as history:
-        answer = history.messages(history.latest() or "")[-1]
-    assert answer.partial and answer.error == "interrupted" and answer.content.startswith("Lorem")
+# -- 10. SIGHUP (one-shots: test_history, beside SIGINT, SIGTERM and SIGKILL) ---------------
 
 
 def test_a_hangup_ends_the_repl_after_saving_the_turn(server: MockServer) -> None:

@@ -185,7 +185,7 @@ def test_a_failed_turn_is_saved_as_partial(server: MockServer) -> None:
         )
 
 
-@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGKILL])
+@pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_a_process_stopped_mid_answer_leaves_the_partial_turn(
     server: MockServer, how: signal.Signals
 ) -> None:
