@@ -369,14 +369,15 @@ def token_latencies(count: int) -> list[float]:
     probe = Probe()
     sink._splitter = probe
     draws: list[tuple[float, int]] = []
-    update = sink._update
+    region = sink._region  # a benchmark may look inside: it times the real redraws
+    update = region.update
 
     def recorded(blocks: list[str], tail: str, *, final: bool = False) -> None:
         seen = probe.snapshot
         update(blocks, tail, final=final)
         draws.append((time.perf_counter(), seen))
 
-    sink._update = recorded  # type: ignore[method-assign]
+    region.update = recorded  # type: ignore[method-assign]
     fed: list[tuple[float, int]] = []
     for piece in text_pieces(count, 6, True):
         sink.text(piece)

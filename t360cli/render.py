@@ -134,7 +134,7 @@ class MarkdownSink:
             emoji=False,
             markup=False,
         )
-        self._height = max(self.console.height, 4)
+        self._region = LiveRegion(self.console, env.stdout)
         self._reasoning = ReasoningView(env, show=show_extras)
         self._spinner = Spinner(env, show=show_extras)
         self._quiet = not show_extras
@@ -143,9 +143,6 @@ class MarkdownSink:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stop = False
-        self._live: list[str] = []  # the lines of the live region now on screen
-        self._started = False  # whether any line is on screen (the cursor ends it)
-        self._skip = 0  # leading lines of the tail's rendering already made permanent
         self._thread: threading.Thread | None = None
         self._has_text = False
 
@@ -191,9 +188,9 @@ class MarkdownSink:
             blocks, self._blocks = self._blocks, []
             tail = self._splitter.tail
         try:
-            self._update(blocks, tail, final=True)
+            self._region.update(blocks, tail, final=True)
         finally:
-            self._out.write("\n\x1b[?25h" if self._started else "\x1b[?25h")
+            self._out.write("\n\x1b[?25h" if self._region.started else "\x1b[?25h")
             self._out.flush()
 
     # -- the drawing side (render thread, then close) -------------------------------------
@@ -212,10 +209,27 @@ class MarkdownSink:
             with self._lock:
                 blocks, self._blocks = self._blocks, []
                 tail = self._splitter.tail
-            self._update(blocks, tail)
+            self._region.update(blocks, tail)
             last = time.perf_counter()
 
-    def _lines(self, markdown: str) -> list[str]:
+
+class LiveRegion:
+    """The bottom of the screen where the unfinished tail of an answer is redrawn.
+
+    ``update`` prints finished blocks for good and brings the live lines up to date,
+    writing only what changed; the sink decides when (and on which thread) to call it.
+    """
+
+    def __init__(self, console: Console, out: Any) -> None:
+        self.console = console
+        self._out = out
+        self._height = max(console.height, 4)
+        self._live: list[str] = []  # the lines of the live region now on screen
+        self.started = False  # whether any line is on screen (the cursor ends it)
+        self._skip = 0  # leading lines of the tail's rendering already made permanent
+
+    def lines(self, markdown: str) -> list[str]:
+        """``markdown`` rendered for this console, as lines without trailing padding."""
         if not markdown.strip():
             return []
         with self.console.capture() as capture:
@@ -230,13 +244,14 @@ class MarkdownSink:
             start += 1  # rich opens lists and tables with a blank line; blocks get one already
         return lines[start:]
 
-    def _update(self, blocks: list[str], tail: str, *, final: bool = False) -> None:
+    def update(self, blocks: list[str], tail: str, *, final: bool = False) -> None:
+        """Print ``blocks`` for good and show ``tail`` live (for good too when final)."""
         permanent: list[str] = []
         for block in blocks:
-            permanent += self._lines(block)[self._skip :]
+            permanent += self.lines(block)[self._skip :]
             permanent.append("")  # the blank line between blocks
             self._skip = 0
-        live = self._lines(tail)[self._skip :]
+        live = self.lines(tail)[self._skip :]
         if final:
             permanent, live = permanent + live, []
             while permanent and not permanent[-1].strip():
@@ -267,7 +282,7 @@ class MarkdownSink:
         if same == len(old):
             rest = new[same:]
             if rest:
-                out.append(("\n" if self._started else "") + "\n".join(rest))
+                out.append(("\n" if self.started else "") + "\n".join(rest))
         elif same == len(old) - 1 and new[same].startswith(old[same]):
             out.append("\n".join([new[same][len(old[same]) :], *new[same + 1 :]]))
         else:
@@ -277,7 +292,7 @@ class MarkdownSink:
             self._out.write("".join(out))
             self._out.flush()
         self._live = live
-        self._started = self._started or bool(new)
+        self.started = self.started or bool(new)
 
 
 def _console(env: Environment) -> Console:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from t360cli.environment import Environment
 from t360cli.mockserver.wire import MARKDOWN, words
-from t360cli.render import BlockSplitter, MarkdownSink
+from t360cli.render import BlockSplitter, LiveRegion, MarkdownSink
 from t360cli.safety import sanitize
 from tests.helpers import fake_environment
 
@@ -75,13 +75,13 @@ def redraw_after_every_token(pieces: list[str], width: int = 60) -> tuple[int, i
     """Bytes a sink writes when it redraws after every token (the worst case: real redraws
     are throttled), and bytes of the same text rendered once."""
     env, out = fake_terminal()
-    sink = MarkdownSink(env, show_extras=False)
-    sink.console.width = width
+    console = MarkdownSink(env, show_extras=False).console
+    console.width = width
+    region, splitter = LiveRegion(console, out), BlockSplitter()
     for piece in pieces:
-        blocks = sink._splitter.feed(piece)
-        sink._update(blocks, sink._splitter.tail)
-    sink._update([], sink._splitter.tail, final=True)
-    reference = sink._lines("".join(pieces))
+        region.update(splitter.feed(piece), splitter.tail)
+    region.update([], splitter.tail, final=True)
+    reference = region.lines("".join(pieces))
     return len(out.getvalue()), sum(len(line) + 1 for line in reference)
 
 
