@@ -21,18 +21,30 @@ from __future__ import annotations
 
 import json
 import math
+import select
+import socket
+import ssl
 import time
 import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
+import httpcore
 import httpx
 import httpx_sse
 
 from . import __version__
-from .config import Settings
-from .errors import APIError, AuthError, ConfigError, NetworkError, StreamError, T360Error
+from .config import Settings, without_password
+from .errors import (
+    APIError,
+    AuthError,
+    ConfigError,
+    NetworkError,
+    StreamError,
+    T360Error,
+    TLSError,
+)
 from .events import (
     ChunkDecoder,
     ErrorEvent,
@@ -47,6 +59,7 @@ from .events import (
     parse_data,
     snippet,
 )
+from .network import Origin, Warm, describe_trust, proxy_for, tls_context
 from .safety import redact, scrub
 
 #: The longest line the stream may send; a longer one is an error, so memory stays bounded.
@@ -165,18 +178,47 @@ def _read(response: httpx.Response, limit: int, what: str) -> bytes:
     return bytes(body)
 
 
+def _certificate_problem(exc: BaseException) -> str | None:
+    """The reason a certificate was refused, in words, if that is what ``exc`` is."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return str(seen.verify_message or seen.reason or "verification failed")
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 @contextmanager
-def _translate(host: str, timeout: float) -> Iterator[None]:
+def _translate(host: str, timeout: float, proxy: str | None = None) -> Iterator[None]:
     """Turn httpx's transport exceptions into NetworkError, with advice."""
+    via = f"the proxy {without_password(proxy)}" if proxy else None
     try:
         yield
     except httpx.ConnectTimeout:
         raise NetworkError(
-            f"timed out connecting to {host}", "check your network, or --base-url"
+            f"timed out connecting to {via or host}",
+            "check the proxy setting" if via else "check your network, or --base-url",
         ) from None
     except httpx.ConnectError as exc:
+        problem = _certificate_problem(exc)
+        if problem is not None:
+            raise TLSError(
+                f"the TLS certificate of {host} is not trusted: {problem}",
+                "if the gateway uses a private CA (corporate TLS inspection, a self-hosted "
+                "gateway), run: t360 config set ca_bundle /path/to/ca.pem",
+            ) from None
+        if via:
+            raise NetworkError(
+                f"cannot connect to {via}: {_reason(exc)}",
+                "check the proxy (the proxy setting, T360_PROXY, HTTPS_PROXY or ALL_PROXY)",
+            ) from None
         raise NetworkError(
             f"cannot connect to {host}: {_reason(exc)}", "check your network, or --base-url"
+        ) from None
+    except httpx.ProxyError as exc:
+        raise NetworkError(
+            f"{via or 'the proxy'} refused to connect to {host}: {_reason(exc)}",
+            "check the proxy, or NO_PROXY",
         ) from None
     except httpx.TimeoutException:
         raise NetworkError(
@@ -278,7 +320,7 @@ def _status_error(response: httpx.Response) -> APIError:
 
 def _retryable(error: T360Error) -> bool:
     if isinstance(error, NetworkError):
-        return True
+        return not isinstance(error, TLSError)
     if isinstance(error, APIError) and not isinstance(error, StreamError):
         status = error.status or 0
         return status in RETRY_STATUSES or status >= 500
@@ -315,6 +357,186 @@ def _shown_headers(headers: httpx.Headers) -> str:
     return "; ".join(shown)
 
 
+#: How long an idle connection is kept for the next request (a REPL's next turn).
+KEEPALIVE = 600.0
+
+
+#: After ``[DONE]``, how long the rest of the body (the end of the chunked encoding) may
+#: take to arrive before the connection is given up rather than kept for the next request.
+LINGER = 1.0
+
+
+class _Conn(httpcore.NetworkStream):
+    """A connection as httpcore reads and writes it, whose reads can be cut short.
+
+    After ``[DONE]`` the end of the body is read so that the connection can serve the
+    next request; ``cap`` bounds that wait, so a server that never ends the body costs
+    the connection, not the user's time.
+    """
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+        self.cap: float | None = None
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self.cap is not None:
+            timeout = self.cap if timeout is None else min(timeout, self.cap)
+        return self._inner.read(max_bytes, timeout)
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, timeout)
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return _Conn(self._inner.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _Opened(httpcore.NetworkStream):
+    """A socket opened early (``network.Warm``), TLS done, as httpcore uses a stream."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        try:
+            self._sock.settimeout(timeout)
+            return self._sock.recv(max_bytes)
+        except TimeoutError as exc:
+            raise httpcore.ReadTimeout(exc) from exc
+        except OSError as exc:
+            raise httpcore.ReadError(exc) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        try:
+            self._sock.settimeout(timeout)
+            self._sock.sendall(buffer)
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(exc) from exc
+        except OSError as exc:
+            raise httpcore.WriteError(exc) from exc
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return self  # the handshake was made when the connection was opened
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
+            return self._sock._sslobj  # type: ignore[attr-defined]
+        if info == "socket":
+            return self._sock
+        if info == "is_readable":  # an idle connection that is readable was closed
+            return bool(select.select([self._sock], [], [], 0)[0])
+        return None
+
+
+class _Backend(httpcore.SyncBackend):
+    """Connects as usual, except that a connection opened early is used when it fits;
+    every connection comes wrapped in ``_Conn``."""
+
+    def __init__(self, warm: Warm | None) -> None:
+        self.warmed: list[Warm] = [warm] if warm is not None else []
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.NetworkStream:
+        while self.warmed:
+            sock = self.warmed.pop(0).take(host, port)
+            if sock is not None:
+                return _Conn(_Opened(sock))
+        return _Conn(super().connect_tcp(host, port, timeout, local_address, socket_options))
+
+    def close(self) -> None:
+        for warm in self.warmed:
+            warm.close()
+        self.warmed.clear()
+
+
+class _Transport(httpx.HTTPTransport):
+    """httpx's transport with a connection pool of t360's own making: its network backend
+    takes connections opened early and lets the end of an answer be read in bounded time
+    (httpx offers no parameter for the backend, so the pool is built here as httpx would)."""
+
+    def __init__(
+        self,
+        verify: ssl.SSLContext | bool,
+        limits: httpx.Limits,
+        proxy: str | None,
+        warm: Warm | None,
+    ) -> None:
+        # httpx.HTTPTransport.__init__ would only build a pool of its own: not called.
+        self._backend = _Backend(warm)
+        context = verify if isinstance(verify, ssl.SSLContext) else None
+        pool: dict[str, Any] = {
+            "ssl_context": context,
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "network_backend": self._backend,
+        }
+        if proxy is None:
+            self._pool = httpcore.ConnectionPool(**pool)
+            return
+        via = httpx.Proxy(url=proxy)
+        url = httpcore.URL(
+            scheme=via.url.raw_scheme,
+            host=via.url.raw_host,
+            port=via.url.port,
+            target=via.url.raw_path,
+        )
+        if via.url.scheme in ("socks5", "socks5h"):
+            self._pool = httpcore.SOCKSProxy(proxy_url=url, proxy_auth=via.raw_auth, **pool)
+        else:
+            self._pool = httpcore.HTTPProxy(proxy_url=url, proxy_auth=via.raw_auth, **pool)
+
+    def warm(self, warm: Warm) -> None:
+        self._backend.close()  # one fresh connection in reserve is enough
+        self._backend.warmed.append(warm)
+
+    def close(self) -> None:
+        super().close()
+        self._backend.close()
+
+
+def _finish_body(response: httpx.Response, rest: Iterator[object]) -> None:
+    """After ``[DONE]``: read the end of the body (normally already here), so that the
+    connection serves the next request; within LINGER seconds and 100 events, or the
+    connection is closed with the response instead."""
+    conn = response.extensions.get("network_stream")
+    if not isinstance(conn, _Conn):
+        return
+    conn.cap = LINGER
+    try:
+        for count, _ in enumerate(rest):
+            if count >= 100:
+                return
+    except (httpx.TransportError, StreamError):
+        pass
+    finally:
+        conn.cap = None
+
+
 class _Attempt:
     """What one attempt has done so far: once text was shown, it is never retried."""
 
@@ -336,6 +558,8 @@ class Gateway:
         self,
         settings: Settings,
         *,
+        environ: Mapping[str, str] | None = None,
+        warm: Warm | None = None,
         log: Callable[[str], None] | None = None,
         transport: httpx.BaseTransport | None = None,
         connections: int = 1,
@@ -343,7 +567,19 @@ class Gateway:
         self.settings = settings
         self._log = log
         self._secrets = [settings.api_key]
-        self.host = httpx.URL(settings.base_url).host or settings.base_url
+        environ = environ if environ is not None else {}
+        self.origin = Origin.of(settings.base_url)
+        self.host = self.origin.host or settings.base_url
+        found = proxy_for(settings.base_url, settings.proxy, environ)
+        self.proxy = found[0] if found else None
+        shown_proxy = f"{without_password(found[0])} (from {found[1]})" if found else "none"
+        if warm is not None and (
+            self.proxy is not None
+            or warm.origin != self.origin
+            or warm.ca_bundle != settings.ca_bundle
+        ):
+            warm.close()  # opened for somewhere else: of no use
+            warm = None
         timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
         headers = {"User-Agent": f"t360/{__version__}", "Accept-Encoding": "identity"}
         if settings.api_key:
@@ -351,19 +587,39 @@ class Gateway:
         hooks: dict[str, list[Callable[..., Any]]] = {}
         if log is not None:
             hooks = {"request": [self._log_request], "response": [self._log_response]}
-        # Loading the CA bundle for a verifying TLS context costs 30 ms or more. A plain
-        # http:// gateway (a local one, or a proxy on loopback) never speaks TLS, since
-        # redirects are not followed, so it gets the cheap unverified context it never uses.
-        plain = settings.base_url.startswith("http://")
+            trust = describe_trust(settings.ca_bundle, environ) if self.origin.tls else "no TLS"
+            self._debug(f"tls: {trust}; proxy: {shown_proxy}")
+        # Building a verifying TLS context costs 30 ms or more. A plain http:// gateway
+        # never speaks TLS (redirects are not followed), so it gets none.
+        verify: ssl.SSLContext | bool = False
+        if self.origin.tls:
+            verify = warm.context() if warm is not None else tls_context(settings.ca_bundle)
+        limits = httpx.Limits(
+            max_connections=connections,
+            max_keepalive_connections=connections,
+            keepalive_expiry=KEEPALIVE,
+        )
+        self._own: _Transport | None = None
+        if transport is None:
+            transport = self._own = _Transport(verify, limits, self.proxy, warm)
         self.client = httpx.Client(
             timeout=timeout,
             headers=headers,
             follow_redirects=False,
             transport=transport,
             event_hooks=hooks,
-            verify=not plain,
-            limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
+            verify=verify,
+            limits=limits,
+            trust_env=False,  # the proxy is decided in network.py, from the same variables
         )
+
+    def warm_up(self) -> None:
+        """Open a fresh connection in the background, for a request soon to come (the
+        REPL, when the user starts typing after a pause the server may not have waited)."""
+        if self.proxy is None and self._own is not None:
+            self._own.warm(
+                Warm(self.origin, self.settings.ca_bundle, self.settings.connect_timeout)
+            )
 
     def close(self) -> None:
         self.client.close()
@@ -421,7 +677,7 @@ class Gateway:
         headers = {"Accept": "text/event-stream"} if payload.get("stream") else {}
         yield Sent()
         with (
-            _translate(self.host, self.settings.timeout),
+            _translate(self.host, self.settings.timeout, self.proxy),
             self.client.stream("POST", url, json=payload, headers=headers) as response,
         ):
             if response.status_code != 200:
@@ -440,7 +696,7 @@ class Gateway:
     def _models_once(self) -> Generator[Event, None, list[dict[str, Any]]]:
         url = f"{self.settings.base_url}/models"
         with (
-            _translate(self.host, self.settings.timeout),
+            _translate(self.host, self.settings.timeout, self.proxy),
             self.client.stream("GET", url) as response,
         ):
             if response.status_code != 200:
@@ -495,12 +751,14 @@ class _Stream:
 
     def _sse(self) -> Iterator[Event]:
         decode = self.decoder.decode
-        for sse in httpx_sse.EventSource(self.response).iter_sse():
+        events = httpx_sse.EventSource(self.response).iter_sse()
+        for sse in events:
             data = sse.data
             if not data:
                 continue
             if data == "[DONE]":
                 self.complete = True
+                _finish_body(self.response, events)
                 return
             yield from self._checked(decode(parse_data(data)))
 

@@ -33,6 +33,8 @@ ENV_VARS: dict[str, str] = {
     "base_url": "T360_BASE_URL",
     "model": "T360_MODEL",
     "debug": "T360_DEBUG",
+    "proxy": "T360_PROXY",
+    "ca_bundle": "T360_CA_BUNDLE",
 }
 
 
@@ -53,6 +55,10 @@ class Settings(NamedTuple):
     retries: int = 2
     #: Log request and response metadata to stderr (the key redacted).
     debug: bool = False
+    #: The proxy for every request (else the standard HTTPS_PROXY/ALL_PROXY/NO_PROXY).
+    proxy: str | None = None
+    #: Extra CA certificates (PEM) trusted beside the system's.
+    ca_bundle: str | None = None
     #: Where each value came from: "flag", "env", "file" or "default".
     sources: Mapping[str, Source] = MappingProxyType({})
 
@@ -96,6 +102,24 @@ def _url(value: object) -> str:
     if parts.username is not None or parts.password is not None:
         raise CredentialsInURL("must not contain user:password@ (the key is sent as a header)")
     return text
+
+
+def _proxy(value: object) -> str:
+    from urllib.parse import urlsplit
+
+    text = _text(value).strip()
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ValueError(f"is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
+        raise ValueError("must be an http://, https://, socks5:// or socks5h:// URL with a host")
+    return text
+
+
+def _file(value: object) -> str:
+    return str(Path(_text(value).strip()).expanduser())
 
 
 def _api_key(value: object) -> str:
@@ -157,6 +181,8 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "connect_timeout": _positive_float,
     "retries": _retries,
     "debug": _flag,
+    "proxy": _proxy,
+    "ca_bundle": _file,
 }
 
 
@@ -241,7 +267,8 @@ def _invalid(name: str, source: Source, label: str, raw: object, exc: Exception)
             "remove the user:password@ part and set api_key instead",
         )
     error = UsageError if source == "flag" else ConfigError
-    return error(f"invalid {label}: {raw!r} {exc}")
+    shown = without_password(str(raw)) if name == "proxy" else repr(raw)
+    return error(f"invalid {label}: {shown} {exc}")
 
 
 def load_settings(

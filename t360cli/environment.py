@@ -13,9 +13,12 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from .safety import one_line, scrub
+
+if TYPE_CHECKING:
+    from .network import Warm
 
 APP = "t360"
 
@@ -85,9 +88,11 @@ class Environment(NamedTuple):
     clock: Callable[[], float] = time.time
     #: Columns and rows when the streams are not a terminal that can say (tests).
     size: tuple[int, int] | None = None
+    #: The gateway connection ``__main__`` started opening before the rest of start-up.
+    warm: Warm | None = None
 
     @classmethod
-    def from_process(cls) -> Environment:
+    def from_process(cls, warm: Warm | None = None) -> Environment:
         return cls(
             stdin=sys.stdin,
             stdout=sys.stdout,
@@ -98,6 +103,7 @@ class Environment(NamedTuple):
             vars=os.environ,
             paths=Paths(),
             secrets=set(),
+            warm=warm,
         )
 
     @property

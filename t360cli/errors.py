@@ -6,7 +6,8 @@
      |    +-- AuthError       3  HTTP 401/403
      +-- APIError             4  other HTTP errors, an error event in the stream
      |    +-- StreamError     4  a malformed or truncated stream
-     +-- NetworkError         5  cannot connect, timeout, connection lost
+     +-- NetworkError         5  cannot connect, timeout, connection lost, a proxy refused
+          +-- TLSError        5  the gateway's certificate is not trusted (never retried)
 
 Ctrl-C, SIGTERM and SIGHUP are not errors: a turn ends "interrupted" and exits 130.
 SIGTERM and SIGHUP arrive as ``Terminated``, a KeyboardInterrupt that also ends a REPL.
@@ -97,6 +98,12 @@ class StreamError(APIError):
 class NetworkError(T360Error):
     exit_code = ExitCode.NETWORK
     kind = "network_error"
+
+
+class TLSError(NetworkError):
+    """The certificate could not be verified: retrying cannot help, configuration can."""
+
+    kind = "tls_error"
 
 
 class Terminated(KeyboardInterrupt):

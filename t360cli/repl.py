@@ -46,6 +46,11 @@ class Command:
     run: Callable[[Repl, str], None]
 
 
+#: After this long without a request, the server may have closed the idle connection: the
+#: first key typed then opens a fresh one in the background.
+IDLE = 30.0
+
+
 class Repl:
     def __init__(self, env: Environment, chat: Chat, *, raw: bool, quiet: bool) -> None:
         self.env = env
@@ -54,6 +59,14 @@ class Repl:
         self.quiet = quiet
         self.running = True
         self.pending: str | None = None  # text composed by /edit, sent next
+        self.active = time.monotonic()  # the last request, or the last key typed
+
+    def typing(self, _: object = None) -> None:
+        """A key was typed: after a long pause, reconnect before the turn needs it."""
+        now = time.monotonic()
+        if now - self.active > IDLE:
+            self.chat.gateway.warm_up()
+        self.active = now
 
     # -- output ---------------------------------------------------------------------------
 
@@ -67,6 +80,7 @@ class Repl:
     def ask(self, text: str) -> None:
         sink = make_sink(self.env, json_out=False, raw=self.raw, quiet=self.quiet)
         turn = self.chat.ask(text, sink)
+        self.active = time.monotonic()
         report_turn(self.env, turn, quiet=self.quiet, compact=True)
         if turn.terminated:  # SIGTERM or SIGHUP: the answer is saved; now leave
             self.running = False
@@ -367,6 +381,8 @@ def run_repl(
         enable_history_search=False,
         prompt_continuation="… ",
     )
+    session.default_buffer.on_text_changed += repl.typing
+    chat.prepare()  # connected while the first message is typed
     where = f" · continuing {chat.conversation_id}" if chat.conversation_id else ""
     repl.say(f"t360 · {chat.settings.model}{where} · /help for commands · Ctrl-D to leave")
     for role, content in recent:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -241,20 +242,34 @@ class Chat:
         self.messages: list[dict[str, Any]] = messages or []
         self.turns: list[Turn] = []
         self._gateway: Gateway | None = None
+        self._lock = threading.Lock()
 
     @property
     def gateway(self) -> Gateway:
-        """The connection to the gateway, made at the first request (httpx loads then)."""
-        if self._gateway is None:
-            from .client import Gateway
+        """The connection to the gateway, made at the first request (httpx loads then),
+        or earlier by ``prepare``."""
+        with self._lock:
+            if self._gateway is None:
+                from .client import Gateway
 
-            self._gateway = Gateway(self.settings, log=debug_log(self.env, self.settings))
-        return self._gateway
+                self._gateway = Gateway(
+                    self.settings,
+                    environ=self.env.vars,
+                    warm=self.env.warm,
+                    log=debug_log(self.env, self.settings),
+                )
+            return self._gateway
+
+    def prepare(self) -> None:
+        """Load the HTTP client and take the early connection in the background (the
+        REPL, while the user types the first message)."""
+        threading.Thread(target=lambda: self.gateway, name="t360-prepare", daemon=True).start()
 
     def close(self) -> None:
-        if self._gateway is not None:
-            self._gateway.close()
-            self._gateway = None
+        with self._lock:
+            if self._gateway is not None:
+                self._gateway.close()
+                self._gateway = None
 
     def payload(self, user: str) -> dict[str, Any]:
         messages: list[dict[str, Any]] = []

@@ -87,7 +87,9 @@ def bench(
 
     progress = _Progress(env, total)
     request = RequestOptions(max_tokens=max_tokens)
-    gateway = Gateway(settings, log=debug_log(env, settings), connections=concurrency)
+    gateway = Gateway(
+        settings, environ=env.vars, log=debug_log(env, settings), connections=concurrency
+    )
 
     def one(model: str) -> None:
         payload = build_payload(model, [{"role": "user", "content": prompt}], request)

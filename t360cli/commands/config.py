@@ -15,6 +15,7 @@ from t360cli.config import (
     load_file,
     load_settings,
     parse_value,
+    without_password,
     write_file,
 )
 from t360cli.errors import ConfigError, UsageError
@@ -27,9 +28,17 @@ KeyArgument = Annotated[
 ]
 
 
-def _shown(name: str, value: object) -> str:
+def _value(name: str, value: object) -> object:
+    """A setting's value as it may be shown: the key redacted, a proxy's password hidden."""
     if name == "api_key":
         return redact(str(value) if value is not None else None)
+    if name == "proxy" and value is not None:
+        return without_password(str(value))
+    return value
+
+
+def _shown(name: str, value: object) -> str:
+    value = _value(name, value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return "(not set)" if value is None else str(value)
@@ -90,16 +99,22 @@ def config_show(
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
 ) -> None:
     """Every effective setting and where it comes from (flag, env, file, default)."""
+    from t360cli.network import describe_trust, proxy_for
+
     env = environment(ctx)
     settings = load_settings(env, {})
+    proxy = proxy_for(settings.base_url, settings.proxy, env.vars)
+    network = {
+        "tls_trust": describe_trust(settings.ca_bundle, env.vars),
+        "proxy": without_password(proxy[0]) if proxy else None,
+        "proxy_from": proxy[1] if proxy else None,
+    }
     if json_out:
-        obj = {
-            name: {
-                "value": redact(settings.api_key) if name == "api_key" else getattr(settings, name),
-                "source": settings.sources[name],
-            }
+        obj: dict[str, object] = {
+            name: {"value": _value(name, getattr(settings, name)), "source": settings.sources[name]}
             for name in PARSERS
         }
+        obj["network"] = network
         env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
         return
     rows = [
@@ -107,7 +122,14 @@ def config_show(
     ]
     width = max(len(name) for name, _, _ in rows)
     text = "".join(f"{name.ljust(width)}  {value}  ({source})\n" for name, value, source in rows)
-    write_out(env, text + f"# config file: {env.paths.config_file}\n")
+    in_effect = f"{network['proxy']} (from {network['proxy_from']})" if proxy else "none"
+    write_out(
+        env,
+        text
+        + f"# config file: {env.paths.config_file}\n"
+        + f"# tls trust: {network['tls_trust']}\n"
+        + f"# proxy in effect for {settings.base_url}: {in_effect}\n",
+    )
 
 
 @app.command("path")

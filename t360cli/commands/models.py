@@ -41,7 +41,7 @@ def models(
     def wait(seconds: float, attempt: int, reason: T360Error) -> None:
         countdown(env, seconds, attempt, reason.line(), quiet=False)
 
-    with Gateway(settings, log=debug_log(env, settings)) as gateway:
+    with Gateway(settings, environ=env.vars, log=debug_log(env, settings)) as gateway:
         items = gateway.models(on_wait=wait)
     remember(env.paths, items)
     if json_out:

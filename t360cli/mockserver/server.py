@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import select
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -173,11 +174,25 @@ class MockServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
 
-    def __init__(self, port: int = 0, host: str = "127.0.0.1", *, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        *,
+        verbose: bool = False,
+        tls: ssl.SSLContext | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__((host, port), _Handler)
         self.verbose = verbose
+        #: With a server-side TLS context, the server speaks HTTPS (tests of private CAs).
+        self.tls = tls
+        #: The host name in ``url`` (a TLS certificate names it); the address by default.
+        self.name = name
         self.calls: list[Call] = []
         self.disconnects = 0
+        #: TCP connections accepted: a client that reuses its connection opens one.
+        self.connections = 0
         #: Requests being answered now, and the most there ever were at once.
         self.in_flight = 0
         self.peak = 0
@@ -188,11 +203,21 @@ class MockServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        return f"{'https' if self.tls else 'http'}://{self.name or host!s}:{port}/v1"
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        sock, address = super().get_request()
+        with self._changed:
+            self.connections += 1
+            self._changed.notify_all()
+        if self.tls is not None:  # the handshake happens on the handler's thread
+            sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
+        return sock, address
 
     def handle_error(self, request: object, client_address: object) -> None:
-        """A client hanging up between requests is normal; anything else is reported."""
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+        """A client hanging up, or refusing our certificate, is normal; anything else is
+        reported."""
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError, ssl.SSLError)):
             return
         super().handle_error(request, client_address)  # type: ignore[arg-type]
 
