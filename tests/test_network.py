@@ -234,3 +234,26 @@ def test_bad_proxy_values_are_refused() -> None:
     assert result.code == 3 and "T360_PROXY" in result.err
     assert invoke("config", "set", "proxy", "gopher://x").code == 2
     assert not paths().config_file.exists()
+
+
+def test_a_fresh_connection_is_opened_ahead_when_the_server_dropped_the_idle_one() -> None:
+    """What the REPL does when the user starts typing after a pause: ``warm_up`` opens a
+    connection in the background, and the next turn uses it instead of a handshake."""
+    from t360cli.client import Gateway
+    from t360cli.config import Settings
+    from t360cli.events import TextDelta
+
+    def ask(gateway: Gateway) -> str:
+        payload = {"model": "echo", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        return "".join(e.text for e in gateway.chat(payload) if isinstance(e, TextDelta))
+
+    with MockServer(idle_timeout=0.2) as server:
+        with Gateway(Settings(api_key=KEY, base_url=server.url)) as gateway:
+            assert ask(gateway) == "hi"
+            assert server.connections == 1
+            # the server drops the idle connection; then the user starts typing
+            assert server.wait_for(lambda: server.closed >= 1, timeout=10)
+            gateway.warm_up()
+            assert server.wait_for(lambda: server.connections == 2, timeout=10)
+            assert ask(gateway) == "hi"
+        assert server.connections == 2 and len(server.calls) == 2

@@ -32,6 +32,11 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: MockServer
 
+    def setup(self) -> None:
+        super().setup()
+        if self.server.idle_timeout is not None:  # otherwise idle connections are kept
+            self.connection.settimeout(self.server.idle_timeout)
+
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.verbose:
             super().log_message(format, *args)
@@ -182,6 +187,7 @@ class MockServer(ThreadingHTTPServer):
         verbose: bool = False,
         tls: ssl.SSLContext | None = None,
         name: str | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         super().__init__((host, port), _Handler)
         self.verbose = verbose
@@ -189,10 +195,14 @@ class MockServer(ThreadingHTTPServer):
         self.tls = tls
         #: The host name in ``url`` (a TLS certificate names it); the address by default.
         self.name = name
+        #: Close a connection that carries no request for this long (like real servers).
+        self.idle_timeout = idle_timeout
         self.calls: list[Call] = []
         self.disconnects = 0
-        #: TCP connections accepted: a client that reuses its connection opens one.
+        #: TCP connections accepted (a client that reuses its connection opens one), and
+        #: those the server has finished with and closed.
         self.connections = 0
+        self.closed = 0
         #: Requests being answered now, and the most there ever were at once.
         self.in_flight = 0
         self.peak = 0
@@ -213,6 +223,12 @@ class MockServer(ThreadingHTTPServer):
         if self.tls is not None:  # the handshake happens on the handler's thread
             sock = self.tls.wrap_socket(sock, server_side=True, do_handshake_on_connect=False)
         return sock, address
+
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        with self._changed:
+            self.closed += 1
+            self._changed.notify_all()
 
     def handle_error(self, request: object, client_address: object) -> None:
         """A client hanging up, or refusing our certificate, is normal; anything else is
