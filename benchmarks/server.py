@@ -20,6 +20,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 MARKDOWN_UNIT = (
@@ -69,80 +70,116 @@ def parse(model: str) -> dict[str, int]:
     return params
 
 
+def framed(data: bytes) -> bytes:
+    """One chunk of a chunked body."""
+    return b"%x\r\n%s\r\n" % (len(data), data) if data else b""
+
+
+def read_request(conn: socket.socket, pending: bytes) -> tuple[bytes, bytes, bytes] | None:
+    """The head and body of the next request on a kept-alive connection, and what follows."""
+    data = pending
+    while b"\r\n\r\n" not in data:
+        part = conn.recv(65536)
+        if not part:
+            return None
+        data += part
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(body) < length:
+        body += conn.recv(65536)
+    return head, body[:length], body[length:]
+
+
 def handle(conn: socket.socket, timeline: Path | None) -> None:
+    """Answer requests on one connection until the client closes it (keep-alive)."""
     with conn:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            part = conn.recv(65536)
-            if not part:
-                return
-            data += part
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(body) < length:
-            body += conn.recv(65536)
-        if head.startswith(b"GET"):
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b'Content-Length: 11\r\nConnection: close\r\n\r\n{"data":[]}'
-            )
-            return
-        params = parse(json.loads(body).get("model", ""))
-        pieces = text_pieces(params["chunks"], params["size"], bool(params["md"]))
+        pending = b""
+        with contextlib.suppress(OSError):
+            while (request := read_request(conn, pending)) is not None:
+                head, body, pending = request
+                answer(conn, head, body, timeline)
+
+
+def answer(conn: socket.socket, head: bytes, body: bytes, timeline: Path | None) -> None:
+    if head.startswith(b"GET"):
         conn.sendall(
-            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-            b"Cache-Control: no-cache\r\nConnection: close\r\n\r\n"
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b'Content-Length: 11\r\n\r\n{"data":[]}'
         )
-        if not params["delay"]:
-            conn.sendall(
-                b"".join(
-                    [
-                        chunk(None),
-                        *(chunk(p) for p in pieces),
-                        chunk(None, "stop", usage=True),
-                        b"data: [DONE]\n\n",
-                    ]
-                )
-            )
-            return
-        sent: list[float] = []
-        gap = params["delay"] / 1000
-        conn.sendall(chunk(None))
-        try:
-            for piece in pieces:
-                time.sleep(gap)
-                conn.sendall(chunk(piece))
-                sent.append(time.monotonic())
-            conn.sendall(chunk(None, "stop", usage=True) + b"data: [DONE]\n\n")
-        except OSError:
-            pass
+        return
+    params = parse(json.loads(body).get("model", ""))
+    pieces = text_pieces(params["chunks"], params["size"], bool(params["md"]))
+    conn.sendall(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+        b"Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\n\r\n"
+    )
+    end = chunk(None, "stop", usage=True) + b"data: [DONE]\n\n"
+    if not params["delay"]:
+        whole = b"".join([chunk(None), *(chunk(p) for p in pieces), end])
+        conn.sendall(framed(whole) + b"0\r\n\r\n")
+        return
+    sent: list[float] = []
+    gap = params["delay"] / 1000
+    conn.sendall(framed(chunk(None)))
+    try:
+        for piece in pieces:
+            time.sleep(gap)
+            conn.sendall(framed(chunk(piece)))
+            sent.append(time.monotonic())
+        conn.sendall(framed(end) + b"0\r\n\r\n")
+    finally:
         if timeline is not None:
             with timeline.open("a") as handle_:
                 handle_.write(json.dumps({"pieces": pieces[: len(sent)], "sent": sent}) + "\n")
 
 
-def serve(port: int, timeline: Path | None, ready: threading.Event | None = None) -> None:
+def tls_wrapper(cert: Path | None, key: Path | None) -> Callable[[socket.socket], socket.socket]:
+    """Wrap accepted connections in TLS when a certificate is given."""
+    if cert is None:
+        return lambda conn: conn
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return lambda conn: context.wrap_socket(conn, server_side=True)
+
+
+def serve(
+    port: int,
+    timeline: Path | None,
+    cert: Path | None = None,
+    key: Path | None = None,
+    name: str = "127.0.0.1",
+) -> None:
     listener = socket.create_server(("127.0.0.1", port), backlog=64)
-    if ready is not None:
-        ready.set()
-    print(f"http://127.0.0.1:{listener.getsockname()[1]}/v1", flush=True)
+    wrap = tls_wrapper(cert, key)
+    scheme = "https" if cert else "http"
+    print(f"{scheme}://{name}:{listener.getsockname()[1]}/v1", flush=True)
+
+    def run(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            handle(wrap(conn), timeline)
+
     while True:
         conn, _ = listener.accept()
-        threading.Thread(target=handle, args=(conn, timeline), daemon=True).start()
+        threading.Thread(target=run, args=(conn,), daemon=True).start()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--timeline", type=Path)
+    parser.add_argument("--cert", type=Path, help="serve HTTPS with this certificate (PEM)")
+    parser.add_argument("--key", type=Path, help="the certificate's private key (PEM)")
+    parser.add_argument("--name", default="127.0.0.1", help="the host name in the URL printed")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        serve(args.port, args.timeline)
+        serve(args.port, args.timeline, args.cert, args.key, args.name)
 
 
 if __name__ == "__main__":
