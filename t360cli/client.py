@@ -617,9 +617,8 @@ class Gateway:
         """Open a fresh connection in the background, for a request soon to come (the
         REPL, when the user starts typing after a pause the server may not have waited)."""
         if self.proxy is None and self._own is not None:
-            self._own.warm(
-                Warm(self.origin, self.settings.ca_bundle, self.settings.connect_timeout)
-            )
+            fresh = Warm(self.origin, self.settings.connect_timeout)
+            self._own.warm(fresh.secure(self.settings.ca_bundle))
 
     def close(self) -> None:
         self.client.close()

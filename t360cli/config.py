@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://api.token360.ai/v1"
 DEFAULT_MODEL = "glm-5.1"
+DEFAULT_CONNECT_TIMEOUT = 10.0
 
 Source = Literal["flag", "conversation", "env", "file", "default"]
 
@@ -51,7 +52,7 @@ class Settings(NamedTuple):
     system: str | None = None
     #: Longest silence tolerated while waiting for data, in seconds.
     timeout: float = 120.0
-    connect_timeout: float = 10.0
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     retries: int = 2
     #: Log request and response metadata to stderr (the key redacted).
     debug: bool = False

@@ -90,12 +90,23 @@ def describe_trust(ca_bundle: str | None, environ: Mapping[str, str]) -> str:
 
 
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
-    """A verifying TLS context: the OS trust store plus ``ca_bundle`` (PEM) when set."""
+    """A verifying TLS context: the OS trust store plus ``ca_bundle`` (PEM) when set.
+
+    On macOS and Windows ``truststore`` verifies with the system's own API. Elsewhere the
+    system store is OpenSSL's default CA locations, which truststore loads again for every
+    connection (15 ms each on this machine, on the path of every handshake); when those
+    locations exist, the same context is built once with the standard library instead.
+    """
     import ssl
+    import sys
 
-    import truststore
+    defaults = ssl.get_default_verify_paths()
+    if sys.platform not in ("darwin", "win32") and (defaults.cafile or defaults.capath):
+        context = ssl.create_default_context()  # loads the default locations, once
+    else:
+        import truststore
 
-    context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if ca_bundle:
         try:
             context.load_verify_locations(cafile=ca_bundle)
@@ -107,66 +118,105 @@ def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     return context
 
 
+class _Build:
+    """One TLS context being built on a thread of its own."""
+
+    def __init__(self, ca_bundle: str | None) -> None:
+        self.ready = threading.Event()
+        self.context: ssl.SSLContext | None = None
+        self.error: ConfigError | None = None
+        threading.Thread(target=self._run, args=(ca_bundle,), daemon=True).start()
+
+    def _run(self, ca_bundle: str | None) -> None:
+        try:
+            self.context = tls_context(ca_bundle)
+        except ConfigError as exc:
+            self.error = exc
+        finally:
+            self.ready.set()
+
+
 class Warm:
-    """A connection to ``origin`` opened in the background: DNS and TCP on one thread
-    while the TLS context is built on another, then the TLS handshake.
+    """A connection to ``origin`` opened in the background. DNS, TCP, a TLS context for
+    the likely CA bundle and the handshake start at once; ``secure`` says which bundle the
+    settings, read meanwhile, ask for. A bundle only adds trust, so a handshake that
+    passed without it is good; one that failed is tried again with it.
 
     ``take`` hands the socket to the first request for the same origin (once); a failure
     is kept quiet here, so the request connects again and reports it as it always would.
     """
 
-    def __init__(self, origin: Origin, ca_bundle: str | None, timeout: float) -> None:
+    def __init__(self, origin: Origin, timeout: float, likely_bundle: str | None = None) -> None:
         self.origin = origin
-        self.ca_bundle = ca_bundle
+        self.ca_bundle = likely_bundle
         self._timeout = timeout
+        self._likely = likely_bundle
+        self._builds: dict[str | None, _Build] = {}
+        if origin.tls:
+            self._builds[likely_bundle] = _Build(likely_bundle)
+        self._settled = threading.Event()  # set by secure (or close)
         self._socket: socket.socket | None = None
-        self._context: ssl.SSLContext | None = None
-        self._context_error: ConfigError | None = None
-        self._context_ready = threading.Event()
         self._done = threading.Event()
         self._lock = threading.Lock()
-        if origin.tls:
-            threading.Thread(target=self._build_context, name="t360-tls", daemon=True).start()
-        else:
-            self._context_ready.set()
         threading.Thread(target=self._connect, name="t360-connect", daemon=True).start()
 
-    def _build_context(self) -> None:
-        try:
-            self._context = tls_context(self.ca_bundle)
-        except ConfigError as exc:
-            self._context_error = exc
-        finally:
-            self._context_ready.set()
+    def secure(self, ca_bundle: str | None) -> Warm:
+        """Trust ``ca_bundle`` besides the system store for this connection's TLS."""
+        self.ca_bundle = ca_bundle
+        if self.origin.tls and ca_bundle not in self._builds:
+            self._builds[ca_bundle] = _Build(ca_bundle)
+        self._settled.set()
+        return self
 
     def _connect(self) -> None:
         sock: socket.socket | None = None
         try:
-            sock = socket.create_connection(
-                (self.origin.host, self.origin.port), timeout=self._timeout
-            )
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self.origin.tls:
-                self._context_ready.wait()
-                if self._context is None:
-                    raise OSError("no TLS context")
-                sock = self._context.wrap_socket(sock, server_hostname=self.origin.host)
+            sock = self._open(self._likely)
+            if sock is None:  # refused without the bundle the settings name: with it
+                self._settled.wait()
+                if self.ca_bundle != self._likely:
+                    sock = self._open(self.ca_bundle)
             with self._lock:
                 self._socket, sock = sock, None
-        except (OSError, ValueError):
+        except (OSError, ValueError, ConfigError):
             pass  # the request will connect itself and say what went wrong
         finally:
             if sock is not None:
                 sock.close()
             self._done.set()
 
+    def _open(self, bundle: str | None) -> socket.socket | None:
+        """A TCP connection, with TLS made with ``bundle``'s context; None if a certificate
+        was refused (other failures raise)."""
+        import ssl
+
+        sock = socket.create_connection((self.origin.host, self.origin.port), self._timeout)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if not self.origin.tls:
+            return sock
+        try:
+            return self._context(bundle).wrap_socket(sock, server_hostname=self.origin.host)
+        except ssl.SSLCertVerificationError:
+            sock.close()
+            return None
+        except BaseException:
+            sock.close()
+            raise
+
+    def _context(self, bundle: str | None) -> ssl.SSLContext:
+        build = self._builds.get(bundle)
+        if build is None:
+            raise OSError("closed before its TLS was settled")
+        build.ready.wait()
+        if build.error is not None:
+            raise build.error
+        assert build.context is not None
+        return build.context
+
     def context(self) -> ssl.SSLContext:
-        """The TLS context built for this connection (the client uses the same one)."""
-        self._context_ready.wait()
-        if self._context_error is not None:
-            raise self._context_error
-        assert self._context is not None
-        return self._context
+        """The TLS context for the settled CA bundle (the client uses the same one)."""
+        self._settled.wait()
+        return self._context(self.ca_bundle)
 
     def take(self, host: str, port: int) -> socket.socket | None:
         """The open connection, if it goes to ``host:port`` and is ready in time."""
@@ -181,6 +231,9 @@ class Warm:
         return sock
 
     def close(self) -> None:
+        if not self._settled.is_set():  # a connection still waiting for TLS gives up
+            self._builds.clear()
+            self._settled.set()
         with self._lock:
             sock, self._socket = self._socket, None
         if sock is not None:
@@ -210,24 +263,46 @@ def _closed(sock: socket.socket) -> bool:
 
 
 def prewarm(args: list[str], environ: Mapping[str, str]) -> Warm | None:
-    """For a one-shot ``t360 chat``, the gateway connection opened right away, before the
-    rest of start-up: the base URL and CA bundle are read as the settings will read them
-    (flag, environment, config file); with a proxy in effect, nothing is opened early."""
+    """For ``t360 chat``, the gateway connection opened right away, before the rest of
+    start-up. A base URL from ``--base-url`` or ``T360_BASE_URL`` (which the config file
+    cannot override) is connected to at once, while the config file is read for the
+    proxy and the CA bundle; otherwise the file is read first. Only TLS is worth it: a
+    plain ``http://`` gateway is a local one (t360 warns about any other), where there
+    is no handshake to hide. With a proxy in effect, nothing is opened early."""
     if not args or args[0] != "chat" or "-h" in args or "--help" in args:
         return None
-    from .config import load_file, resolve
-    from .environment import Paths
-
-    flags: dict[str, object | None] = {}
+    given = environ.get("T360_BASE_URL") or None
     for i, arg in enumerate(args):
         if arg == "--base-url" and i + 1 < len(args):
-            flags["base_url"] = args[i + 1]
+            given = args[i + 1]
         elif arg.startswith("--base-url="):
-            flags["base_url"] = arg.partition("=")[2]
-    try:
-        settings, _ = resolve(flags, environ, load_file(Paths().config_file))
-    except T360Error:
-        return None  # the run itself reports it, in its place
-    if proxy_for(settings.base_url, settings.proxy, environ) is not None:
+            given = arg.partition("=")[2]
+    from .config import DEFAULT_CONNECT_TIMEOUT, load_file, resolve
+
+    early = None
+    if given and not given.lower().startswith("https://"):
         return None
-    return Warm(Origin.of(settings.base_url), settings.ca_bundle, settings.connect_timeout)
+    if given and not environ.get("T360_PROXY"):
+        origin = Origin.of(given)
+        if origin.host:
+            bundle = environ.get("T360_CA_BUNDLE") or None  # the file cannot override it
+            early = Warm(origin, DEFAULT_CONNECT_TIMEOUT, bundle)
+    from .environment import Paths
+
+    try:
+        settings, _ = resolve({"base_url": given}, environ, load_file(Paths().config_file))
+    except (T360Error, ValueError):
+        settings = None  # the run itself reports it, in its place
+    if (
+        settings is None
+        or not settings.base_url.startswith("https://")
+        or proxy_for(settings.base_url, settings.proxy, environ) is not None
+    ):
+        if early is not None:
+            early.close()
+        return None
+    if early is None or early.origin != Origin.of(settings.base_url):
+        if early is not None:
+            early.close()
+        early = Warm(Origin.of(settings.base_url), settings.connect_timeout)
+    return early.secure(settings.ca_bundle)

@@ -137,7 +137,7 @@ def test_missing_values_are_unavailable_not_zero(server: MockServer) -> None:
     footer = result.err.strip().splitlines()[-1]
     assert "provider n/a" in footer and "cost n/a" in footer
     assert "~3 out" in footer  # "No usage here." came in three chunks
-    assert re.search(r"~\d+ in/", footer) and re.search(r"~[\d.]+ tok/s", footer)
+    assert re.search(r"~\d+ in/", footer) and re.search(r"~[\d.,]+ tok/s", footer)
     assert " 0 " not in footer
     as_json = invoke("chat", "-m", "no-usage", "--json", "hi", env=chat_env(server))
     assert json.loads(as_json.out)["usage"] is None
