@@ -1,10 +1,13 @@
 """Settings: where each value comes from, resolved in one pure function.
 
-Precedence, highest first: command-line flag > the continued conversation (its model and
-system prompt) > ``T360_*`` environment > config file > built-in default. ``resolve()``
-takes the layers as plain mappings, so the whole precedence matrix is testable without
-touching the process environment or the disk, and ``config show`` can say truthfully
-where each value came from.
+Precedence, highest first: command-line flag > the selected role (its model and system
+prompt) > the continued conversation (its model and system prompt) > the selected profile
+(``-p``/``T360_PROFILE``: any setting, and ``api_key_cmd``) > ``T360_*`` environment >
+config file > built-in default. A profile or role is only ever selected explicitly, so
+its values beat ambient environment variables. ``resolve()`` takes the layers as plain
+mappings, so the whole precedence matrix is testable without touching the process
+environment or the disk, and ``config show`` can say truthfully where each value came
+from. Model aliases (``[aliases]``) apply to the resolved model, wherever it came from.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ DEFAULT_BASE_URL = "https://api.token360.ai/v1"
 DEFAULT_MODEL = "glm-5.1"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
-Source = Literal["flag", "conversation", "env", "file", "default"]
+Source = Literal["flag", "role", "conversation", "profile", "env", "file", "default"]
+
+#: Tables the config file may hold besides plain settings.
+TABLES = ("profiles", "aliases", "roles", "mcp_servers", "models")
 
 #: Environment variable for each setting that has one.
 ENV_VARS: dict[str, str] = {
@@ -60,7 +66,12 @@ class Settings(NamedTuple):
     proxy: str | None = None
     #: Extra CA certificates (PEM) trusted beside the system's.
     ca_bundle: str | None = None
-    #: Where each value came from: "flag", "env", "file" or "default".
+    #: A shell command whose output is the key, run only when a key is needed.
+    api_key_cmd: str | None = None
+    #: The selected profile, if any.
+    profile: str | None = None
+    #: Where each value came from: "flag", "role", "conversation", "profile", "env",
+    #: "file" or "default".
     sources: Mapping[str, Source] = MappingProxyType({})
 
     def __repr__(self) -> str:
@@ -198,23 +209,40 @@ def load_file(path: Path) -> dict[str, object]:
             f"cannot read config file {path}: {exc.strerror or exc}",
             "check its permissions",
         ) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text: {exc}", "fix it, or delete the file"
+        ) from None
+    return parse_toml(text, f"config file {path}")
+
+
+def parse_toml(text: str, what: str) -> dict[str, object]:
+    """TOML text as a table; a ConfigError naming ``what`` and the line otherwise."""
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on Python 3.10 only
         import tomli as tomllib
     try:
-        table: dict[str, object] = tomllib.loads(raw.decode("utf-8"))
+        table: dict[str, object] = tomllib.loads(text)
         return table
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
-            f"config file {path} is not valid TOML: {exc}",
-            "fix the line named, or delete the file",
+            f"{what} is not valid TOML: {exc}", "fix the line named, or delete the file"
         ) from None
     except RecursionError:
         raise ConfigError(
-            f"config file {path} nests tables or arrays too deeply to read",
-            "fix the file, or delete it",
+            f"{what} nests tables or arrays too deeply to read", "fix the file, or delete it"
         ) from None
+
+
+def _table(value: object, where: str) -> dict[str, Any]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where} must be a table", "see the README's Configuration section")
+    return value
 
 
 def resolve(
@@ -223,6 +251,8 @@ def resolve(
     file: Mapping[str, object],
     *,
     conversation: Mapping[str, object | None] | None = None,
+    role: Mapping[str, object | None] | None = None,
+    role_name: str | None = None,
     file_name: str = "config file",
 ) -> tuple[Settings, list[str]]:
     """Merge the layers into Settings; returns them with warnings for the user.
@@ -230,22 +260,39 @@ def resolve(
     A bad flag value is a usage error (exit 2); a bad value from the environment or the
     file is a configuration error (exit 3), and so is a malformed API key or a URL with a
     password in it, wherever they come from. Unknown keys in the file are warned about,
-    not fatal, so a newer config never breaks an older t360.
+    not fatal, so a newer config never breaks an older t360. An unknown profile is a
+    usage error naming the known ones.
     """
+    known = (*PARSERS, "api_key_cmd", *TABLES)
     warnings = [
-        f"{file_name}: unknown setting {name!r} ignored" for name in file if name not in PARSERS
+        f"{file_name}: unknown setting {name!r} ignored" for name in file if name not in known
     ]
-    values: dict[str, Any] = {}
-    sources: dict[str, Source] = {}
+    profile_name = str(flags.get("profile") or env.get("T360_PROFILE") or "") or None
+    profile = _profile(file, profile_name, file_name)
+    warnings += [
+        f"{file_name}: unknown setting {name!r} in profile {profile_name!r} ignored"
+        for name in profile
+        if name not in (*PARSERS, "api_key_cmd")
+    ]
     saved = conversation or {}
+    values: dict[str, Any] = {"profile": profile_name}
+    sources: dict[str, Source] = {}
     for name, parse in PARSERS.items():
         layers: list[tuple[Source, object | None, str]] = [
             ("flag", flags.get(name), f"--{name.replace('_', '-')}"),
+            ("role", (role or {}).get(name), f"{name} of role {role_name!r}"),
             ("conversation", saved.get(name), f"{name} of the continued conversation"),
+            ("profile", profile.get(name), f"{name} in profile {profile_name!r}"),
             ("env", env.get(ENV_VARS[name]) if name in ENV_VARS else None, ENV_VARS.get(name, "")),
             ("file", file.get(name), f"{name} in {file_name}"),
         ]
         for source, raw, label in layers:
+            if raw is None and name == "api_key" and source in ("profile", "file"):
+                command = (profile if source == "profile" else file).get("api_key_cmd")
+                if command is not None:  # the key of this layer comes from a command
+                    values["api_key_cmd"] = _command(command, f"api_key_cmd {label[8:]}")
+                    sources[name] = source
+                    break
             if raw is None or (source == "env" and raw == ""):
                 continue
             try:
@@ -256,7 +303,72 @@ def resolve(
             break
         else:
             sources[name] = "default"
+    aliases = aliases_in(file, file_name)
+    if "model" in values:
+        values["model"] = aliases.get(values["model"], values["model"])
     return Settings(**values, sources=sources), warnings
+
+
+def _profile(file: Mapping[str, object], name: str | None, file_name: str) -> dict[str, Any]:
+    profiles = _table(file.get("profiles"), f"[profiles] in {file_name}")
+    if name is None:
+        return {}
+    if name not in profiles:
+        known = ", ".join(sorted(profiles)) or "none (add [profiles.NAME] to the config file)"
+        raise UsageError(f"unknown profile {name!r}", f"known profiles: {known}")
+    return _table(profiles[name], f"[profiles.{name}] in {file_name}")
+
+
+def _command(value: object, label: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{label} must be a non-empty string (a shell command)")
+    return value
+
+
+def aliases_in(file: Mapping[str, object], file_name: str = "config file") -> dict[str, str]:
+    """The ``[aliases]`` table: short name -> model id."""
+    table = _table(file.get("aliases"), f"[aliases] in {file_name}")
+    for name, target in table.items():
+        if not isinstance(target, str) or not target.strip():
+            raise ConfigError(f"alias {name!r} in {file_name} must name a model id")
+    return {name: str(target).strip() for name, target in table.items()}
+
+
+def api_key_from(command: str, environ: Mapping[str, str], timeout: float = 10.0) -> str:
+    """Run ``api_key_cmd`` through the shell; its stdout, stripped, is the key. Failure,
+    a timeout or empty output is exit 3 naming the command and its status, never its
+    output (it may hold the key, or part of it)."""
+    import subprocess
+
+    try:
+        done = subprocess.run(
+            command,
+            shell=True,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            env=dict(environ),
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(
+            f"api_key_cmd {command!r} did not finish within {timeout:g} s",
+            "check that it runs without waiting for input",
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"api_key_cmd {command!r} could not run: {exc.strerror}") from None
+    if done.returncode != 0:
+        raise ConfigError(
+            f"api_key_cmd {command!r} failed with exit status {done.returncode}",
+            "run it yourself to see why",
+        )
+    key = done.stdout.decode("utf-8", "replace").strip()
+    if not key:
+        raise ConfigError(f"api_key_cmd {command!r} printed nothing", "it must print the key")
+    try:
+        return _api_key(key)
+    except ValueError as exc:
+        raise ConfigError(f"the key from api_key_cmd {command!r} {exc}") from None
 
 
 def _invalid(name: str, source: Source, label: str, raw: object, exc: Exception) -> Exception:
@@ -272,17 +384,33 @@ def _invalid(name: str, source: Source, label: str, raw: object, exc: Exception)
     return error(f"invalid {label}: {shown} {exc}")
 
 
+def read_config(env: Environment) -> dict[str, object]:
+    """This run's config file (checked to be private), as a table."""
+    path = env.paths.config_file
+    check_private(env, path)
+    return load_file(path)
+
+
 def load_settings(
     env: Environment,
     flags: Mapping[str, object | None],
     conversation: Mapping[str, object | None] | None = None,
+    *,
+    table: Mapping[str, object] | None = None,
+    role: Mapping[str, object | None] | None = None,
+    role_name: str | None = None,
 ) -> Settings:
-    """Settings for this run: its flags, the conversation it continues, its environment
-    and its config file. Warnings are shown; the key joins the secrets to scrub."""
-    path = env.paths.config_file
-    check_private(env, path)
+    """Settings for this run: its flags, its role, the conversation it continues, its
+    profile, its environment and its config file (``table``, when already read).
+    Warnings are shown; the key joins the secrets to scrub."""
     settings, warnings = resolve(
-        flags, env.vars, load_file(path), conversation=conversation, file_name=str(path)
+        flags,
+        env.vars,
+        read_config(env) if table is None else table,
+        conversation=conversation,
+        role=role,
+        role_name=role_name,
+        file_name=str(env.paths.config_file),
     )
     for warning in warnings:
         env.warn(warning)
@@ -305,14 +433,29 @@ def check_private(env: Environment, path: Path) -> None:
             )
 
 
+ALIAS_PREFIX = "aliases."
+
+
 def check_name(name: str) -> None:
-    if name not in PARSERS:
-        raise UsageError(f"unknown setting {name!r}", f"known settings: {', '.join(PARSERS)}")
+    """A name ``config set`` takes: a setting, ``api_key_cmd``, or ``aliases.NAME``."""
+    if name in PARSERS or name == "api_key_cmd":
+        return
+    if name.startswith(ALIAS_PREFIX) and name[len(ALIAS_PREFIX) :].strip():
+        return
+    raise UsageError(
+        f"unknown setting {name!r}",
+        f"known settings: {', '.join(PARSERS)}, api_key_cmd, aliases.NAME",
+    )
 
 
 def parse_value(name: str, value: object) -> object:
     """A setting's value checked and converted, as ``config set`` stores it."""
     check_name(name)
+    if name not in PARSERS:  # api_key_cmd, or an alias's model id
+        try:
+            return _text(value).strip()
+        except ValueError as exc:
+            raise UsageError(f"invalid value for {name}: {value!r} {exc}") from None
     try:
         return PARSERS[name](value)
     except (ValueError, TypeError) as exc:
@@ -320,6 +463,24 @@ def parse_value(name: str, value: object) -> object:
             raise ConfigError(f"invalid API key: it {exc}", "check the key") from None
         shown = without_password(str(value)) if isinstance(exc, CredentialsInURL) else repr(value)
         raise UsageError(f"invalid value for {name}: {shown} {exc}") from None
+
+
+def place(table: dict[str, object], name: str, profile: str | None) -> tuple[dict[str, Any], str]:
+    """Where ``config set``/``unset`` put ``name``: the table that holds it, and its key
+    there (``aliases.NAME`` in ``[aliases]``; with a profile, in ``[profiles.PROFILE]``)."""
+    if name.startswith(ALIAS_PREFIX):
+        if profile is not None:
+            raise UsageError("aliases are not per profile", "leave out -p")
+        holder = table.setdefault("aliases", {})
+        key = name[len(ALIAS_PREFIX) :].strip()
+    elif profile is not None:
+        holder = _table(table.setdefault("profiles", {}), "[profiles]").setdefault(profile, {})
+        key = name
+    else:
+        return table, name
+    if not isinstance(holder, dict):
+        raise ConfigError(f"cannot set {name}: its place in the config file is not a table")
+    return holder, key
 
 
 def write_file(path: Path, table: dict[str, object]) -> None:

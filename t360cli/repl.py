@@ -12,11 +12,9 @@ its lines. Input history persists across sessions; Ctrl-R searches it.
 from __future__ import annotations
 
 import base64
-import shlex
 import shutil
 import statistics
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,10 +28,15 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 from . import units
+from .config import Settings
 from .environment import Environment
+from .errors import ConfigError, T360Error
 from .report import make_sink, report_turn
+from .request import RequestOptions
+from .roles import Role
 from .safety import sanitize
 from .session import Chat
+from .terminal import edit_text
 
 BLOCK = '"""'
 PROMPT = "\u203a "  # a single right-pointing angle quotation mark
@@ -51,12 +54,27 @@ class Command:
 IDLE = 30.0
 
 
+#: Settings, request options and role for a role name (or none): the command's layering.
+Setup = Callable[[str | None], tuple[Settings, RequestOptions, Role | None]]
+
+
 class Repl:
-    def __init__(self, env: Environment, chat: Chat, *, raw: bool, quiet: bool) -> None:
+    def __init__(
+        self,
+        env: Environment,
+        chat: Chat,
+        *,
+        raw: bool,
+        quiet: bool,
+        setup: Setup | None = None,
+        role: Role | None = None,
+    ) -> None:
         self.env = env
         self.chat = chat
         self.raw = raw
         self.quiet = quiet
+        self.setup = setup
+        self.role = role
         self.running = True
         self.pending: str | None = None  # text composed by /edit, sent next
         self.active = time.monotonic()  # the last request, or the last key typed
@@ -78,6 +96,12 @@ class Repl:
     # -- turns ----------------------------------------------------------------------------
 
     def ask(self, text: str) -> None:
+        if self.role is not None:
+            try:
+                text = self.role.apply(text)
+            except T360Error as exc:
+                self.say(exc.line())
+                return
         sink = make_sink(self.env, json_out=False, raw=self.raw, quiet=self.quiet)
         turn = self.chat.ask(text, sink)
         self.active = time.monotonic()
@@ -153,8 +177,35 @@ def _model(repl: Repl, argument: str) -> None:
     if not argument:
         repl.say(f"model: {repl.chat.settings.model}")
         return
-    repl.chat.settings = repl.chat.settings._replace(model=argument)
-    repl.say(f"model: {argument}")
+    from .config import aliases_in, read_config
+
+    try:
+        model = aliases_in(read_config(repl.env)).get(argument, argument)
+    except T360Error as exc:
+        repl.say(exc.line())
+        return
+    repl.chat.settings = repl.chat.settings._replace(model=model)
+    repl.say(f"model: {model}" + (f" (alias {argument})" if model != argument else ""))
+
+
+def _role(repl: Repl, argument: str) -> None:
+    if repl.setup is None:
+        repl.say("roles are not available here")
+        return
+    try:
+        settings, request, role = repl.setup(argument or None)
+    except T360Error as exc:
+        repl.say(exc.line())
+        return
+    repl.chat.settings = repl.chat.settings._replace(
+        model=settings.model, system=settings.system, sources=settings.sources
+    )
+    repl.chat.request = request
+    repl.role = role
+    if role is None:
+        repl.say(f"no role · model: {settings.model}")
+    else:
+        repl.say(f"role: {role.name} · model: {settings.model}")
 
 
 def _system(repl: Repl, argument: str) -> None:
@@ -237,18 +288,11 @@ def _stats(repl: Repl, argument: str) -> None:
 
 
 def _edit(repl: Repl, argument: str) -> None:
-    editor = repl.env.vars.get("VISUAL") or repl.env.vars.get("EDITOR") or "vi"
-    with tempfile.NamedTemporaryFile("w+", suffix=".md", delete=False) as draft:
-        draft.write(argument)
-    path = Path(draft.name)
     try:
-        subprocess.run([*shlex.split(editor), str(path)], check=True)
-        text = path.read_text().strip()
-    except (OSError, subprocess.CalledProcessError) as exc:
-        repl.say(f"the editor failed: {exc}")
+        text = edit_text(repl.env, argument)
+    except ConfigError as exc:
+        repl.say(exc.line())
         return
-    finally:
-        path.unlink(missing_ok=True)
     if text:
         repl.pending = text
     else:
@@ -267,6 +311,7 @@ COMMANDS: dict[str, Command] = {
     "/save": Command("/save FILE", "write the conversation to FILE as markdown", _save),
     "/stats": Command("/stats", "this session's TTFT, tokens and cost", _stats),
     "/edit": Command("/edit", "compose the next message in $EDITOR", _edit),
+    "/role": Command("/role [NAME]", "use a role (its prompt, model, options); alone: none", _role),
 }
 
 
@@ -363,10 +408,17 @@ def _unblock(text: str) -> str:
 
 
 def run_repl(
-    env: Environment, chat: Chat, *, raw: bool, quiet: bool, recent: list[tuple[str, str]]
+    env: Environment,
+    chat: Chat,
+    *,
+    raw: bool,
+    quiet: bool,
+    recent: list[tuple[str, str]],
+    setup: Setup | None = None,
+    role: Role | None = None,
 ) -> None:
     """Read, answer, repeat, until /exit or Ctrl-D."""
-    repl = Repl(env, chat, raw=raw, quiet=quiet)
+    repl = Repl(env, chat, raw=raw, quiet=quiet, setup=setup, role=role)
     history_file = env.paths.state_dir / "repl-history"
     try:
         history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -384,9 +436,10 @@ def run_repl(
     session.default_buffer.on_text_changed += repl.typing
     chat.prepare()  # connected while the first message is typed
     where = f" · continuing {chat.conversation_id}" if chat.conversation_id else ""
-    repl.say(f"t360 · {chat.settings.model}{where} · /help for commands · Ctrl-D to leave")
-    for role, content in recent:
-        label = "you" if role == "user" else chat.settings.model
+    acting = f" · role {role.name}" if role is not None else ""
+    repl.say(f"t360 · {chat.settings.model}{acting}{where} · /help for commands · Ctrl-D to leave")
+    for speaker, content in recent:
+        label = "you" if speaker == "user" else chat.settings.model
         flat = " ".join(content.split())
         repl.say(f"{label}: {sanitize(flat[:200])}{'…' if len(flat) > 200 else ''}")
     while repl.running:

@@ -6,11 +6,14 @@ than the answer; ``render.py`` holds the rich ones.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .environment import Environment
+from .errors import ConfigError
 from .safety import sanitize
 
 if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to define
@@ -198,3 +201,42 @@ class NullSink:
 
     def close(self) -> None:
         self._spinner.stop()
+
+
+def run_editor(env: Environment, path: Path) -> None:
+    """Open ``path`` in ``$VISUAL``/``$EDITOR`` (else vi), on the terminal: when stdin
+    or stdout is a pipe, the editor gets ``/dev/tty``."""
+    import shlex
+    import subprocess
+
+    editor = env.vars.get("VISUAL") or env.vars.get("EDITOR") or "vi"
+    tty = None
+    try:
+        if not (env.stdin_isatty and env.stdout_isatty):
+            # no terminal at all (a script's editor): the editor gets our streams as they are
+            with contextlib.suppress(OSError):
+                tty = Path("/dev/tty").open("r+b", buffering=0)  # noqa: SIM115 - closed below
+        subprocess.run(
+            [*shlex.split(editor), str(path)], check=True, stdin=tty, stdout=tty, env=dict(env.vars)
+        )
+    except (OSError, subprocess.CalledProcessError, ValueError) as exc:
+        raise ConfigError(
+            f"the editor {editor!r} failed: {exc}", "check $VISUAL or $EDITOR"
+        ) from None
+    finally:
+        if tty is not None:
+            tty.close()
+
+
+def edit_text(env: Environment, initial: str) -> str:
+    """Text written in the editor, starting from ``initial``; stripped ("" if emptied)."""
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False, encoding="utf-8") as draft:
+        draft.write(initial)
+    path = Path(draft.name)
+    try:
+        run_editor(env, path)
+        return path.read_text(encoding="utf-8", errors="replace").strip()
+    finally:
+        path.unlink(missing_ok=True)

@@ -38,6 +38,7 @@ COMMANDS = [
     ["history", "delete"],
     ["stats"],
     ["bench"],
+    ["roles"],
     ["mock-server"],
 ]
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"

@@ -17,11 +17,13 @@ from t360cli.commands.common import (
     ApiKeyOption,
     BaseUrlOption,
     DebugOption,
+    ProfileOption,
     complete_model,
     environment,
     gateway_settings,
 )
 from t360cli.commands.stats import COLUMNS, cells, label
+from t360cli.config import aliases_in, read_config
 from t360cli.environment import Environment
 from t360cli.errors import UsageError
 from t360cli.request import RequestOptions, build_payload
@@ -54,6 +56,7 @@ def bench(
         bool, typer.Option("-y", "--yes", help=f"Allow more than {LIMIT} requests per model.")
     ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    profile: ProfileOption = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     debug: DebugOption = False,
@@ -69,10 +72,10 @@ def bench(
             f"-n {count} sends {count * len(models)} paid requests",
             f"add --yes to send more than {LIMIT} per model",
         )
-    settings = gateway_settings(
-        env, {"api_key": api_key, "base_url": base_url, "debug": debug or None}
-    )
-    models = list(dict.fromkeys(models))
+    flags = {"api_key": api_key, "base_url": base_url, "debug": debug or None, "profile": profile}
+    settings = gateway_settings(env, flags)
+    aliases = aliases_in(read_config(env))
+    models = list(dict.fromkeys(aliases.get(model, model) for model in models))
     total = count * len(models)
     env.stderr.write(
         env.shown(

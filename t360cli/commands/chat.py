@@ -5,6 +5,7 @@ No ``from __future__ import annotations`` here: Typer resolves every parameter's
 annotation before the first request, and evaluated ones spare it 1.5 ms of parsing.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, NamedTuple
 
@@ -14,19 +15,24 @@ from t360cli.commands.common import (
     ApiKeyOption,
     BaseUrlOption,
     DebugOption,
+    ProfileOption,
     complete_conversation,
     complete_model,
+    complete_role,
     environment,
     require_key,
 )
-from t360cli.config import load_settings
+from t360cli.config import Settings, load_settings, read_config
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, T360Error, UsageError
 from t360cli.prompt import check_argument, compose, read_file, read_stdin
 from t360cli.report import emit_json, make_sink, report_turn
 from t360cli.request import RequestOptions, check_options, parse_options
+from t360cli.roles import Role
+from t360cli.roles import find as find_role
 from t360cli.session import Chat
 from t360cli.stats import Turn
+from t360cli.terminal import edit_text
 
 
 def chat(
@@ -87,13 +93,26 @@ def chat(
         int | None,
         typer.Option("--retries", help="Retries before the first token (default 2, at most 10)."),
     ] = None,
+    profile: ProfileOption = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "-r",
+            "--role",
+            help="Use the role [roles.NAME] or roles/NAME.md.",
+            autocompletion=complete_role,
+        ),
+    ] = None,
+    editor: Annotated[
+        bool, typer.Option("--editor", help="Write the prompt in $VISUAL or $EDITOR first.")
+    ] = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     debug: DebugOption = False,
 ) -> None:
     """Send a prompt and stream the answer; without one on a terminal, start a REPL."""
     env = environment(ctx)
-    interactive = not prompt and not files and env.stdin_isatty
+    interactive = not prompt and not files and env.stdin_isatty and not editor
     try:
         if system is not None and system_file is not None:
             raise UsageError("give either --system or --system-file, not both")
@@ -112,21 +131,33 @@ def chat(
             "timeout": timeout,
             "retries": retries,
             "debug": debug or None,
+            "profile": profile,
         }
-        saved = {"model": previous.model, "system": previous.system} if previous else None
-        settings = load_settings(env, flags, conversation=saved)
-        request = check_options(
-            RequestOptions(temperature, max_tokens, parse_options(option or []), not no_stream)
+        setup = Setup(
+            env,
+            flags,
+            {"model": previous.model, "system": previous.system} if previous else None,
+            RequestOptions(temperature, max_tokens, parse_options(option or []), not no_stream),
         )
+        settings, request, chosen = setup(role)
         message = ""
         if not interactive:
+            words = prompt or []
+            if editor:
+                words = [edit_text(env, " ".join(words))]
+                if not words[0]:
+                    raise UsageError(
+                        "empty prompt: nothing was sent", "write the prompt, then save"
+                    )
             stdin_text = None if no_stdin or env.stdin_isatty else read_stdin(env.stdin)
-            message = compose(prompt or [], stdin_text, files or [])
+            message = compose(words, stdin_text, files or [])
+            if chosen is not None:
+                message = chosen.apply(message)
             if not message:
                 raise UsageError(
                     "no prompt given", "pass it as an argument, or pipe text in on stdin"
                 )
-        require_key(env, settings)
+        settings = require_key(env, settings)
     except T360Error as error:
         if json_out:
             emit_json(env, Turn.failed(model or "", error))
@@ -143,7 +174,8 @@ def chat(
         if interactive:
             from t360cli.repl import run_repl  # prompt_toolkit loads only for the REPL
 
-            run_repl(env, session, raw=raw, quiet=quiet, recent=previous.recent if previous else [])
+            recent = previous.recent if previous else []
+            run_repl(env, session, raw=raw, quiet=quiet, recent=recent, setup=setup, role=chosen)
             return
         sink = make_sink(env, json_out=json_out, raw=raw, quiet=quiet)
         turn = session.ask(message, sink)
@@ -156,6 +188,43 @@ def chat(
         raise typer.Exit(turn.error.exit_code)
     if turn.interrupted:
         raise typer.Exit(ExitCode.INTERRUPTED)
+
+
+class Setup:
+    """Settings, request options and role for this run's flags, under a role or none:
+    the one place they are layered, for the start and for the REPL's ``/role``."""
+
+    def __init__(
+        self,
+        env: Environment,
+        flags: Mapping[str, object | None],
+        conversation: Mapping[str, object | None] | None,
+        request: RequestOptions,
+    ) -> None:
+        self.env = env
+        self.flags = flags
+        self.conversation = conversation
+        self.request = request
+        self.table = read_config(env)
+
+    def __call__(self, role_name: str | None) -> tuple[Settings, RequestOptions, Role | None]:
+        role = find_role(self.env, self.table, role_name) if role_name else None
+        settings = load_settings(
+            self.env,
+            self.flags,
+            self.conversation,
+            table=self.table,
+            role=role.layer() if role else None,
+            role_name=role_name,
+        )
+        request = self.request
+        if role is not None:
+            temperature = request.temperature
+            request = request._replace(
+                temperature=role.temperature if temperature is None else temperature,
+                options={**role.options, **request.options},  # -o beats the role
+            )
+        return settings, check_options(request), role
 
 
 class _Previous(NamedTuple):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from typing import Annotated
 
 import typer
 
-from t360cli.config import Settings, load_settings
+from t360cli.config import Settings, api_key_from, load_settings
 from t360cli.environment import Environment
 from t360cli.errors import ConfigError
 from t360cli.safety import sanitize
@@ -22,6 +23,26 @@ DebugOption = Annotated[
 ]
 
 
+def complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Profile names from the config file."""
+    from t360cli.config import read_config
+
+    profiles = read_config(environment(ctx)).get("profiles")
+    names = list(profiles) if isinstance(profiles, dict) else []
+    return [name for name in names if name.startswith(incomplete)]
+
+
+ProfileOption = Annotated[
+    str | None,
+    typer.Option(
+        "-p",
+        "--profile",
+        help="Use the settings of [profiles.NAME] (or T360_PROFILE).",
+        autocompletion=complete_profile,
+    ),
+]
+
+
 def environment(ctx: typer.Context) -> Environment:
     """The Environment the boundary (``cli.run``) built for this run."""
     env = ctx.find_object(Environment)
@@ -30,11 +51,9 @@ def environment(ctx: typer.Context) -> Environment:
     return env
 
 
-def gateway_settings(env: Environment, flags: dict[str, object | None]) -> Settings:
+def gateway_settings(env: Environment, flags: Mapping[str, object | None]) -> Settings:
     """Settings for a command that talks to the gateway: warnings shown, key required."""
-    settings = load_settings(env, flags)
-    require_key(env, settings)
-    return settings
+    return require_key(env, load_settings(env, flags))
 
 
 def warn_plain_http(env: Environment, settings: Settings) -> None:
@@ -53,12 +72,19 @@ def warn_plain_http(env: Environment, settings: Settings) -> None:
         env.warn(f"sending your API key unencrypted to {host} (use https:// in --base-url)")
 
 
-def require_key(env: Environment, settings: Settings) -> None:
+def require_key(env: Environment, settings: Settings) -> Settings:
+    """``settings`` with the API key, run from ``api_key_cmd`` if that is where it comes
+    from (only now that a key is needed); no key at all is a configuration error."""
+    if not settings.api_key and settings.api_key_cmd:
+        key = api_key_from(settings.api_key_cmd, env.vars)
+        env.secrets.add(key)
+        settings = settings._replace(api_key=key)
     if not settings.api_key:
         raise ConfigError(
             "no API key", "set T360_API_KEY, or run: t360 config set api_key (it asks for it)"
         )
     warn_plain_http(env, settings)
+    return settings
 
 
 def write_out(env: Environment, text: str) -> None:
@@ -71,12 +97,13 @@ def write_out(env: Environment, text: str) -> None:
 
 
 def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Model ids from the cache `t360 models` keeps, then those used before."""
+    """Aliases, model ids from the cache `t360 models` keeps, then those used before."""
+    from t360cli.config import aliases_in, read_config
     from t360cli.history import History
     from t360cli.modelinfo import cached
 
     env = environment(ctx)
-    names = cached(env.paths)
+    names = [*aliases_in(read_config(env)), *cached(env.paths)]
     if env.paths.history_db.exists():
         with History.open(env.paths.history_db) as history:
             names += history.models()
@@ -87,6 +114,16 @@ def complete_setting(incomplete: str) -> list[str]:
     from t360cli.config import PARSERS
 
     return [name for name in PARSERS if name.startswith(incomplete)]
+
+
+def complete_role(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """Role names, each with the first line of its system prompt as help."""
+    from t360cli.config import read_config
+    from t360cli.roles import all_roles
+
+    env = environment(ctx)
+    roles = all_roles(env, read_config(env))
+    return [(name, role.summary) for name, role in roles.items() if name.startswith(incomplete)]
 
 
 def complete_conversation(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:

@@ -2,24 +2,27 @@
 
 from __future__ import annotations
 
-import shlex
-import subprocess
 from typing import Annotated
 
 import typer
 
-from t360cli.commands.common import complete_setting, environment, write_out
+from t360cli.commands.common import complete_profile, complete_setting, environment, write_out
 from t360cli.config import (
     PARSERS,
+    Settings,
+    aliases_in,
     check_name,
     load_file,
     load_settings,
     parse_value,
+    place,
+    read_config,
     without_password,
     write_file,
 )
-from t360cli.errors import ConfigError, UsageError
+from t360cli.errors import UsageError
 from t360cli.safety import dumps, redact
+from t360cli.terminal import run_editor
 
 app = typer.Typer(help="Read and change settings (the config file).", no_args_is_help=True)
 
@@ -51,8 +54,14 @@ def config_set(
     value: Annotated[
         str | None, typer.Argument(help="The value; api_key without one asks for it, hidden.")
     ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "-p", "--profile", help="Set it in [profiles.NAME].", autocompletion=complete_profile
+        ),
+    ] = None,
 ) -> None:
-    """Store a setting in the config file."""
+    """Store a setting in the config file (in a profile with -p; aliases.NAME for an alias)."""
     check_name(name)
     env = environment(ctx)
     if value is None:
@@ -64,9 +73,11 @@ def config_set(
             value = typer.prompt("API key", hide_input=True, err=True)
     path = env.paths.config_file
     table = load_file(path)
-    table[name] = parse_value(name, value)
+    holder, key = place(table, name, profile)
+    holder[key] = parse_value(name, value)
     write_file(path, table)
-    env.stderr.write(env.shown(f"{name} = {_shown(name, table[name])} saved in {path}") + "\n")
+    where = f"profile {profile} in {path}" if profile else str(path)
+    env.stderr.write(env.shown(f"{name} = {_shown(name, holder[key])} saved in {where}") + "\n")
 
 
 @app.command("get")
@@ -79,31 +90,71 @@ def config_get(ctx: typer.Context, name: KeyArgument) -> None:
 
 
 @app.command("unset")
-def config_unset(ctx: typer.Context, name: KeyArgument) -> None:
-    """Remove a setting from the config file."""
+def config_unset(
+    ctx: typer.Context,
+    name: KeyArgument,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "-p",
+            "--profile",
+            help="Remove it from [profiles.NAME].",
+            autocompletion=complete_profile,
+        ),
+    ] = None,
+) -> None:
+    """Remove a setting from the config file (from a profile with -p)."""
     check_name(name)
     env = environment(ctx)
     path = env.paths.config_file
     table = load_file(path)
-    if name not in table:
-        env.stderr.write(env.shown(f"{name} was not set in {path}") + "\n")
+    if profile is not None and profile not in _profiles(table):
+        raise UsageError(f"unknown profile {profile!r}", "see t360 config show")
+    holder, key = place(table, name, profile)
+    where = f"profile {profile} in {path}" if profile else str(path)
+    if key not in holder:
+        env.stderr.write(env.shown(f"{name} was not set in {where}") + "\n")
         return
-    del table[name]
+    del holder[key]
     write_file(path, table)
-    env.stderr.write(env.shown(f"{name} removed from {path}") + "\n")
+    env.stderr.write(env.shown(f"{name} removed from {where}") + "\n")
+
+
+def _profiles(table: dict[str, object]) -> dict[str, object]:
+    profiles = table.get("profiles")
+    return profiles if isinstance(profiles, dict) else {}
 
 
 @app.command("show")
 def config_show(
     ctx: typer.Context,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "-p",
+            "--profile",
+            help="The settings in effect with this profile.",
+            autocompletion=complete_profile,
+        ),
+    ] = None,
 ) -> None:
-    """Every effective setting and where it comes from (flag, env, file, default)."""
+    """Every effective setting and where it comes from; the profiles and aliases.
+
+    ``api_key_cmd`` is shown as written, never run.
+    """
     from t360cli.network import describe_trust, proxy_for
 
     env = environment(ctx)
-    settings = load_settings(env, {})
+    table = read_config(env)
+    settings = load_settings(env, {"profile": profile}, table=table)
     proxy = proxy_for(settings.base_url, settings.proxy, env.vars)
+    profiles = {
+        name: {key: _shown(key, value) for key, value in entries.items()}
+        for name, entries in _profiles(table).items()
+        if isinstance(entries, dict)
+    }
+    aliases = aliases_in(table)
     network = {
         "tls_trust": describe_trust(settings.ca_bundle, env.vars),
         "proxy": without_password(proxy[0]) if proxy else None,
@@ -111,25 +162,37 @@ def config_show(
     }
     if json_out:
         obj: dict[str, object] = {
-            name: {"value": _value(name, getattr(settings, name)), "source": settings.sources[name]}
+            name: {
+                "value": _effective(settings, name, text=False),
+                "source": settings.sources[name],
+            }
             for name in PARSERS
         }
-        obj["network"] = network
+        obj.update(profile=settings.profile, profiles=profiles, aliases=aliases, network=network)
         env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
         return
-    rows = [
-        (name, _shown(name, getattr(settings, name)), settings.sources[name]) for name in PARSERS
-    ]
+    rows = [(name, str(_effective(settings, name)), settings.sources[name]) for name in PARSERS]
     width = max(len(name) for name, _, _ in rows)
     text = "".join(f"{name.ljust(width)}  {value}  ({source})\n" for name, value, source in rows)
     in_effect = f"{network['proxy']} (from {network['proxy_from']})" if proxy else "none"
-    write_out(
-        env,
-        text
-        + f"# config file: {env.paths.config_file}\n"
-        + f"# tls trust: {network['tls_trust']}\n"
-        + f"# proxy in effect for {settings.base_url}: {in_effect}\n",
-    )
+    text += f"# config file: {env.paths.config_file}\n"
+    if settings.profile:
+        text += f"# profile: {settings.profile}\n"
+    text += f"# tls trust: {network['tls_trust']}\n"
+    text += f"# proxy in effect for {settings.base_url}: {in_effect}\n"
+    for name, entries in profiles.items():
+        text += f"[profiles.{name}] " + ", ".join(f"{k} = {v}" for k, v in entries.items()) + "\n"
+    if aliases:
+        text += "[aliases] " + ", ".join(f"{k} = {v}" for k, v in aliases.items()) + "\n"
+    write_out(env, text)
+
+
+def _effective(settings: Settings, name: str, *, text: bool = True) -> object:
+    """A setting as ``config show`` gives it (as text, or as a JSON value): a key that
+    comes from ``api_key_cmd`` says so, and the command is not run."""
+    if name == "api_key" and settings.api_key is None and settings.api_key_cmd:
+        return f"(from api_key_cmd: {settings.api_key_cmd})"
+    return _shown(name, getattr(settings, name)) if text else _value(name, getattr(settings, name))
 
 
 @app.command("path")
@@ -146,9 +209,5 @@ def config_edit(ctx: typer.Context) -> None:
     path = env.paths.config_file
     if not path.exists():
         write_file(path, {})
-    editor = env.vars.get("VISUAL") or env.vars.get("EDITOR") or "vi"
-    try:
-        subprocess.run([*shlex.split(editor), str(path)], check=True)
-    except (OSError, subprocess.CalledProcessError) as exc:
-        raise ConfigError(f"the editor {editor!r} failed: {exc}", "set $EDITOR") from None
+    run_editor(env, path)
     load_settings(env, {})  # a broken file is reported now, naming the line

@@ -10,10 +10,12 @@ from t360cli.commands.common import (
     ApiKeyOption,
     BaseUrlOption,
     DebugOption,
+    ProfileOption,
     environment,
     gateway_settings,
     write_out,
 )
+from t360cli.config import aliases_in, read_config
 from t360cli.errors import T360Error
 from t360cli.modelinfo import remember
 from t360cli.safety import dumps
@@ -26,6 +28,7 @@ def models(
     json_out: Annotated[
         bool, typer.Option("--json", help="The gateway's raw list, as JSON.")
     ] = False,
+    profile: ProfileOption = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     debug: DebugOption = False,
@@ -34,9 +37,8 @@ def models(
     from t360cli.client import Gateway
 
     env = environment(ctx)
-    settings = gateway_settings(
-        env, {"api_key": api_key, "base_url": base_url, "debug": debug or None}
-    )
+    flags = {"api_key": api_key, "base_url": base_url, "debug": debug or None, "profile": profile}
+    settings = gateway_settings(env, flags)
 
     def wait(seconds: float, attempt: int, reason: T360Error) -> None:
         countdown(env, seconds, attempt, reason.line(), quiet=False)
@@ -49,8 +51,13 @@ def models(
     elif env.stdout_isatty and not env.dumb:
         from t360cli.render import print_table
 
+        names: dict[str, list[str]] = {}
+        for alias, target in aliases_in(read_config(env)).items():
+            names.setdefault(target, []).append(alias)
         print_table(
-            env, ["model", "owner", "context", "$/M in", "$/M out"], [_row(item) for item in items]
+            env,
+            ["model", "aliases", "owner", "context", "$/M in", "$/M out"],
+            [_row(item, names.get(str(item["id"]), [])) for item in items],
         )
     else:
         write_out(env, "".join(f"{item['id']}\n" for item in items))
@@ -65,10 +72,11 @@ def _price(pricing: object, key: str) -> str:
     return ""
 
 
-def _row(item: dict[str, Any]) -> list[str]:
+def _row(item: dict[str, Any], aliases: list[str]) -> list[str]:
     context = item.get("context_length")
     return [
         str(item["id"]),
+        ", ".join(aliases),
         str(item.get("owned_by") or ""),
         f"{context:,}" if isinstance(context, int) else "",
         _price(item.get("pricing"), "prompt"),
