@@ -290,7 +290,7 @@ def resolve(
             if raw is None and name == "api_key" and source in ("profile", "file"):
                 command = (profile if source == "profile" else file).get("api_key_cmd")
                 if command is not None:  # the key of this layer comes from a command
-                    values["api_key_cmd"] = _command(command, f"api_key_cmd {label[8:]}")
+                    values["api_key_cmd"] = _command(command, f"api_key_cmd{label[7:]}")
                     sources[name] = source
                     break
             if raw is None or (source == "env" and raw == ""):
@@ -336,8 +336,9 @@ def aliases_in(file: Mapping[str, object], file_name: str = "config file") -> di
 
 def api_key_from(command: str, environ: Mapping[str, str], timeout: float = 10.0) -> str:
     """Run ``api_key_cmd`` through the shell; its stdout, stripped, is the key. Failure,
-    a timeout or empty output is exit 3 naming the command and its status, never its
-    output (it may hold the key, or part of it)."""
+    a timeout or empty output is exit 3 naming ``api_key_cmd`` and its status, never its
+    output nor the command itself (either may hold the key, or part of it); ``config
+    show`` shows the command as written."""
     import subprocess
 
     try:
@@ -352,23 +353,23 @@ def api_key_from(command: str, environ: Mapping[str, str], timeout: float = 10.0
         )
     except subprocess.TimeoutExpired:
         raise ConfigError(
-            f"api_key_cmd {command!r} did not finish within {timeout:g} s",
-            "check that it runs without waiting for input",
+            f"api_key_cmd did not finish within {timeout:g} s",
+            "check that it runs without waiting for input (t360 config show shows it)",
         ) from None
     except OSError as exc:
-        raise ConfigError(f"api_key_cmd {command!r} could not run: {exc.strerror}") from None
+        raise ConfigError(f"api_key_cmd could not run: {exc.strerror}") from None
     if done.returncode != 0:
         raise ConfigError(
-            f"api_key_cmd {command!r} failed with exit status {done.returncode}",
-            "run it yourself to see why",
+            f"api_key_cmd failed with exit status {done.returncode}",
+            "run it yourself to see why (t360 config show shows it)",
         )
     key = done.stdout.decode("utf-8", "replace").strip()
     if not key:
-        raise ConfigError(f"api_key_cmd {command!r} printed nothing", "it must print the key")
+        raise ConfigError("api_key_cmd printed nothing", "it must print the key on stdout")
     try:
         return _api_key(key)
     except ValueError as exc:
-        raise ConfigError(f"the key from api_key_cmd {command!r} {exc}") from None
+        raise ConfigError(f"the key printed by api_key_cmd {exc}") from None
 
 
 def _invalid(name: str, source: Source, label: str, raw: object, exc: Exception) -> Exception:

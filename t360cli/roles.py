@@ -15,7 +15,9 @@ system prompt, with the other keys as TOML front matter between ``+++`` lines:
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -118,31 +120,36 @@ def read_file(name: str, path: Path) -> Role:
     return _checked(name, {**front, **({"system": body} if body else {})}, str(path))
 
 
-def all_roles(env: Environment, table: dict[str, object]) -> dict[str, Role]:
-    """Every role: the config file's tables, then the files in ``roles/``."""
+def _defined(env: Environment, table: dict[str, object]) -> dict[str, Callable[[], Role]]:
+    """Every role's name, with how to read it (a role is checked when it is used)."""
     defined = table.get("roles") or {}
     if not isinstance(defined, dict):
         raise ConfigError("[roles] in the config file must be a table")
-    roles: dict[str, Role] = {}
+    found: dict[str, Callable[[], Role]] = {}
     for name, entry in defined.items():
         if not isinstance(entry, dict):
             raise ConfigError(f"[roles.{name}] in the config file must be a table")
-        roles[name] = _checked(name, entry, "the config file")
+        found[name] = functools.partial(_checked, name, entry, "the config file")
     folder = env.paths.config_dir / "roles"
     for path in sorted(folder.glob("*.md")) if folder.is_dir() else []:
-        if path.stem in roles:
+        if path.stem in found:
             raise ConfigError(
                 f"role {path.stem!r} is defined twice: in the config file and in {path}",
                 "keep one",
             )
-        roles[path.stem] = read_file(path.stem, path)
-    return roles
+        found[path.stem] = functools.partial(read_file, path.stem, path)
+    return found
+
+
+def all_roles(env: Environment, table: dict[str, object]) -> dict[str, Role]:
+    """Every role, checked: the config file's tables, then the files in ``roles/``."""
+    return {name: read() for name, read in _defined(env, table).items()}
 
 
 def find(env: Environment, table: dict[str, object], name: str) -> Role:
     """The role called ``name``; a usage error naming the known ones if there is none."""
-    roles = all_roles(env, table)
-    if name not in roles:
-        known = ", ".join(sorted(roles)) or "none (add [roles.NAME] or roles/NAME.md)"
+    defined = _defined(env, table)
+    if name not in defined:
+        known = ", ".join(sorted(defined)) or "none (add [roles.NAME] or roles/NAME.md)"
         raise UsageError(f"unknown role {name!r}", f"known roles: {known}")
-    return roles[name]
+    return defined[name]()
