@@ -83,7 +83,7 @@ def _where(filters: Filters) -> tuple[str, list[Any]]:
         clauses.append(f"r.conversation_id IN ({', '.join('?' * len(filters.conversations))})")
         values.extend(filters.conversations)
     elif not filters.include_bench:
-        clauses.append("r.kind = 'chat'")
+        clauses.append("r.kind IN ('chat', 'cmd')")  # what people asked; not bench runs
     if filters.since is not None:
         clauses.append("r.created >= ?")
         values.append(filters.since)

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "history": ("history", "app", True),
     "stats": ("stats", "stats", False),
     "bench": ("bench", "bench", False),
+    "cmd": ("cmd", "cmd", False),
     "roles": ("roles", "roles", False),
     "mock-server": ("mock", "mock_server", False),
 }

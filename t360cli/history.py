@@ -89,6 +89,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE responses ADD COLUMN served_model TEXT;
     UPDATE responses SET served_model = model;
     """,
+    # 4: the shell command `t360 cmd` ran from an answer, and its exit status.
+    """
+    ALTER TABLE responses ADD COLUMN ran TEXT;
+    ALTER TABLE responses ADD COLUMN ran_status INTEGER;
+    """,
 ]
 
 #: Conversations with their number of turns (user messages).
@@ -151,6 +156,9 @@ class Message:
     error: str | None = None
     model: str | None = None
     served_model: str | None = None
+    #: For ``t360 cmd``: the command that ran from this answer, and its exit status.
+    ran: str | None = None
+    ran_status: int | None = None
 
     def as_request(self) -> dict[str, Any]:
         return {"role": self.role, "content": self.content}
@@ -251,7 +259,7 @@ class History:
 
     def recent(self, limit: int = 20) -> list[Conversation]:
         rows = self._db.execute(
-            f"{_WITH_TURNS} WHERE c.kind = 'chat' ORDER BY c.updated DESC LIMIT ?",
+            f"{_WITH_TURNS} WHERE c.kind IN ('chat', 'cmd') ORDER BY c.updated DESC LIMIT ?",
             (limit,),
         ).fetchall()
         return [_conversation(row) for row in rows]
@@ -300,7 +308,8 @@ class History:
 
     def messages(self, conversation_id: str) -> list[Message]:
         rows = self._db.execute(
-            "SELECT m.*, r.partial, r.error, r.model, r.served_model FROM messages m"
+            "SELECT m.*, r.partial, r.error, r.model, r.served_model, r.ran, r.ran_status"
+            " FROM messages m"
             " LEFT JOIN responses r ON r.message_id = m.id"
             " WHERE m.conversation_id = ? ORDER BY m.id",
             (conversation_id,),
@@ -316,6 +325,8 @@ class History:
                 row["error"],
                 row["model"],
                 row["served_model"],
+                row["ran"],
+                row["ran_status"],
             )
             for row in rows
         ]
@@ -416,6 +427,14 @@ class History:
                 ),
             )
 
+    def record_run(self, message_id: int, command: str, status: int) -> None:
+        """The command ``t360 cmd`` ran from this answer, and how it exited."""
+        with self._transaction():
+            self._db.execute(
+                "UPDATE responses SET ran = ?, ran_status = ? WHERE message_id = ?",
+                (command, status, message_id),
+            )
+
     # -- export ------------------------------------------------------------------------
 
     def export_json(self, conversation_id: str) -> dict[str, Any]:
@@ -447,6 +466,8 @@ class History:
                         "cost",
                         "finish_reason",
                         "error",
+                        "ran",
+                        "ran_status",
                     )
                 }
                 item["metrics"]["partial"] = bool(stats["partial"])
@@ -469,7 +490,13 @@ class History:
             + time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created)),
             conversation.system,
             [
-                Exchange(m.role, m.content, m.served_model or m.model, m.partial)
+                Exchange(
+                    m.role,
+                    m.content,
+                    m.served_model or m.model,
+                    m.partial,
+                    None if m.ran is None else f"ran `{m.ran}`, exit status {m.ran_status}",
+                )
                 for m in self.messages(conversation_id)
             ],
         )
@@ -483,6 +510,7 @@ class Exchange:
     content: str
     model: str | None = None
     partial: bool = False
+    note: str | None = None
 
 
 def to_markdown(title: str, subtitle: str, system: str | None, messages: list[Exchange]) -> str:
@@ -496,6 +524,8 @@ def to_markdown(title: str, subtitle: str, system: str | None, messages: list[Ex
         elif message.role == "assistant":
             note = " (partial)" if message.partial else ""
             parts += [f"## {message.model or 'Assistant'}{note}", "", message.content, ""]
+            if message.note:
+                parts += [f"*{message.note}*", ""]
     return "\n".join(parts).rstrip() + "\n"
 
 

@@ -400,3 +400,11 @@ def print_stats(
         for day, cost in days[-14:]:
             bar = "█" * max(1, round(cost / top * 30))
             console.print(f"  {day}  {bar} {units.cost(cost)}", markup=False)
+
+
+def print_code(env: Environment, code: str, language: str) -> None:
+    """``code`` highlighted for ``language`` on stdout (a terminal); made safe first."""
+    from rich.syntax import Syntax
+
+    console = _console(env)
+    console.print(Syntax(sanitize(code), language, theme=CODE_THEME, word_wrap=True))

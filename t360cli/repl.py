@@ -11,10 +11,7 @@ its lines. Input history persists across sessions; Ctrl-R searches it.
 
 from __future__ import annotations
 
-import base64
-import shutil
 import statistics
-import subprocess
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -36,7 +33,7 @@ from .request import RequestOptions
 from .roles import Role
 from .safety import sanitize
 from .session import Chat
-from .terminal import edit_text
+from .terminal import copy_to_clipboard, edit_text
 
 BLOCK = '"""'
 PROMPT = "\u203a "  # a single right-pointing angle quotation mark
@@ -313,28 +310,6 @@ COMMANDS: dict[str, Command] = {
     "/edit": Command("/edit", "compose the next message in $EDITOR", _edit),
     "/role": Command("/role [NAME]", "use a role (its prompt, model, options); alone: none", _role),
 }
-
-
-def copy_to_clipboard(env: Environment, text: str) -> str:
-    """Copy with the system's clipboard tool, or through the terminal (OSC 52)."""
-    for command in (
-        ["pbcopy"],
-        ["wl-copy"],
-        ["xclip", "-selection", "clipboard"],
-        ["xsel", "--clipboard", "--input"],
-    ):
-        if shutil.which(command[0]):
-            try:
-                subprocess.run(
-                    command, input=text.encode(), check=True, timeout=5, capture_output=True
-                )
-            except (OSError, subprocess.SubprocessError):
-                continue
-            return f"with {command[0]}"
-    payload = base64.b64encode(text.encode()).decode()
-    env.stdout.write(f"\x1b]52;c;{payload}\x07")
-    env.stdout.flush()
-    return "through the terminal (OSC 52)"
 
 
 class _Completer(Completer):

@@ -146,6 +146,11 @@ def all_roles(env: Environment, table: dict[str, object]) -> dict[str, Role]:
     return {name: read() for name, read in _defined(env, table).items()}
 
 
+def names(env: Environment, table: dict[str, object]) -> list[str]:
+    """The names of every role, unchecked."""
+    return list(_defined(env, table))
+
+
 def find(env: Environment, table: dict[str, object], name: str) -> Role:
     """The role called ``name``; a usage error naming the known ones if there is none."""
     defined = _defined(env, table)

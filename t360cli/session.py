@@ -109,6 +109,11 @@ class TurnJournal:
         self._due = 0.0
         self._failed = False
 
+    @property
+    def message_id(self) -> int | None:
+        """The saved answer's id, once it is saved."""
+        return self._message
+
     def progress(self, content: list[str], reasoning: list[str]) -> None:
         """Called as text arrives; writes at most once per INTERVAL."""
         now = time.monotonic()

@@ -240,3 +240,51 @@ def edit_text(env: Environment, initial: str) -> str:
         return path.read_text(encoding="utf-8", errors="replace").strip()
     finally:
         path.unlink(missing_ok=True)
+
+
+def copy_to_clipboard(env: Environment, text: str) -> str:
+    """Copy with the system's clipboard tool, or through the terminal (OSC 52)."""
+    import base64
+    import shutil
+    import subprocess
+
+    for command in (
+        ["pbcopy"],
+        ["wl-copy"],
+        ["xclip", "-selection", "clipboard"],
+        ["xsel", "--clipboard", "--input"],
+    ):
+        if shutil.which(command[0]):
+            try:
+                subprocess.run(
+                    command, input=text.encode(), check=True, timeout=5, capture_output=True
+                )
+            except (OSError, subprocess.SubprocessError):
+                continue
+            return f"with {command[0]}"
+    payload = base64.b64encode(text.encode()).decode()
+    env.stdout.write(f"\x1b]52;c;{payload}\x07")
+    env.stdout.flush()
+    return "through the terminal (OSC 52)"
+
+
+def read_key(env: Environment, prompt: str) -> str:
+    """One key pressed on the terminal (``/dev/tty``, so piped stdin does not matter),
+    lower-cased; Esc is ``"\\x1b"``. Ctrl-C raises KeyboardInterrupt as usual."""
+    import os
+    import termios
+    import tty
+
+    env.stderr.write(prompt)
+    env.stderr.flush()
+    with Path("/dev/tty").open("rb+", buffering=0) as terminal:
+        fd = terminal.fileno()
+        saved = termios.tcgetattr(fd)
+        try:
+            tty.setcbreak(fd)  # one key, no Enter; Ctrl-C still interrupts
+            key = os.read(fd, 1)
+        finally:
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    env.stderr.write("\n")
+    env.stderr.flush()
+    return key.decode("utf-8", "replace").lower()

@@ -38,6 +38,7 @@ COMMANDS = [
     ["history", "delete"],
     ["stats"],
     ["bench"],
+    ["cmd"],
     ["roles"],
     ["mock-server"],
 ]

@@ -5,7 +5,6 @@ No ``from __future__ import annotations`` here: Typer resolves every parameter's
 annotation before the first request, and evaluated ones spare it 1.5 ms of parsing.
 """
 
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, NamedTuple
 
@@ -16,20 +15,18 @@ from t360cli.commands.common import (
     BaseUrlOption,
     DebugOption,
     ProfileOption,
+    Setup,
     complete_conversation,
     complete_model,
     complete_role,
     environment,
     require_key,
 )
-from t360cli.config import Settings, load_settings, read_config
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, T360Error, UsageError
 from t360cli.prompt import check_argument, compose, read_file, read_stdin
 from t360cli.report import emit_json, make_sink, report_turn
-from t360cli.request import RequestOptions, check_options, parse_options
-from t360cli.roles import Role
-from t360cli.roles import find as find_role
+from t360cli.request import RequestOptions, parse_options
 from t360cli.session import Chat
 from t360cli.stats import Turn
 from t360cli.terminal import edit_text
@@ -188,43 +185,6 @@ def chat(
         raise typer.Exit(turn.error.exit_code)
     if turn.interrupted:
         raise typer.Exit(ExitCode.INTERRUPTED)
-
-
-class Setup:
-    """Settings, request options and role for this run's flags, under a role or none:
-    the one place they are layered, for the start and for the REPL's ``/role``."""
-
-    def __init__(
-        self,
-        env: Environment,
-        flags: Mapping[str, object | None],
-        conversation: Mapping[str, object | None] | None,
-        request: RequestOptions,
-    ) -> None:
-        self.env = env
-        self.flags = flags
-        self.conversation = conversation
-        self.request = request
-        self.table = read_config(env)
-
-    def __call__(self, role_name: str | None) -> tuple[Settings, RequestOptions, Role | None]:
-        role = find_role(self.env, self.table, role_name) if role_name else None
-        settings = load_settings(
-            self.env,
-            self.flags,
-            self.conversation,
-            table=self.table,
-            role=role.layer() if role else None,
-            role_name=role_name,
-        )
-        request = self.request
-        if role is not None:
-            temperature = request.temperature
-            request = request._replace(
-                temperature=role.temperature if temperature is None else temperature,
-                options={**role.options, **request.options},  # -o beats the role
-            )
-        return settings, check_options(request), role
 
 
 class _Previous(NamedTuple):

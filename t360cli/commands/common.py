@@ -8,9 +8,12 @@ from typing import Annotated
 
 import typer
 
-from t360cli.config import Settings, api_key_from, load_settings
+from t360cli.config import Settings, api_key_from, load_settings, read_config
 from t360cli.environment import Environment
 from t360cli.errors import ConfigError
+from t360cli.request import RequestOptions, check_options
+from t360cli.roles import Role
+from t360cli.roles import find as find_role
 from t360cli.safety import sanitize
 
 #: The options every command that talks to the gateway takes.
@@ -54,6 +57,43 @@ def environment(ctx: typer.Context) -> Environment:
 def gateway_settings(env: Environment, flags: Mapping[str, object | None]) -> Settings:
     """Settings for a command that talks to the gateway: warnings shown, key required."""
     return require_key(env, load_settings(env, flags))
+
+
+class Setup:
+    """Settings, request options and role for this run's flags, under a role or none:
+    the one place they are layered, for the start and for the REPL's ``/role``."""
+
+    def __init__(
+        self,
+        env: Environment,
+        flags: Mapping[str, object | None],
+        conversation: Mapping[str, object | None] | None,
+        request: RequestOptions,
+    ) -> None:
+        self.env = env
+        self.flags = flags
+        self.conversation = conversation
+        self.request = request
+        self.table = read_config(env)
+
+    def __call__(self, role_name: str | None) -> tuple[Settings, RequestOptions, Role | None]:
+        role = find_role(self.env, self.table, role_name) if role_name else None
+        settings = load_settings(
+            self.env,
+            self.flags,
+            self.conversation,
+            table=self.table,
+            role=role.layer() if role else None,
+            role_name=role_name,
+        )
+        request = self.request
+        if role is not None:
+            temperature = request.temperature
+            request = request._replace(
+                temperature=role.temperature if temperature is None else temperature,
+                options={**role.options, **request.options},  # -o beats the role
+            )
+        return settings, check_options(request), role
 
 
 def warn_plain_http(env: Environment, settings: Settings) -> None:

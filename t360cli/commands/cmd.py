@@ -1,0 +1,194 @@
+"""``t360 cmd``: one shell command from a description. Piped, it is printed and nothing
+runs; on a terminal it is shown, and runs only when the user presses ``r``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from t360cli.commands.common import (
+    ApiKeyOption,
+    BaseUrlOption,
+    DebugOption,
+    ProfileOption,
+    Setup,
+    complete_model,
+    complete_role,
+    environment,
+    require_key,
+)
+from t360cli.environment import Environment
+from t360cli.errors import ExitCode, UsageError
+from t360cli.prompt import compose, read_stdin
+from t360cli.report import report_turn
+from t360cli.request import RequestOptions, parse_options
+from t360cli.roles import names as role_names
+from t360cli.session import Chat, TurnJournal, open_history, run_turn
+from t360cli.shellcmd import Command, dangers, describe_system, extract, system_prompt
+from t360cli.terminal import NullSink
+
+CHOICES = "[r]un [e]dit [c]opy [q]uit "
+
+
+def cmd(
+    ctx: typer.Context,
+    task: Annotated[
+        list[str] | None, typer.Argument(help="What the command should do (stdin joins it).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("-m", "--model", help="Model id.", autocompletion=complete_model)
+    ] = None,
+    role: Annotated[
+        str | None,
+        typer.Option(
+            "-r",
+            "--role",
+            help="A role instead of the built-in prompt.",
+            autocompletion=complete_role,
+        ),
+    ] = None,
+    temperature: Annotated[
+        float | None, typer.Option("--temperature", help="Sampling temperature (0 or more).")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Longest answer, in tokens.")
+    ] = None,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("-o", "--option", help="Extra request field KEY=VALUE (JSON if it parses)."),
+    ] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No stats footer.")] = False,
+    no_save: Annotated[
+        bool, typer.Option("--no-save", help="Keep this exchange out of the history.")
+    ] = False,
+    no_stdin: Annotated[bool, typer.Option("-n", "--no-stdin", help="Ignore stdin.")] = False,
+    timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="Longest silence tolerated while waiting, in seconds."),
+    ] = None,
+    retries: Annotated[
+        int | None,
+        typer.Option("--retries", help="Retries before the first token (default 2, at most 10)."),
+    ] = None,
+    profile: ProfileOption = None,
+    api_key: ApiKeyOption = None,
+    base_url: BaseUrlOption = None,
+    debug: DebugOption = False,
+) -> None:
+    """One shell command for this OS and shell: printed when piped; on a terminal,
+    [r]un [e]dit [c]opy [q]uit. Nothing runs without the r key."""
+    import platform
+
+    env = environment(ctx)
+    os_name, shell = describe_system(env.vars, platform.system())
+    flags = {
+        "api_key": api_key,
+        "base_url": base_url,
+        "model": model,
+        "timeout": timeout,
+        "retries": retries,
+        "debug": debug or None,
+        "profile": profile,
+    }
+    setup = Setup(
+        env, flags, None, RequestOptions(temperature, max_tokens, parse_options(option or []))
+    )
+    # A role named "cmd" replaces the built-in prompt; -r picks another.
+    if role is None and "cmd" in role_names(env, setup.table):
+        role = "cmd"
+    settings, request, chosen = setup(role)
+    if chosen is None or chosen.system is None:
+        settings = settings._replace(system=system_prompt(os_name, shell))
+    stdin_text = None if no_stdin or env.stdin_isatty else read_stdin(env.stdin)
+    message = compose(task or [], stdin_text, [])
+    if chosen is not None:
+        message = chosen.apply(message)
+    if not message:
+        raise UsageError("no task given", 'describe it, e.g. t360 cmd "find files over 1 GB"')
+    settings = require_key(env, settings)
+    journal = None
+    if not no_save:
+        journal = TurnJournal(
+            open_history(env.paths.history_db),
+            None,
+            message,
+            model=settings.model,
+            system=settings.system,
+            warn=env.warn,
+            kind="cmd",
+        )
+    chat = Chat(env, settings, request, save=False)
+    try:
+        sink = NullSink(env, show_extras=not quiet)
+        turn = run_turn(env, chat.gateway, chat.payload(message), sink, journal)
+    finally:
+        chat.close()
+    command = extract(turn.content)
+    terminal = env.stdout_isatty
+    if turn.error is None and command.text and not terminal:
+        env.stdout.write(command.text + "\n")  # for | pbcopy and $(...): never run
+        env.stdout.flush()
+        for reason in dangers(command.text):
+            env.warn(f"this looks destructive: {reason}")
+    report_turn(env, turn, quiet=quiet)
+    if turn.error is not None:
+        raise typer.Exit(turn.error.exit_code)
+    if turn.interrupted:
+        raise typer.Exit(ExitCode.INTERRUPTED)
+    if not command.text:
+        raise UsageError("the model answered with no command", "describe the task differently")
+    if terminal:
+        status = _choose(env, command, shell)
+        if status is not None and journal is not None and journal.message_id is not None:
+            from t360cli.history import History
+
+            with History.open(env.paths.history_db) as history:
+                history.record_run(journal.message_id, command.text, status)
+        raise typer.Exit(status or 0)
+
+
+def _choose(env: Environment, command: Command, shell: str) -> int | None:
+    """Show the command and act on one key: the exit status of the command if it ran,
+    None if it did not (quit, Esc, copy); Ctrl-C leaves with 130 at the boundary."""
+    from t360cli.render import print_code
+    from t360cli.terminal import copy_to_clipboard, read_key
+
+    while True:
+        if command.script:
+            env.warn(f"the model insisted on a script of {len(command.text.splitlines())} lines")
+        print_code(env, command.text, "bash" if shell in ("sh", "dash", "ash") else shell)
+        for reason in dangers(command.text):
+            env.stderr.write(env.style(f"t360: warning: this looks destructive: {reason}", "1;31"))
+            env.stderr.write("\n")
+        key = read_key(env, CHOICES)
+        if key == "r":
+            return _run(env, command.text)
+        if key == "e":
+            command = _edit(command)
+            continue
+        if key == "c":
+            env.stderr.write(env.shown(f"copied {copy_to_clipboard(env, command.text)}") + "\n")
+            return None
+        if key in ("q", "\x1b", "\x04", "\n"):
+            return None
+        env.stderr.write(env.shown(f"{key!r} is not a choice") + "\n")
+
+
+def _edit(command: Command) -> Command:
+    """The command changed in a line editor, pre-filled (several lines for a script)."""
+    from prompt_toolkit import prompt
+
+    text = prompt("edit> ", default=command.text, multiline=command.script)
+    return Command(text.strip(), "\n" in text.strip())
+
+
+def _run(env: Environment, text: str) -> int:
+    """Run ``text`` with the user's shell, attached to the terminal; its exit status."""
+    import subprocess
+
+    shell = env.vars.get("SHELL") or "/bin/sh"
+    try:
+        return subprocess.run([shell, "-c", text], env=dict(env.vars), check=False).returncode
+    except OSError as exc:
+        raise UsageError(f"cannot run {shell}: {exc.strerror}", "check $SHELL") from None
