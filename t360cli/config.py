@@ -66,6 +66,9 @@ class Settings(NamedTuple):
     proxy: str | None = None
     #: Extra CA certificates (PEM) trusted beside the system's.
     ca_bundle: str | None = None
+    #: USD that may be spent per local calendar day and month (history, bench included).
+    budget_daily: float | None = None
+    budget_monthly: float | None = None
     #: A shell command whose output is the key, run only when a key is needed.
     api_key_cmd: str | None = None
     #: The selected profile, if any.
@@ -128,6 +131,15 @@ def _proxy(value: object) -> str:
     if parts.scheme not in ("http", "https", "socks5", "socks5h") or not parts.hostname:
         raise ValueError("must be an http://, https://, socks5:// or socks5h:// URL with a host")
     return text
+
+
+def _money(value: object) -> float:
+    if isinstance(value, bool):
+        raise ValueError("must be an amount in USD")
+    number = float(value)  # type: ignore[arg-type]
+    if not 0 <= number < float("inf"):
+        raise ValueError("must be an amount in USD, 0 or more")
+    return number
 
 
 def _file(value: object) -> str:
@@ -195,6 +207,8 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "debug": _flag,
     "proxy": _proxy,
     "ca_bundle": _file,
+    "budget_daily": _money,
+    "budget_monthly": _money,
 }
 
 

@@ -7,7 +7,9 @@
      +-- APIError             4  other HTTP errors, an error event in the stream
      |    +-- StreamError     4  a malformed or truncated stream
      +-- NetworkError         5  cannot connect, timeout, connection lost, a proxy refused
-          +-- TLSError        5  the gateway's certificate is not trusted (never retried)
+     |    +-- TLSError        5  the gateway's certificate is not trusted (never retried)
+     +-- GuardError           6  refused by a local guard: budget, --max-cost, context length
+     +-- SchemaError          7  the answer does not match --schema (it is still printed)
 
 Ctrl-C, SIGTERM and SIGHUP are not errors: a turn ends "interrupted" and exits 130.
 SIGTERM and SIGHUP arrive as ``Terminated``, a KeyboardInterrupt that also ends a REPL.
@@ -29,6 +31,8 @@ class ExitCode(IntEnum):
     CONFIG = 3
     API = 4
     NETWORK = 5
+    GUARD = 6
+    SCHEMA = 7
     INTERRUPTED = 130
 
 
@@ -104,6 +108,20 @@ class TLSError(NetworkError):
     """The certificate could not be verified: retrying cannot help, configuration can."""
 
     kind = "tls_error"
+
+
+class GuardError(T360Error):
+    """A local guard refused the request before anything was sent."""
+
+    exit_code = ExitCode.GUARD
+    kind = "guard_error"
+
+
+class SchemaError(T360Error):
+    """The answer is not JSON matching ``--schema``; the answer itself was shown."""
+
+    exit_code = ExitCode.SCHEMA
+    kind = "schema_error"
 
 
 class Terminated(KeyboardInterrupt):

@@ -427,6 +427,13 @@ class History:
                 ),
             )
 
+    def spend(self, since: float) -> float:
+        """USD spent on every answer since ``since`` (unix time): chat, cmd and bench."""
+        rows = self._db.execute(
+            "SELECT COALESCE(SUM(cost), 0) FROM responses WHERE created >= ?", (since,)
+        ).fetchone()
+        return float(rows[0])
+
     def record_run(self, message_id: int, command: str, status: int) -> None:
         """The command ``t360 cmd`` ran from this answer, and how it exited."""
         with self._transaction():

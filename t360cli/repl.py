@@ -27,7 +27,7 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from . import units
 from .config import Settings
 from .environment import Environment
-from .errors import ConfigError, T360Error
+from .errors import ConfigError, GuardError, T360Error
 from .report import make_sink, report_turn
 from .request import RequestOptions
 from .roles import Role
@@ -100,9 +100,15 @@ class Repl:
                 self.say(exc.line())
                 return
         sink = make_sink(self.env, json_out=False, raw=self.raw, quiet=self.quiet)
-        turn = self.chat.ask(text, sink)
+        try:
+            turn = self.chat.ask(text, sink)
+        except GuardError as exc:  # nothing was sent; the session goes on
+            self.env.error(exc.line())
+            return
         self.active = time.monotonic()
-        report_turn(self.env, turn, quiet=self.quiet, compact=True)
+        guard = self.chat.guard
+        notes = guard.notes(self.chat.payload("")) if guard is not None else ()
+        report_turn(self.env, turn, quiet=self.quiet, compact=True, extra=notes)
         if turn.terminated:  # SIGTERM or SIGHUP: the answer is saved; now leave
             self.running = False
 
@@ -183,6 +189,33 @@ def _model(repl: Repl, argument: str) -> None:
         return
     repl.chat.settings = repl.chat.settings._replace(model=model)
     repl.say(f"model: {model}" + (f" (alias {argument})" if model != argument else ""))
+
+
+COMPACT = (
+    "Summarise our conversation so far for yourself, to continue from it: keep every fact, "
+    "decision, name, number and open question; drop pleasantries. It will replace the "
+    "conversation, so write only the summary."
+)
+
+
+def _compact(repl: Repl, argument: str) -> None:
+    """Ask for a summary of the conversation, then continue from it (the history keeps
+    everything that was said)."""
+    if not repl.chat.messages:
+        repl.say("nothing to compact yet")
+        return
+    before = len(repl.chat.messages)
+    repl.ask(COMPACT)
+    turn = repl.chat.turns[-1] if repl.chat.turns else None
+    if len(repl.chat.messages) < before + 2 or turn is None or turn.partial:
+        repl.say("the summary did not complete: the conversation is kept as it was")
+        return
+    summary = repl.chat.messages[-1]["content"]
+    repl.chat.messages = [
+        {"role": "user", "content": f"A summary of our conversation so far:\n\n{summary}"},
+        {"role": "assistant", "content": "Noted. Let's continue from there."},
+    ]
+    repl.say(f"compacted {before} messages into a summary; the history keeps them all")
 
 
 def _role(repl: Repl, argument: str) -> None:
@@ -308,6 +341,7 @@ COMMANDS: dict[str, Command] = {
     "/save": Command("/save FILE", "write the conversation to FILE as markdown", _save),
     "/stats": Command("/stats", "this session's TTFT, tokens and cost", _stats),
     "/edit": Command("/edit", "compose the next message in $EDITOR", _edit),
+    "/compact": Command("/compact", "continue from a summary of the conversation", _compact),
     "/role": Command("/role [NAME]", "use a role (its prompt, model, options); alone: none", _role),
 }
 

@@ -46,8 +46,16 @@ def emit_json(env: Environment, turn: Turn) -> None:
     env.stdout.flush()
 
 
-def report_turn(env: Environment, turn: Turn, *, quiet: bool, compact: bool = False) -> None:
-    """Tool calls, the cut-answer notice, the stats footer and the error, on stderr."""
+def report_turn(
+    env: Environment,
+    turn: Turn,
+    *,
+    quiet: bool,
+    compact: bool = False,
+    extra: tuple[str, ...] = (),
+) -> None:
+    """Tool calls, the cut-answer notice, the stats footer (with ``extra`` fields such as
+    the budget left) and the error, on stderr."""
     if turn.tool_calls and not quiet:
         for call in turn.tool_calls:
             function = call["function"]
@@ -57,7 +65,7 @@ def report_turn(env: Environment, turn: Turn, *, quiet: bool, compact: bool = Fa
         env.warn("the answer was cut: it reached the token limit (raise --max-tokens)")
     if not quiet:
         width = env.columns - 1 if env.stderr_isatty else 10_000  # never wrapped on a screen
-        footer = turn.footer(compact=compact, width=width)
+        footer = turn.footer(compact=compact, width=width, extra=extra)
         if footer:
             env.stderr.write(env.style(env.shown(footer), "2") + "\n")
     env.stderr.flush()

@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
 
     from .client import Gateway
     from .environment import Environment
+    from .guards import Guard
     from .terminal import AnswerSink
 
     class HistoryStore(Protocol):
@@ -246,6 +247,8 @@ class Chat:
         #: The conversation so far, without the system prompt (it lives in settings).
         self.messages: list[dict[str, Any]] = messages or []
         self.turns: list[Turn] = []
+        #: Budget, cost and context checks applied to every request before it is sent.
+        self.guard: Guard | None = None
         self._gateway: Gateway | None = None
         self._lock = threading.Lock()
 
@@ -285,7 +288,11 @@ class Chat:
         return build_payload(self.settings.model, messages, self.request)
 
     def ask(self, user: str, sink: AnswerSink) -> Turn:
-        """One turn: stream the answer, save it, and remember it (partial text included)."""
+        """One turn: stream the answer, save it, and remember it (partial text included).
+        A guard that refuses raises GuardError before anything is sent or saved."""
+        payload = self.payload(user)
+        if self.guard is not None:
+            payload = self.guard.apply(payload)
         journal = None
         if self.save:
             journal = TurnJournal(
@@ -296,7 +303,9 @@ class Chat:
                 system=self.settings.system,
                 warn=self.env.warn,
             )
-        turn = run_turn(self.env, self.gateway, self.payload(user), sink, journal)
+        turn = run_turn(self.env, self.gateway, payload, sink, journal)
+        if self.guard is not None:
+            self.guard.after(turn.cost)
         if journal is not None:
             self.conversation_id = journal.conversation_id
         self.messages.append({"role": "user", "content": user})

@@ -7,7 +7,8 @@ import re
 from collections.abc import Mapping
 from typing import NamedTuple
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.M | re.S)
+from .structured import code_blocks
+
 _PROMPT_MARK = re.compile(r"^\s*[$#>]\s+")
 
 #: What makes a command "look destructive": a reason for each pattern.
@@ -56,8 +57,8 @@ def describe_system(environ: Mapping[str, str], platform_name: str) -> tuple[str
 def extract(answer: str) -> Command:
     """The command in the model's answer: the first fenced block's content if there is
     one, prompt marks (``$ ``) removed, blank lines dropped."""
-    found = _FENCE.search(answer)
-    body = found.group(2) if found else answer
+    blocks = code_blocks(answer)
+    body = blocks[0] if blocks else answer
     lines = [_PROMPT_MARK.sub("", line, count=1).rstrip() for line in body.strip().splitlines()]
     lines = [line for line in lines if line.strip() and not line.strip().startswith("```")]
     return Command("\n".join(lines), len(lines) > 1)

@@ -200,7 +200,9 @@ class Turn(NamedTuple):
             "error": error,
         }
 
-    def footer(self, *, compact: bool = False, width: int = 200) -> str:
+    def footer(
+        self, *, compact: bool = False, width: int = 200, extra: tuple[str, ...] = ()
+    ) -> str:
         """The one-line stats footer, at most ``width`` columns: the least useful fields
         are dropped first, never wrapped. Unknown values say so; they are never zeros;
         estimates start with ``~``. The compact form (REPL) leaves out what the session
@@ -239,6 +241,7 @@ class Turn(NamedTuple):
             parts = [(p, t) for p, t in parts if "n/a" not in t]
         if self.retries:
             parts.append((4, f"{self.retries} {'retry' if self.retries == 1 else 'retries'}"))
+        parts += [(4, text) for text in extra]
         if self.interrupted:
             parts.append((10, "interrupted"))
         elif self.error is not None:

@@ -20,15 +20,20 @@ from t360cli.commands.common import (
     complete_model,
     complete_role,
     environment,
+    make_guard,
+    refresh_models,
     require_key,
 )
+from t360cli.config import read_config
 from t360cli.environment import Environment
-from t360cli.errors import ExitCode, T360Error, UsageError
+from t360cli.errors import ExitCode, GuardError, T360Error, UsageError
 from t360cli.prompt import check_argument, compose, read_file, read_stdin
 from t360cli.report import emit_json, make_sink, report_turn
 from t360cli.request import RequestOptions, parse_options
+from t360cli.safety import dumps, redact, sanitize
 from t360cli.session import Chat
 from t360cli.stats import Turn
+from t360cli.structured import code_blocks, parse_schema, response_format, validate
 from t360cli.terminal import edit_text
 
 
@@ -103,6 +108,30 @@ def chat(
     editor: Annotated[
         bool, typer.Option("--editor", help="Write the prompt in $VISUAL or $EDITOR first.")
     ] = False,
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            "--schema",
+            help="Answer JSON matching this: JSON Schema text, a file, or 'name, age int'.",
+        ),
+    ] = None,
+    extract: Annotated[
+        bool, typer.Option("-x", "--extract", help="Print only the first fenced code block.")
+    ] = False,
+    extract_last: Annotated[
+        bool, typer.Option("--extract-last", help="Print only the last fenced code block.")
+    ] = False,
+    max_cost: Annotated[
+        float | None,
+        typer.Option("--max-cost", help="Refuse or bound the request so it costs at most USD."),
+    ] = None,
+    ignore_budget: Annotated[
+        bool, typer.Option("--ignore-budget", help="Send even when a budget is spent.")
+    ] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the request as JSON with estimates; send nothing."),
+    ] = False,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     debug: DebugOption = False,
@@ -115,8 +144,19 @@ def chat(
             raise UsageError("give either --system or --system-file, not both")
         if continue_ and conversation is not None:
             raise UsageError("give either --continue or --conversation, not both")
-        if interactive and json_out:
-            raise UsageError("--json needs a prompt", "pass one as an argument, or pipe it in")
+        one_shot_only = {
+            "--json": json_out,
+            "--schema": schema is not None,
+            "-x": extract or extract_last,
+            "--dry-run": dry_run,
+        }
+        for flag, given in one_shot_only.items():
+            if interactive and given:
+                raise UsageError(f"{flag} needs a prompt", "pass one as an argument, or pipe it in")
+        if extract and extract_last:
+            raise UsageError("give either -x or --extract-last, not both")
+        if max_cost is not None and not (0 < max_cost < float("inf")):
+            raise UsageError(f"--max-cost must be a positive amount in USD, got {max_cost}")
         previous = _previous(env, continue_, conversation)
         if system_file is not None:
             system = read_file(system_file, "system file")
@@ -130,11 +170,15 @@ def chat(
             "debug": debug or None,
             "profile": profile,
         }
+        options = parse_options(option or [])
+        shape = parse_schema(schema) if schema is not None else None
+        if shape is not None:
+            options = {**options, "response_format": response_format(shape)}  # flag beats -o
         setup = Setup(
             env,
             flags,
             {"model": previous.model, "system": previous.system} if previous else None,
-            RequestOptions(temperature, max_tokens, parse_options(option or []), not no_stream),
+            RequestOptions(temperature, max_tokens, options, not no_stream),
         )
         settings, request, chosen = setup(role)
         message = ""
@@ -154,19 +198,28 @@ def chat(
                 raise UsageError(
                     "no prompt given", "pass it as an argument, or pipe text in on stdin"
                 )
-        settings = require_key(env, settings)
+        if not dry_run:
+            settings = require_key(env, settings)
+        session = Chat(
+            env,
+            settings,
+            request,
+            save=not no_save,
+            conversation_id=previous.id if previous else None,
+            messages=previous.context if previous else [],
+        )
+        session.guard = make_guard(
+            env, settings, setup.table, max_cost=max_cost, ignore_budget=ignore_budget
+        )
+        if dry_run:
+            _dry_run(env, session, message)
+            return
+        if max_cost is not None:
+            refresh_models(env, session)  # prices needed: ask /models if the cache is old
     except T360Error as error:
         if json_out:
             emit_json(env, Turn.failed(model or "", error))
         raise
-    session = Chat(
-        env,
-        settings,
-        request,
-        save=not no_save,
-        conversation_id=previous.id if previous else None,
-        messages=previous.context if previous else [],
-    )
     try:
         if interactive:
             from t360cli.repl import run_repl  # prompt_toolkit loads only for the REPL
@@ -174,17 +227,78 @@ def chat(
             recent = previous.recent if previous else []
             run_repl(env, session, raw=raw, quiet=quiet, recent=recent, setup=setup, role=chosen)
             return
-        sink = make_sink(env, json_out=json_out, raw=raw, quiet=quiet)
-        turn = session.ask(message, sink)
+        code_only = extract or extract_last
+        sink = make_sink(
+            env._replace(stdout=env.stderr, stdout_isatty=env.stderr_isatty) if code_only else env,
+            json_out=json_out or (code_only and not env.stderr_isatty),
+            raw=raw,
+            quiet=quiet,
+        )
+        try:
+            turn = session.ask(message, sink)
+        except T360Error as error:
+            if json_out:
+                emit_json(env, Turn.failed(session.settings.model, error))
+            raise
     finally:
         session.close()
+    if code_only and turn.error is None:
+        _print_code(env, turn.content, last=extract_last)
     if json_out:
         emit_json(env, turn)
-    report_turn(env, turn, quiet=quiet)
+    notes = session.guard.notes() if session.guard is not None else ()
+    report_turn(env, turn, quiet=quiet, extra=notes)
+    if shape is not None and turn.error is None and not turn.interrupted:
+        validate(turn.content, shape)
     if turn.error is not None:
         raise typer.Exit(turn.error.exit_code)
     if turn.interrupted:
         raise typer.Exit(ExitCode.INTERRUPTED)
+
+
+def _print_code(env: Environment, answer: str, *, last: bool) -> None:
+    """-x/--extract-last: the first (last) fenced block's content alone on stdout."""
+    blocks = code_blocks(answer)
+    if not blocks:
+        env.warn("the answer has no fenced code block: nothing on stdout")
+        return
+    code = blocks[-1 if last else 0]
+    env.stdout.write(sanitize(code) if env.stdout_isatty else code)
+    env.stdout.flush()
+
+
+def _dry_run(env: Environment, session: Chat, message: str) -> None:
+    """--dry-run: the request that would be sent, with the estimates; nothing sent."""
+    from t360cli.guards import worst_case
+    from t360cli.modelinfo import lookup
+    from t360cli.request import estimate_tokens
+
+    payload = session.payload(message)
+    refused = None
+    if session.guard is not None:
+        try:
+            payload = session.guard.apply(payload)
+        except GuardError as error:
+            refused = error.line()
+    settings = session.settings
+    info = lookup(env.paths, read_config(env), settings.model)
+    estimate = estimate_tokens(payload["messages"])
+    obj = {
+        "url": f"{settings.base_url}/chat/completions",
+        "headers": {
+            "Authorization": f"Bearer {redact(settings.api_key)}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if payload.get("stream") else "application/json",
+        },
+        "body": payload,
+        "estimates": {
+            "prompt_tokens": estimate,
+            "context_length": info.context_length,
+            "worst_case_cost": worst_case(estimate, payload.get("max_tokens"), info),
+        },
+        "refused": refused,
+    }
+    env.stdout.write(dumps(obj, terminal=env.stdout_isatty, indent=2) + "\n")
 
 
 class _Previous(NamedTuple):

@@ -16,6 +16,7 @@ from t360cli.commands.common import (
     complete_model,
     complete_role,
     environment,
+    make_guard,
     require_key,
 )
 from t360cli.environment import Environment
@@ -119,9 +120,11 @@ def cmd(
             kind="cmd",
         )
     chat = Chat(env, settings, request, save=False)
+    guard = make_guard(env, settings, setup.table)
     try:
+        payload = guard.apply(chat.payload(message))
         sink = NullSink(env, show_extras=not quiet)
-        turn = run_turn(env, chat.gateway, chat.payload(message), sink, journal)
+        turn = run_turn(env, chat.gateway, payload, sink, journal)
     finally:
         chat.close()
     command = extract(turn.content)

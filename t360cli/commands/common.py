@@ -11,10 +11,12 @@ import typer
 from t360cli.config import Settings, api_key_from, load_settings, read_config
 from t360cli.environment import Environment
 from t360cli.errors import ConfigError
+from t360cli.guards import Budget, Guard
 from t360cli.request import RequestOptions, check_options
 from t360cli.roles import Role
 from t360cli.roles import find as find_role
 from t360cli.safety import sanitize
+from t360cli.session import Chat
 
 #: The options every command that talks to the gateway takes.
 ApiKeyOption = Annotated[
@@ -94,6 +96,52 @@ class Setup:
                 options={**role.options, **request.options},  # -o beats the role
             )
         return settings, check_options(request), role
+
+
+def make_guard(
+    env: Environment,
+    settings: Settings,
+    table: Mapping[str, object],
+    *,
+    max_cost: float | None = None,
+    ignore_budget: bool = False,
+) -> Guard:
+    """The guards of this run: budgets (unless ignored), --max-cost, the context length."""
+    from t360cli import modelinfo
+
+    def info(model: str) -> modelinfo.ModelInfo:
+        return modelinfo.lookup(env.paths, table, model)
+
+    budgeted = settings.budget_daily is not None or settings.budget_monthly is not None
+    return Guard(
+        info,
+        (lambda: budget(env, settings)) if budgeted and not ignore_budget else None,
+        max_cost,
+        env.warn,
+    )
+
+
+def refresh_models(env: Environment, session: Chat) -> None:
+    """Ask the gateway for its models (prices, context lengths) when the cache is old."""
+    from t360cli import modelinfo
+
+    settings = session.settings
+    if not modelinfo.fresh(env.paths, settings.base_url, env.clock()):
+        items = session.gateway.models()
+        modelinfo.remember(env.paths, settings.base_url, items, env.clock())
+
+
+def budget(env: Environment, settings: Settings) -> Budget:
+    """The budgets and what the history says was spent today and this month."""
+    from t360cli.guards import day_and_month_start
+    from t360cli.history import History
+
+    day, month = day_and_month_start(env.clock())
+    today = month_total = 0.0
+    if env.paths.history_db.exists():
+        with History.open(env.paths.history_db) as history:
+            today, month_total = history.spend(day), history.spend(month)
+    return Budget(settings.budget_daily, settings.budget_monthly, today, month_total)
 
 
 def warn_plain_http(env: Environment, settings: Settings) -> None:

@@ -18,7 +18,9 @@ from t360cli.analytics import (
     served,
     ttft_histogram,
 )
-from t360cli.commands.common import complete_model, environment
+from t360cli.commands.common import budget, complete_model, environment, write_out
+from t360cli.config import load_settings
+from t360cli.guards import Budget
 from t360cli.safety import dumps, sanitize
 
 COLUMNS = [
@@ -84,6 +86,9 @@ def stats(
         provider=provider,
         include_bench=include_bench,
     )
+    settings = load_settings(env, {})
+    budgeted = settings.budget_daily is not None or settings.budget_monthly is not None
+    spend = budget(env, settings) if budgeted else None
     with History.open(env.paths.history_db) as history:
         report = analyse(history, filters)
         by_model, by_provider, days = report.by_model, report.by_provider, report.cost_per_day
@@ -98,6 +103,8 @@ def stats(
             "by_provider": {s.key: s.as_json() for s in by_provider},
             "cost_per_day": [{"day": day, "cost": cost} for day, cost in days],
         }
+        if spend is not None:
+            obj["budget"] = spend._asdict()
         env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
         return
     if csv_out:
@@ -124,3 +131,15 @@ def stats(
         histogram,
         days,
     )
+    if spend is not None:
+        write_out(env, "\n" + spent_line(spend) + "\n")
+
+
+def spent_line(spend: Budget) -> str:
+    """Spend against the budgets, in words."""
+    parts = []
+    if spend.daily is not None:
+        parts.append(f"today {units.cost(spend.spent_today)} of {units.cost(spend.daily)}")
+    if spend.monthly is not None:
+        parts.append(f"this month {units.cost(spend.spent_month)} of {units.cost(spend.monthly)}")
+    return "Budget: " + ", ".join(parts)

@@ -46,9 +46,12 @@ def _int(arg: str, default: int) -> int:
         return default
 
 
-@scenario("echo", "answers with your own message, word by word")
+@scenario("echo", "answers with your own message, word by word (echo:N: N characters a chunk)")
 def _echo(model: str, prompt: str, arg: str, server: Server) -> Reply:
-    return Reply(steps=stream_of(model, prompt, words(prompt or "(empty)")))
+    text = prompt or "(empty)"
+    size = _int(arg, 0)
+    pieces = [text[i : i + size] for i in range(0, len(text), size)] if size > 0 else words(text)
+    return Reply(steps=stream_of(model, prompt, pieces))
 
 
 @scenario("recall", "repeats the system prompt and every user message so far (memory tests)")
@@ -403,3 +406,32 @@ def _gzip_bomb(model: str, prompt: str, arg: str, server: Server) -> Reply:
 @scenario("bad-gzip", "a body flagged gzip that is not gzip")
 def _bad_gzip(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(headers={"Content-Encoding": "gzip"}, steps=[b"data: not gzip at all\n\n"])
+
+
+def _sample(schema: object) -> object:
+    """A value that matches a (simple) JSON Schema."""
+    if not isinstance(schema, dict):
+        return None
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        return {name: _sample(sub) for name, sub in properties.items()}
+    if kind == "array":
+        return [_sample(schema.get("items"))]
+    return {"string": "text", "integer": 42, "number": 1.5, "boolean": True}.get(str(kind))
+
+
+@scenario("json-answer", "answers JSON matching response_format's schema, in small fragments")
+def _json_answer(model: str, prompt: str, arg: str, server: Server) -> Reply:
+    body = server.calls[-1].body if server.calls else {}
+    wanted = body.get("response_format") if isinstance(body, dict) else None
+    schema = (
+        (wanted or {}).get("json_schema", {}).get("schema") if isinstance(wanted, dict) else None
+    )
+    text = json.dumps(_sample(schema) if schema else {"answer": prompt})
+    return Reply(steps=stream_of(model, prompt, [text[i : i + 3] for i in range(0, len(text), 3)]))
+
+
+@scenario("json-wrong", "answers JSON that does not match the schema asked for")
+def _json_wrong(model: str, prompt: str, arg: str, server: Server) -> Reply:
+    return Reply(steps=stream_of(model, prompt, words('{"name": 7, "extra": true}')))
