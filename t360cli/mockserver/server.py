@@ -49,6 +49,8 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def do_GET(self) -> None:
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        self.server.record(Call("", self.path, headers, {}))
         if not self._authorized():
             return
         if self.path.rstrip("/").endswith("/models"):
