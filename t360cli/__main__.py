@@ -25,7 +25,7 @@ def main() -> None:
         return
     import os
 
-    from .network import prewarm
+    from .startup import prewarm
 
     warm = prewarm(args, os.environ)  # connect to the gateway while the rest loads
     from .cli import run

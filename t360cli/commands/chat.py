@@ -14,11 +14,19 @@ from t360cli.commands.common import (
     ApiKeyOption,
     BaseUrlOption,
     DebugOption,
+    MaxTokensOption,
+    ModelOption,
+    NoSaveOption,
+    NoStdinOption,
+    OptionOption,
     ProfileOption,
+    QuietOption,
+    RetriesOption,
+    RoleOption,
     Setup,
+    TemperatureOption,
+    TimeoutOption,
     complete_conversation,
-    complete_model,
-    complete_role,
     environment,
     make_guard,
     refresh_models,
@@ -43,9 +51,7 @@ def chat(
         list[str] | None,
         typer.Argument(help="The prompt (words are joined by spaces; '-' reads stdin there)."),
     ] = None,
-    model: Annotated[
-        str | None, typer.Option("-m", "--model", help="Model id.", autocompletion=complete_model)
-    ] = None,
+    model: ModelOption = None,
     system: Annotated[str | None, typer.Option("-s", "--system", help="System prompt.")] = None,
     system_file: Annotated[
         Path | None, typer.Option("--system-file", help="Read the system prompt from a file.")
@@ -54,16 +60,9 @@ def chat(
         list[Path] | None,
         typer.Option("-f", "--file", help="Add a file's content to the message (repeatable)."),
     ] = None,
-    temperature: Annotated[
-        float | None, typer.Option("--temperature", help="Sampling temperature (0 or more).")
-    ] = None,
-    max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", min=1, help="Longest answer, in tokens.")
-    ] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option("-o", "--option", help="Extra request field KEY=VALUE (JSON if it parses)."),
-    ] = None,
+    temperature: TemperatureOption = None,
+    max_tokens: MaxTokensOption = None,
+    option: OptionOption = None,
     continue_: Annotated[
         bool, typer.Option("-c", "--continue", help="Continue the most recent conversation.")
     ] = False,
@@ -78,33 +77,17 @@ def chat(
     json_out: Annotated[
         bool, typer.Option("--json", help="Print one JSON object with the answer and stats.")
     ] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No stats footer.")] = False,
+    quiet: QuietOption = False,
     raw: Annotated[bool, typer.Option("--raw", help="No markdown rendering.")] = False,
     no_stream: Annotated[
         bool, typer.Option("--no-stream", help="Ask for the whole answer at once.")
     ] = False,
-    no_save: Annotated[
-        bool, typer.Option("--no-save", help="Keep this exchange out of the history.")
-    ] = False,
-    no_stdin: Annotated[bool, typer.Option("-n", "--no-stdin", help="Ignore stdin.")] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", help="Longest silence tolerated while waiting, in seconds."),
-    ] = None,
-    retries: Annotated[
-        int | None,
-        typer.Option("--retries", help="Retries before the first token (default 2, at most 10)."),
-    ] = None,
+    no_save: NoSaveOption = False,
+    no_stdin: NoStdinOption = False,
+    timeout: TimeoutOption = None,
+    retries: RetriesOption = None,
     profile: ProfileOption = None,
-    role: Annotated[
-        str | None,
-        typer.Option(
-            "-r",
-            "--role",
-            help="Use the role [roles.NAME] or roles/NAME.md.",
-            autocompletion=complete_role,
-        ),
-    ] = None,
+    role: RoleOption = None,
     editor: Annotated[
         bool, typer.Option("--editor", help="Write the prompt in $VISUAL or $EDITOR first.")
     ] = False,

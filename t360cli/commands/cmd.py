@@ -11,10 +11,18 @@ from t360cli.commands.common import (
     ApiKeyOption,
     BaseUrlOption,
     DebugOption,
+    MaxTokensOption,
+    ModelOption,
+    NoSaveOption,
+    NoStdinOption,
+    OptionOption,
     ProfileOption,
+    QuietOption,
+    RetriesOption,
+    RoleOption,
     Setup,
-    complete_model,
-    complete_role,
+    TemperatureOption,
+    TimeoutOption,
     environment,
     make_guard,
     require_key,
@@ -37,41 +45,16 @@ def cmd(
     task: Annotated[
         list[str] | None, typer.Argument(help="What the command should do (stdin joins it).")
     ] = None,
-    model: Annotated[
-        str | None, typer.Option("-m", "--model", help="Model id.", autocompletion=complete_model)
-    ] = None,
-    role: Annotated[
-        str | None,
-        typer.Option(
-            "-r",
-            "--role",
-            help="A role instead of the built-in prompt.",
-            autocompletion=complete_role,
-        ),
-    ] = None,
-    temperature: Annotated[
-        float | None, typer.Option("--temperature", help="Sampling temperature (0 or more).")
-    ] = None,
-    max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", min=1, help="Longest answer, in tokens.")
-    ] = None,
-    option: Annotated[
-        list[str] | None,
-        typer.Option("-o", "--option", help="Extra request field KEY=VALUE (JSON if it parses)."),
-    ] = None,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No stats footer.")] = False,
-    no_save: Annotated[
-        bool, typer.Option("--no-save", help="Keep this exchange out of the history.")
-    ] = False,
-    no_stdin: Annotated[bool, typer.Option("-n", "--no-stdin", help="Ignore stdin.")] = False,
-    timeout: Annotated[
-        float | None,
-        typer.Option("--timeout", help="Longest silence tolerated while waiting, in seconds."),
-    ] = None,
-    retries: Annotated[
-        int | None,
-        typer.Option("--retries", help="Retries before the first token (default 2, at most 10)."),
-    ] = None,
+    model: ModelOption = None,
+    role: RoleOption = None,
+    temperature: TemperatureOption = None,
+    max_tokens: MaxTokensOption = None,
+    option: OptionOption = None,
+    quiet: QuietOption = False,
+    no_save: NoSaveOption = False,
+    no_stdin: NoStdinOption = False,
+    timeout: TimeoutOption = None,
+    retries: RetriesOption = None,
     profile: ProfileOption = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,

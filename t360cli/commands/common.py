@@ -223,3 +223,43 @@ def complete_conversation(ctx: typer.Context, incomplete: str) -> list[tuple[str
         return []
     with History.open(env.paths.history_db) as history:
         return [(c.id, c.title) for c in history.recent(50) if c.id.startswith(incomplete)]
+
+
+# -- the request options chat and cmd share ---------------------------------------------
+
+ModelOption = Annotated[
+    str | None,
+    typer.Option("-m", "--model", help="Model id (or alias).", autocompletion=complete_model),
+]
+TemperatureOption = Annotated[
+    float | None, typer.Option("--temperature", help="Sampling temperature (0 or more).")
+]
+MaxTokensOption = Annotated[
+    int | None, typer.Option("--max-tokens", min=1, help="Longest answer, in tokens.")
+]
+OptionOption = Annotated[
+    list[str] | None,
+    typer.Option("-o", "--option", help="Extra request field KEY=VALUE (JSON if it parses)."),
+]
+QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No stats footer.")]
+NoSaveOption = Annotated[
+    bool, typer.Option("--no-save", help="Keep this exchange out of the history.")
+]
+NoStdinOption = Annotated[bool, typer.Option("-n", "--no-stdin", help="Ignore stdin.")]
+TimeoutOption = Annotated[
+    float | None,
+    typer.Option("--timeout", help="Longest silence tolerated while waiting, in seconds."),
+]
+RetriesOption = Annotated[
+    int | None,
+    typer.Option("--retries", help="Retries before the first token (default 2, at most 10)."),
+]
+RoleOption = Annotated[
+    str | None,
+    typer.Option(
+        "-r",
+        "--role",
+        help="Use the role [roles.NAME] or roles/NAME.md.",
+        autocompletion=complete_role,
+    ),
+]
