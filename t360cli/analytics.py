@@ -201,26 +201,70 @@ def analyse(history: History, filters: Filters) -> Report:
     return Report(summaries("model"), summaries("provider"), days)
 
 
-def ttft_histogram(
-    history: History, filters: Filters, top: float, buckets: int = 12
-) -> dict[str, list[int]]:
-    """Per model, how many answers fall in each of ``buckets`` equal TTFT ranges from 0 to
-    ``top`` (slower ones count in the last bucket)."""
-    if not top:
-        return {}
+def ttft_counts(history: History, filters: Filters) -> dict[str, list[tuple[int, int]]]:
+    """Per model, how many answers had each TTFT (whole ms), in ascending order: a
+    loop over distinct milliseconds, never over the answers themselves."""
     where, values = _where(filters)
-    counts: dict[str, list[int]] = {}
+    counts: dict[str, list[tuple[int, int]]] = {}
     for row in history.query(
         f"""
-        SELECT r.model AS model, MIN(CAST(r.ttft_ms / ? AS INTEGER), ?) AS bucket,
-               COUNT(*) AS n
+        SELECT r.model AS model, CAST(r.ttft_ms AS INTEGER) AS ms, COUNT(*) AS n
         FROM responses r WHERE {where} AND r.ttft_ms IS NOT NULL
-        GROUP BY r.model, bucket
+        GROUP BY r.model, ms ORDER BY r.model, ms
         """,
-        [top / buckets, buckets - 1, *values],
+        values,
     ):
-        counts.setdefault(row["model"], [0] * buckets)[row["bucket"]] += row["n"]
+        counts.setdefault(row["model"], []).append((row["ms"], row["n"]))
     return counts
+
+
+@dataclass(frozen=True)
+class Day:
+    """One local calendar day of the trend."""
+
+    day: str
+    requests: int
+    ttft_p50_ms: float | None
+    latency_p90_ms: float | None
+    cost: float | None
+
+
+def daily(history: History, filters: Filters, now: float) -> list[Day]:
+    """Per local day: requests, median TTFT, p90 latency and cost (nearest rank, SQL)."""
+    where, values = _where(filters)
+    offset = -time.altzone if time.localtime(now).tm_isdst > 0 else -time.timezone
+    day = f"CAST((r.created + {int(offset)}) / 86400 AS INTEGER)"
+    found: list[Day] = []
+    for row in history.query(
+        f"SELECT {day} AS day, COUNT(*) AS n, SUM(r.cost) AS cost FROM responses r"
+        f" WHERE {where} AND r.latency_ms IS NOT NULL GROUP BY day ORDER BY day",
+        values,
+    ):
+        found.append(
+            Day(
+                time.strftime("%Y-%m-%d", time.gmtime(row["day"] * 86400)),
+                row["n"],
+                _rank(history, "ttft_ms", 50, where, values, f"{day} = {row['day']}"),
+                _rank(history, "latency_ms", 90, where, values, f"{day} = {row['day']}"),
+                row["cost"],
+            )
+        )
+    return found
+
+
+def _rank(
+    history: History, column: str, p: int, where: str, values: list[Any], also: str
+) -> float | None:
+    """The nearest-rank p-th percentile of ``column`` among the matching answers."""
+    clause = f"{where} AND {also} AND r.{column} IS NOT NULL"
+    total = history.query(f"SELECT COUNT(*) FROM responses r WHERE {clause}", values)[0][0]
+    if not total:
+        return None
+    rows = history.query(
+        f"SELECT r.{column} FROM responses r WHERE {clause} ORDER BY r.{column} LIMIT 1 OFFSET ?",
+        [*values, (p * total + 99) // 100 - 1],
+    )
+    return float(rows[0][0])
 
 
 def providers(history: History, filters: Filters) -> dict[str, list[str]]:

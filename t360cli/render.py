@@ -22,7 +22,6 @@ from typing import Any
 from rich.console import Console
 from rich.markdown import Markdown
 
-from . import units
 from .environment import Environment
 from .safety import sanitize
 from .terminal import ReasoningView, Spinner
@@ -311,11 +310,20 @@ def _numeric(cell: str) -> bool:
     return cell[:1].isdigit() or cell.startswith("$") or cell in {"n/a", ""}
 
 
-def print_table(env: Environment, headers: list[str], rows: list[list[str]]) -> None:
-    """A table on stdout; columns with nothing in them are left out, numbers go right."""
+def print_table(
+    env: Environment,
+    headers: list[str],
+    rows: list[list[str]],
+    priority: list[int] | None = None,
+) -> None:
+    """A table on stdout; columns with nothing in them are left out, numbers go right; on a
+    narrow terminal the least important columns (latest in ``priority``) too."""
     from rich.table import Table
 
     keep = [i for i in range(len(headers)) if i == 0 or any(row[i] for row in rows)]
+    if env.stdout_isatty:
+        fits = fitting(headers, rows, env.columns, priority or list(range(len(headers))))
+        keep = [i for i in keep if i in fits]
     table = Table(box=None, header_style="bold", pad_edge=False)
     for i in keep:
         right = i > 0 and all(_numeric(row[i]) for row in rows)
@@ -325,50 +333,74 @@ def print_table(env: Environment, headers: list[str], rows: list[list[str]]) -> 
     _console(env).print(table)
 
 
-class _Bar:
-    def __init__(self, env: Environment, total: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+class ModelProgress:
+    """Per model on a terminal's stderr while bench runs: a bar, done/total, errors and the
+    running median TTFT (transient: gone when the table comes)."""
+
+    def __init__(self, env: Environment, models: list[str], count: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
         console = _Console(file=env.stderr, no_color=env.no_color)
+        name = max(len(model) for model in models)
         self._progress = Progress(
-            "requests",
-            BarColumn(),
+            TextColumn("{task.description}", style="bold"),
+            BarColumn(bar_width=max(5, min(30, env.columns - name - 40))),
             MofNCompleteColumn(),
-            TimeElapsedColumn(),
+            TextColumn("{task.fields[errors]} · p50 {task.fields[p50]}"),
             console=console,
             transient=True,
         )
-        self._task = self._progress.add_task("bench", total=total)
+        self._tasks = {
+            model: self._progress.add_task(
+                sanitize(model).ljust(name), total=count, errors="0 errors", p50="n/a"
+            )
+            for model in models
+        }
         self._progress.start()
 
-    def advance(self) -> None:
-        self._progress.advance(self._task)
+    def update(self, model: str, done: int, errors: int, p50: str) -> None:
+        self._progress.update(
+            self._tasks[model],
+            completed=done,
+            errors=f"{errors} error{'s' * (errors != 1)}",
+            p50=p50,
+        )
 
     def close(self) -> None:
         self._progress.stop()
 
 
-def progress_bar(env: Environment, total: int) -> _Bar:
-    """A transient progress bar on stderr."""
-    return _Bar(env, total)
+def fitting(
+    headers: list[str], rows: list[list[str]], width: int, priority: list[int]
+) -> list[int]:
+    """The columns to keep so the table fits ``width``: the least important (latest in
+    ``priority``) go first; the first column always stays (it is cut instead)."""
+    sizes = [max([len(h), *(len(row[i]) for row in rows)]) for i, h in enumerate(headers)]
+    keep = list(range(len(headers)))
+    for column in reversed(priority):
+        if sum(sizes[i] + 2 for i in keep) <= width or len(keep) <= 2:
+            break
+        if column in keep and column != 0:
+            keep.remove(column)
+    return keep
 
 
-BARS = " ▁▂▃▄▅▆▇█"
-
-
-def sparkline(counts: list[int]) -> str:
-    top = max(counts) or 1
-    return "".join(BARS[round(count / top * (len(BARS) - 1))] for count in counts)
-
-
-def _table(title: str, headers: list[str], rows: list[tuple[str, list[str]]]) -> Any:
+def _table(
+    env: Environment,
+    title: str,
+    headers: list[str],
+    rows: list[tuple[str, list[str]]],
+    priority: list[int],
+) -> Any:
     from rich.table import Table
 
+    cells = [[key, *values] for key, values in rows]
+    keep = fitting(headers, cells, env.columns, priority) if env.stdout_isatty else None
     table = Table(title=title, title_justify="left", box=None, header_style="bold", pad_edge=False)
-    for i, header in enumerate(headers):
-        table.add_column(header, justify="left" if i == 0 else "right")
-    for key, values in rows:
-        table.add_row(sanitize(key), *(sanitize(value) for value in values))
+    for i in keep or range(len(headers)):
+        table.add_column(headers[i], justify="left" if i == 0 else "right", no_wrap=i > 0)
+    for row in cells:
+        table.add_row(*(sanitize(row[i]) for i in keep or range(len(headers))))
     return table
 
 
@@ -377,29 +409,19 @@ def print_stats(
     columns: list[str],
     by_model: list[tuple[str, list[str]]],
     by_provider: list[tuple[str, list[str]]],
-    histogram: dict[str, list[int]],
-    days: list[tuple[str, float]],
+    charts: list[str],
+    priority: list[int],
 ) -> None:
-    """The stats tables; on a terminal also a TTFT distribution and cost per day."""
+    """The stats tables (on a narrow terminal, only the columns that fit, by
+    ``priority``), then the charts' lines."""
     console = _console(env)
-    console.print(_table("By model (times in ms)", ["model", *columns], by_model))
+    console.print(_table(env, "By model (times in ms)", ["model", *columns], by_model, priority))
     console.print()
-    console.print(_table("By provider", ["provider", *columns], by_provider))
-    if histogram:
+    console.print(_table(env, "By provider", ["provider", *columns], by_provider, priority))
+    if charts:
         console.print()
-        console.print(
-            "[bold]TTFT distribution[/bold] (0 ms to the overall p99, left to right)", markup=True
-        )
-        width = max(len(model) for model in histogram)
-        for model, counts in histogram.items():
-            console.print(f"  {sanitize(model).ljust(width)}  {sparkline(counts)}", markup=False)
-    if days and env.stdout_isatty:
-        console.print()
-        console.print("[bold]Cost per day[/bold]", markup=True)
-        top = max(cost for _, cost in days) or 1.0
-        for day, cost in days[-14:]:
-            bar = "█" * max(1, round(cost / top * 30))
-            console.print(f"  {day}  {bar} {units.cost(cost)}", markup=False)
+        for line in charts:
+            console.print(sanitize(line), markup=False, highlight=False, crop=True, overflow="crop")
 
 
 def print_code(env: Environment, code: str, language: str) -> None:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from t360cli.analytics import Filters, analyse, parse_since, ttft_histogram
+from t360cli.analytics import Filters, analyse, daily, parse_since, ttft_counts
 from t360cli.errors import UsageError
 from t360cli.history import History
 from t360cli.mockserver import MockServer
@@ -103,9 +103,13 @@ def test_cost_per_day_and_histogram(history: History) -> None:
         ("2026-11-20", pytest.approx(0.6)),
         ("2026-11-21", pytest.approx(0.4)),
     ]
-    histogram = ttft_histogram(history, Filters(), top=99.0, buckets=10)
-    assert sum(histogram["alpha"]) == 100 and sum(histogram["beta"]) == 4
-    assert histogram["beta"] == [0, 1, 1, 1, 1, 0, 0, 0, 0, 0]  # 99 ms wide buckets of 9.9
+    counts = ttft_counts(history, Filters())
+    assert sum(n for _, n in counts["alpha"]) == 100
+    assert counts["beta"] == [(10, 1), (20, 1), (30, 1), (40, 1)]
+    days = daily(history, Filters(), NOON)
+    assert [(d.day, d.requests) for d in days] == [("2026-11-20", 64), ("2026-11-21", 40)]
+    assert days[1].ttft_p50_ms == 80.0  # alpha's answers 61..100 on the second day
+    assert days[1].latency_p90_ms == 196.0
 
 
 def test_parse_since() -> None:

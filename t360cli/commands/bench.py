@@ -7,12 +7,14 @@ restricted to this run (and ``stats`` leaves bench runs out unless asked).
 
 from __future__ import annotations
 
+import statistics
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Annotated
 
 import typer
 
+from t360cli import units
 from t360cli.commands.common import (
     ApiKeyOption,
     BaseUrlOption,
@@ -21,14 +23,16 @@ from t360cli.commands.common import (
     complete_model,
     environment,
     gateway_settings,
+    write_out,
 )
-from t360cli.commands.stats import COLUMNS, cells, label
+from t360cli.commands.stats import COLUMNS, PRIORITY, cells, label
 from t360cli.config import aliases_in, read_config
 from t360cli.environment import Environment
 from t360cli.errors import UsageError
 from t360cli.request import RequestOptions, build_payload
 from t360cli.safety import dumps
 from t360cli.session import TurnJournal, debug_log, open_history, run_turn
+from t360cli.stats import Turn
 from t360cli.terminal import NullSink
 
 #: More requests than this per model need --yes: they cost money.
@@ -62,7 +66,7 @@ def bench(
     debug: DebugOption = False,
 ) -> None:
     """Send N short requests per model and compare TTFT, latency, speed and cost."""
-    from t360cli.analytics import Filters, analyse, providers, served
+    from t360cli.analytics import Filters, analyse, providers, served, ttft_counts
     from t360cli.client import Gateway
     from t360cli.history import History
 
@@ -88,7 +92,7 @@ def bench(
     with History.open(database) as history:
         runs = {m: history.create(m, None, f"bench: {prompt}", kind="bench") for m in models}
 
-    progress = _Progress(env, total)
+    progress = _Progress(env, models, count)
     request = RequestOptions(max_tokens=max_tokens)
     gateway = Gateway(
         settings, environ=env.vars, log=debug_log(env, settings), connections=concurrency
@@ -105,8 +109,8 @@ def bench(
             warn=env.warn,
             kind="bench",
         )
-        run_turn(env, gateway, payload, NullSink(env, show_extras=False), journal)
-        progress.advance()
+        turn = run_turn(env, gateway, payload, NullSink(env, show_extras=False), journal)
+        progress.advance(model, turn)
 
     jobs = [model for _ in range(count) for model in models]
     try:
@@ -122,6 +126,7 @@ def bench(
         summaries = {s.key: s for s in analyse(history, filters).by_model}
         seen = providers(history, filters)
         served_ids = served(history, filters)
+        counts = ttft_counts(history, filters) if env.stdout_isatty else {}
     ordered = [summaries[m] for m in models if m in summaries]
     if json_out:
         obj = {
@@ -144,25 +149,38 @@ def bench(
             [label(s.key, served_ids), *cells(s), ", ".join(seen.get(s.key, [])) or "n/a"]
             for s in ordered
         ],
+        [*PRIORITY, len(COLUMNS) + 1],
     )
+    if counts:  # the same distribution view as t360 stats, for the models measured
+        from t360cli.charts import distribution
+
+        marks = {s.key: (s.ttft_ms[50], s.ttft_ms[90]) for s in ordered}
+        write_out(env, "\n" + "\n".join(distribution(counts, marks, env.columns)) + "\n")
 
 
 class _Progress:
-    """A progress bar on a terminal's stderr; silence elsewhere."""
+    """Per model: done/total, errors and the running p50 TTFT, on a terminal's stderr
+    (silence elsewhere)."""
 
-    def __init__(self, env: Environment, total: int) -> None:
+    def __init__(self, env: Environment, models: list[str], count: int) -> None:
         self._lock = threading.Lock()
-        self._bar = None
+        self._turns: dict[str, list[Turn]] = {model: [] for model in models}
+        self._view = None
         if env.stderr_isatty and not env.dumb:
-            from t360cli.render import progress_bar
+            from t360cli.render import ModelProgress
 
-            self._bar = progress_bar(env, total)
+            self._view = ModelProgress(env, models, count)
 
-    def advance(self) -> None:
-        if self._bar is not None:
-            with self._lock:
-                self._bar.advance()
+    def advance(self, model: str, turn: Turn) -> None:
+        with self._lock:
+            turns = self._turns[model]
+            turns.append(turn)
+            if self._view is not None:
+                ttfts = [t.ttft for t in turns if t.ttft is not None]
+                p50 = units.duration(statistics.median(ttfts)) if ttfts else "n/a"
+                errors = sum(t.error is not None for t in turns)
+                self._view.update(model, len(turns), errors, p50)
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        if self._view is not None:
+            self._view.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -14,14 +15,21 @@ from t360cli.analytics import (
     Filters,
     Summary,
     analyse,
+    daily,
     parse_since,
     served,
-    ttft_histogram,
+    ttft_counts,
 )
-from t360cli.commands.common import budget, complete_model, environment, write_out
+from t360cli.charts import distribution, trends
+from t360cli.commands.common import budget, complete_model, environment
 from t360cli.config import load_settings
+from t360cli.errors import UsageError
 from t360cli.guards import Budget
 from t360cli.safety import dumps, sanitize
+
+#: Which columns of a stats table matter most (0 is the model or provider), for a narrow
+#: terminal: the last go first.
+PRIORITY = [0, 1, 3, 6, 11, 2, 4, 8, 7, 10, 9, 5]
 
 COLUMNS = [
     "reqs",
@@ -75,6 +83,10 @@ def stats(
     csv_out: Annotated[
         bool, typer.Option("--csv", help="CSV rows, one per model and provider.")
     ] = False,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", help="Also write a self-contained HTML report to this file."),
+    ] = None,
 ) -> None:
     """Per model and per provider: TTFT and latency percentiles (ms), speed, tokens, cost."""
     from t360cli.history import History
@@ -89,12 +101,32 @@ def stats(
     settings = load_settings(env, {})
     budgeted = settings.budget_daily is not None or settings.budget_monthly is not None
     spend = budget(env, settings) if budgeted else None
+    charted = env.stdout_isatty or html is not None
     with History.open(env.paths.history_db) as history:
         report = analyse(history, filters)
         by_model, by_provider, days = report.by_model, report.by_provider, report.cost_per_day
-        slowest = max((s.ttft_ms[99] or 0 for s in by_model), default=0)
-        histogram = ttft_histogram(history, filters, slowest) if env.stdout_isatty else {}
         served_ids = served(history, filters)
+        counts = ttft_counts(history, filters) if charted else {}
+        per_day = daily(history, filters, env.clock()) if charted else []
+    marks = {s.key: (s.ttft_ms[50], s.ttft_ms[90]) for s in by_model}
+    if html is not None:
+        from t360cli.htmlreport import page
+
+        text = page(
+            [(label(s.key, served_ids), cells(s)) for s in by_model],
+            [(s.key, cells(s)) for s in by_provider],
+            COLUMNS,
+            counts,
+            marks,
+            per_day,
+            spent_line(spend) if spend is not None else None,
+            env.clock(),
+        )
+        try:
+            html.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"cannot write {html}: {exc.strerror or exc}") from None
+        env.stderr.write(env.shown(f"report written to {html}") + "\n")
     if json_out:
         obj = {
             "by_model": {
@@ -123,16 +155,23 @@ def stats(
         return
     from t360cli.render import print_stats
 
+    width = env.columns
+    lines = distribution(counts, marks, width)
+    trend = trends(
+        [(d.day, d.requests, d.ttft_p50_ms, d.latency_p90_ms, d.cost) for d in per_day], width
+    )
+    if trend:
+        lines += ["", *trend]
+    if spend is not None:
+        lines += ["", spent_line(spend)]
     print_stats(
         env,
         COLUMNS,
         [(label(s.key, served_ids), cells(s)) for s in by_model],
         [(s.key, cells(s)) for s in by_provider],
-        histogram,
-        days,
+        lines,
+        PRIORITY,
     )
-    if spend is not None:
-        write_out(env, "\n" + spent_line(spend) + "\n")
 
 
 def spent_line(spend: Budget) -> str:
