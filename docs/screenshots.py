@@ -129,7 +129,14 @@ def main() -> None:
         child = spawn(["stats"], env)
         child.expect(pexpect.EOF)
         save(screen_text(shell + b"t360 stats\r\n" + child.before), "stats.svg", "t360 stats")
-    print("wrote", ", ".join(str(HERE / n) for n in ("oneshot.svg", "repl.svg", "stats.svg")))
+
+        command = ["bench", "-m", "echo", "-m", "slow-first:120", "-m", "slow-first:400", "-n", "4"]
+        child = spawn(command, env)
+        child.expect(pexpect.EOF)
+        typed = ("t360 " + " ".join(command) + "\r\n").encode()
+        save(screen_text(shell + typed + child.before), "bench.svg", "t360 bench")
+    names = ("oneshot.svg", "repl.svg", "stats.svg", "bench.svg")
+    print("wrote", ", ".join(str(HERE / n) for n in names))
 
 
 if __name__ == "__main__":

@@ -420,8 +420,27 @@ def print_stats(
     console.print(_table(env, "By provider", ["provider", *columns], by_provider, priority))
     if charts:
         console.print()
-        for line in charts:
-            console.print(sanitize(line), markup=False, highlight=False, crop=True, overflow="crop")
+        print_chart(console, charts)
+
+
+def print_lines(env: Environment, lines: list[str]) -> None:
+    """Chart lines on stdout, styled as ``print_chart`` does."""
+    print_chart(_console(env), lines)
+
+
+def print_chart(console: Console, lines: list[str]) -> None:
+    """Chart lines (``charts``): bars in colour, titles in bold (NO_COLOR: no colour)."""
+    from .charts import EIGHTHS
+
+    for line in lines:
+        body = line.strip()
+        if body and set(body) <= set(EIGHTHS):
+            style = "cyan"
+        elif line[:1] not in (" ", ""):
+            style = "bold"
+        else:
+            style = None
+        console.print(sanitize(line), style=style, markup=False, highlight=False, crop=True)
 
 
 def print_code(env: Environment, code: str, language: str) -> None:

@@ -23,7 +23,6 @@ from t360cli.commands.common import (
     complete_model,
     environment,
     gateway_settings,
-    write_out,
 )
 from t360cli.commands.stats import COLUMNS, PRIORITY, cells, label
 from t360cli.config import aliases_in, read_config
@@ -153,9 +152,10 @@ def bench(
     )
     if counts:  # the same distribution view as t360 stats, for the models measured
         from t360cli.charts import distribution
+        from t360cli.render import print_lines
 
         marks = {s.key: (s.ttft_ms[50], s.ttft_ms[90]) for s in ordered}
-        write_out(env, "\n" + "\n".join(distribution(counts, marks, env.columns)) + "\n")
+        print_lines(env, ["", *distribution(counts, marks, env.columns)])
 
 
 class _Progress:

@@ -1,0 +1,156 @@
+"""Charts in stats and bench (issue 19): widths, empty and large histories, NO_COLOR,
+the HTML report, and piped outputs left as they were."""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+
+from t360cli.charts import bars, distribution, make_axis, trends
+from t360cli.mockserver import MockServer
+from tests.helpers import chat_env, invoke, open_history, paths, run_tty
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
+
+
+def fill(answers: int) -> None:
+    """``answers`` saved answers over three days and two models, TTFT 10..~2000 ms."""
+    if not answers:
+        return
+    with open_history() as history:
+        conversation = history.create("m", None, "generated")
+    now = time.time()
+    db = sqlite3.connect(paths().history_db)
+    with db:
+        for i in range(answers):
+            cursor = db.execute(
+                "INSERT INTO messages (conversation_id, role, content, created)"
+                " VALUES (?, 'assistant', 'x', ?)",
+                (conversation, now),
+            )
+            ttft = 10.0 * (1 + i % 200)
+            db.execute(
+                "INSERT INTO responses (message_id, conversation_id, model, provider, ttft_ms,"
+                " latency_ms, prompt_tokens, completion_tokens, cost, partial, created, kind)"
+                " VALUES (?, ?, ?, 'P', ?, ?, 5, 10, 0.001, 0, ?, 'chat')",
+                (
+                    cursor.lastrowid,
+                    conversation,
+                    "alpha-model" if i % 3 else "beta",
+                    ttft,
+                    ttft + 500,
+                    now - (i % 3) * 86400,
+                ),
+            )
+    db.close()
+
+
+def screen_lines(data: bytes) -> list[str]:
+    return [ANSI.sub("", line) for line in data.decode("utf-8", "replace").splitlines()]
+
+
+# -- the text charts --------------------------------------------------------------------
+
+
+def test_bars_have_heights_in_eighths() -> None:
+    assert bars([0, 1, 4, 8]) == " ▁▄█"
+    assert bars([]) == ""
+
+
+def test_the_axis_turns_logarithmic_past_tenfold() -> None:
+    assert not make_axis([100.0, 900.0], 40).log
+    assert make_axis([10.0, 2000.0], 40).log
+
+
+@pytest.mark.parametrize("width", [40, 80, 160])
+def test_distribution_and_trends_fit_the_width(width: int) -> None:
+    counts = {"a-rather-long-model-name-indeed": [(10, 3), (200, 9), (3000, 1)], "b": [(50, 1)]}
+    marks = {"a-rather-long-model-name-indeed": (200.0, 3000.0), "b": (50.0, 50.0)}
+    lines = distribution(counts, marks, width)
+    assert lines and all(len(line) <= width for line in lines)
+    assert "log scale" in lines[0] or width < 50
+    assert "a-rather-long-model-name-indeed · 13 answers"[: width - 1] in "\n".join(lines)
+    assert any("▲" in line for line in lines) and any("△" in line for line in lines)
+    days = [("2026-11-0" + str(d), d * 10, 100.0 * d, 900.0, 0.01 * d) for d in range(1, 8)]
+    assert all(len(line) <= width for line in trends(days, width))
+
+
+# -- stats in a real terminal -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("answers", [0, 1, 1000])
+@pytest.mark.parametrize("columns", [40, 80, 160])
+def test_stats_in_a_terminal_never_overflows(answers: int, columns: int) -> None:
+    fill(answers)
+    run = run_tty("stats", columns=columns, rows=60)
+    assert run.code == 0
+    lines = run.screen(columns=columns, rows=60)
+    if not answers:
+        assert "nothingtoshowyet" in "".join(lines).replace(" ", "")
+        return
+    assert all(len(line) <= columns for line in screen_lines(run.data))
+    text = "\n".join(lines)
+    assert "By model" in text and "TTFT distribution" in text and "Per day" in text
+    assert "answer" in text
+
+
+def test_no_color_means_no_colour_codes(server: MockServer) -> None:
+    fill(30)
+    coloured = run_tty("stats", columns=100, env={"FORCE_COLOR": "1"})
+    plain = run_tty("stats", columns=100, env={"NO_COLOR": "1"})
+    assert re.search(rb"\x1b\[3[0-9]", coloured.data) or re.search(rb"\x1b\[38", coloured.data)
+    assert not re.search(rb"\x1b\[(3[0-7]|38|9[0-7])[;m]", plain.data)
+
+
+def test_bench_shows_the_distribution_of_the_models_it_measured(server: MockServer) -> None:
+    run = run_tty(
+        "bench", "-m", "echo", "-m", "slow-first:30", "-n", "2", env=chat_env(server), columns=80
+    )
+    assert run.code == 0
+    text = "\n".join(run.screen(columns=80, rows=24))
+    assert "TTFT distribution" in text and "echo · 2 answers" in text
+    assert all(len(line) <= 80 for line in screen_lines(run.data))
+
+
+# -- HTML -----------------------------------------------------------------------------------
+
+
+def test_the_html_report_is_well_formed_and_self_contained(tmp_path: Path) -> None:
+    fill(300)
+    with open_history() as history:  # a hostile model id, to be escaped
+        history.query("SELECT 1")
+    db = sqlite3.connect(paths().history_db)
+    with db:
+        db.execute("UPDATE responses SET model = '<script>x</script>&' WHERE rowid % 7 = 0")
+    db.close()
+    report = tmp_path / "report.html"
+    result = invoke("stats", "--html", str(report))
+    assert result.code == 0 and "report written" in result.err
+    text = report.read_text()
+    assert "<script>" not in text and "&lt;script&gt;" in text
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?:""", text)
+    root = ElementTree.fromstring(text.removeprefix("<!DOCTYPE html>\n"))
+    svgs = [e for e in root.iter() if e.tag.endswith("svg")]
+    assert len(svgs) >= 5  # the distribution and four trends
+    assert any(e.tag.endswith("rect") for e in root.iter())
+
+
+# -- what scripts read stays as it was ----------------------------------------------------
+
+
+def test_piped_json_and_csv_outputs_are_unchanged(tmp_path: Path) -> None:
+    fill(12)
+    piped = invoke("stats")
+    assert "TTFT distribution" not in piped.out and "Per day" not in piped.out
+    assert piped.out.splitlines()[0].startswith("By model")
+    assert not ANSI.search(piped.out)
+    obj = json.loads(invoke("stats", "--json").out)
+    assert set(obj) == {"by_model", "by_provider", "cost_per_day"}
+    header = invoke("stats", "--csv").out.splitlines()[0]
+    assert header.startswith("group,key,requests,errors,error_rate,ttft_p50_ms")
