@@ -1,9 +1,10 @@
 """The world a run sees: streams and what they are connected to, variables, paths, clock.
 
-``Environment.from_process()`` is called once, by the boundary in ``cli.py``, and the
-result is passed down; nothing deeper reads ``sys.stdout``, ``os.environ`` or the
-platform directories itself, so tests hand in fakes (a terminal that is not one, a
-config directory in a temporary folder, a fixed clock).
+``Environment.from_process()`` is called once per process, by ``__main__`` (which hands
+it the connection it started opening), and the result is passed down through the boundary
+in ``cli.py``; nothing deeper reads ``sys.stdout``, ``os.environ`` or the platform
+directories itself, so tests hand in fakes (a terminal that is not one, a config
+directory in a temporary folder, a fixed clock).
 """
 
 from __future__ import annotations
