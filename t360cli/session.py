@@ -7,6 +7,7 @@ stopped. ``Chat`` is a conversation in progress: its settings, its messages, its
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -270,8 +271,14 @@ class Chat:
 
     def prepare(self) -> None:
         """Load the HTTP client and take the early connection in the background (the
-        REPL, while the user types the first message)."""
-        threading.Thread(target=lambda: self.gateway, name="t360-prepare", daemon=True).start()
+        REPL, while the user types the first message). A failure here is left for the
+        first turn to report, in its place."""
+
+        def load() -> None:
+            with contextlib.suppress(T360Error):
+                self.gateway  # noqa: B018 - made for its side effect
+
+        threading.Thread(target=load, name="t360-prepare", daemon=True).start()
 
     def close(self) -> None:
         with self._lock:
