@@ -44,6 +44,7 @@ from .errors import (
     StreamError,
     T360Error,
     TLSError,
+    UsageError,
 )
 from .events import (
     ChunkDecoder,
@@ -789,3 +790,41 @@ def _model_list(body: bytes) -> list[dict[str, Any]]:
     if not isinstance(data, list):
         raise StreamError("the model list has no 'data' array", "check --base-url")
     return [item for item in data if isinstance(item, dict) and isinstance(item.get("id"), str)]
+
+
+def fetch_page(
+    settings: Settings, environ: Mapping[str, str], url: str, limit: int
+) -> tuple[str, bytes]:
+    """GET ``url`` (``-f URL``) through the same proxy and TLS trust as the gateway, but
+    without the API key; its content type and at most ``limit`` bytes of body."""
+    found = proxy_for(url, settings.proxy, environ)
+    origin = Origin.of(url)
+    verify: ssl.SSLContext | bool = tls_context(settings.ca_bundle) if origin.tls else False
+    host = origin.host or url
+    timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
+    headers = {
+        "User-Agent": f"t360/{__version__}",
+        "Accept": "text/html, text/plain;q=0.9, */*;q=0.1",
+    }
+    try:
+        with (
+            httpx.Client(
+                verify=verify,
+                proxy=found[0] if found else None,
+                timeout=timeout,
+                headers=headers,
+                follow_redirects=True,
+                trust_env=False,
+            ) as client,
+            _translate(host, settings.timeout, found[0] if found else None),
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code >= 400:
+                raise NetworkError(
+                    f"cannot fetch {url}: HTTP {response.status_code} {response.reason_phrase}",
+                    "check the address",
+                )
+            _bound(response)
+            return response.headers.get("content-type", ""), _read(response, limit, url)
+    except httpx.InvalidURL as exc:
+        raise UsageError(f"-f {url}: not a URL t360 can fetch ({exc})") from None

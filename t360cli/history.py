@@ -15,6 +15,7 @@ says answered (``served_model``): alias-resolving gateways make them differ.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import secrets
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from .attachments import Attachment, content
 from .errors import ConfigError, UsageError
 from .safety import dumps
 from .stats import Turn
@@ -94,6 +96,21 @@ MIGRATIONS: list[str] = [
     ALTER TABLE responses ADD COLUMN ran TEXT;
     ALTER TABLE responses ADD COLUMN ran_status INTEGER;
     """,
+    # 5: attachments of user messages; their bytes are files named by sha256 beside the
+    # database (stored once, whatever number of messages send them).
+    """
+    CREATE TABLE attachments (
+        message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        name TEXT NOT NULL,
+        mime TEXT,
+        size INTEGER NOT NULL,
+        sha256 TEXT,
+        PRIMARY KEY (message_id, position)
+    );
+    CREATE INDEX attachments_by_sha ON attachments(sha256);
+    """,
 ]
 
 #: Conversations with their number of turns (user messages).
@@ -159,9 +176,11 @@ class Message:
     #: For ``t360 cmd``: the command that ran from this answer, and its exit status.
     ran: str | None = None
     ran_status: int | None = None
+    #: What was attached to a user message (their bytes are loaded only to send them).
+    attached: tuple[Attachment, ...] = ()
 
     def as_request(self) -> dict[str, Any]:
-        return {"role": self.role, "content": self.content}
+        return {"role": self.role, "content": content(self.content, self.attached)}
 
 
 def _title(text: str) -> str:
@@ -295,8 +314,63 @@ class History:
         return [str(row["model"]) for row in rows]
 
     def delete(self, conversation_id: str) -> None:
+        """The conversation, its messages, and the attachments nothing else uses."""
         with self._transaction():
+            digests = [
+                row[0]
+                for row in self._db.execute(
+                    "SELECT DISTINCT a.sha256 FROM attachments a JOIN messages m"
+                    " ON m.id = a.message_id WHERE m.conversation_id = ? AND a.sha256 IS NOT NULL",
+                    (conversation_id,),
+                )
+            ]
             self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
+            unused = [
+                digest
+                for digest in digests
+                if not self._db.execute(
+                    "SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1", (digest,)
+                ).fetchone()
+            ]
+        for digest in unused:
+            (self._blobs / digest).unlink(missing_ok=True)
+
+    @property
+    def _blobs(self) -> Path:
+        return self.path.parent / "attachments"
+
+    def _store(self, attachment: Attachment) -> None:
+        """An attachment's bytes, once per content, private, written whole or not at all."""
+        if attachment.data is None or attachment.sha256 is None:
+            return
+        target = self._blobs / attachment.sha256
+        if target.exists():
+            return
+        self._blobs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        temporary = target.with_name(f".{attachment.sha256}.{secrets.token_hex(4)}")
+        try:
+            temporary.write_bytes(attachment.data)
+            temporary.chmod(0o600)
+            temporary.replace(target)
+        except OSError as exc:
+            temporary.unlink(missing_ok=True)
+            raise ConfigError(f"cannot store an attachment in {self._blobs}: {exc}") from None
+
+    def _attachments(self, message_id: int, *, load: bool) -> tuple[Attachment, ...]:
+        found = []
+        for row in self._db.execute(
+            "SELECT * FROM attachments WHERE message_id = ? ORDER BY position", (message_id,)
+        ):
+            data = None
+            if load and row["sha256"]:
+                try:
+                    data = (self._blobs / row["sha256"]).read_bytes()
+                except OSError:
+                    continue  # its file is gone: the rest of the message still goes
+            found.append(
+                Attachment(row["kind"], row["name"], row["mime"], row["size"], row["sha256"], data)
+            )
+        return tuple(found)
 
     def set_system(self, conversation_id: str, system: str | None) -> None:
         with self._transaction():
@@ -327,14 +401,18 @@ class History:
                 row["served_model"],
                 row["ran"],
                 row["ran_status"],
+                self._attachments(row["id"], load=False) if row["role"] == "user" else (),
             )
             for row in rows
         ]
 
     def context(self, conversation_id: str) -> list[dict[str, Any]]:
-        """The messages to send to continue the conversation (empty answers left out)."""
+        """The messages to send to continue the conversation (empty answers left out),
+        attachments included, their bytes read back from the store."""
         return [
-            m.as_request()
+            dataclasses.replace(m, attached=self._attachments(m.id, load=True)).as_request()
+            if m.attached
+            else m.as_request()
             for m in self.messages(conversation_id)
             if m.role == "user" or (m.role == "assistant" and m.content)
         ]
@@ -355,17 +433,31 @@ class History:
                 removed += 1
         return removed
 
-    def begin_turn(self, conversation_id: str, user: str | None, model: str) -> int:
-        """Write the user message (if any) and an empty partial answer; returns its id.
-        ``model`` is the id asked for."""
+    def begin_turn(
+        self,
+        conversation_id: str,
+        user: str | None,
+        model: str,
+        attached: Sequence[Attachment] = (),
+    ) -> int:
+        """Write the user message (if any, with what is attached to it) and an empty
+        partial answer; returns its id. ``model`` is the id asked for."""
         now = time.time()
+        for attachment in attached:
+            self._store(attachment)
         with self._transaction():
             if user is not None:
-                self._db.execute(
+                cursor = self._db.execute(
                     "INSERT INTO messages (conversation_id, role, content, created)"
                     " VALUES (?, 'user', ?, ?)",
                     (conversation_id, user, now),
                 )
+                for position, a in enumerate(attached):
+                    self._db.execute(
+                        "INSERT INTO attachments (message_id, position, kind, name, mime, size,"
+                        " sha256) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (cursor.lastrowid, position, a.kind, a.name, a.mime, a.size, a.sha256),
+                    )
             cursor = self._db.execute(
                 "INSERT INTO messages (conversation_id, role, content, created)"
                 " VALUES (?, 'assistant', '', ?)",
@@ -457,6 +549,17 @@ class History:
             item: dict[str, Any] = {"role": message.role, "content": message.content}
             if message.reasoning:
                 item["reasoning"] = message.reasoning
+            if message.attached:  # references: the bytes stay in the store
+                item["attachments"] = [
+                    {
+                        "kind": a.kind,
+                        "name": a.name,
+                        "mime": a.mime,
+                        "size": a.size,
+                        "sha256": a.sha256,
+                    }
+                    for a in message.attached
+                ]
             if message.id in metrics:
                 stats = metrics[message.id]
                 item["metrics"] = {
@@ -497,16 +600,19 @@ class History:
             + time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created)),
             conversation.system,
             [
-                Exchange(
-                    m.role,
-                    m.content,
-                    m.served_model or m.model,
-                    m.partial,
-                    None if m.ran is None else f"ran `{m.ran}`, exit status {m.ran_status}",
-                )
+                Exchange(m.role, m.content, m.served_model or m.model, m.partial, _note(m))
                 for m in self.messages(conversation_id)
             ],
         )
+
+
+def _note(message: Message) -> str | None:
+    """What a transcript adds under a message: its attachments, or the command it ran."""
+    if message.attached:
+        return " ".join(a.label() for a in message.attached)
+    if message.ran is not None:
+        return f"ran `{message.ran}`, exit status {message.ran_status}"
+    return None
 
 
 @dataclass(frozen=True)
@@ -528,6 +634,8 @@ def to_markdown(title: str, subtitle: str, system: str | None, messages: list[Ex
     for message in messages:
         if message.role == "user":
             parts += ["## You", "", message.content, ""]
+            if message.note:
+                parts += [message.note, ""]
         elif message.role == "assistant":
             note = " (partial)" if message.partial else ""
             parts += [f"## {message.model or 'Assistant'}{note}", "", message.content, ""]

@@ -1,4 +1,4 @@
-"""The user message of a one-shot run, from the prompt words, piped stdin and ``-f`` files.
+"""The user message of a one-shot run, from the prompt words, piped stdin and ``-f`` texts.
 
 Layout (documented in the README): the prompt words joined by spaces; then, after a blank
 line, the piped stdin text; then each file in a fenced block labelled with its path. A
@@ -98,8 +98,9 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-def compose(words: Sequence[str], stdin_text: str | None, files: Sequence[Path]) -> str:
-    """The user message; empty when there is nothing to send (or only white space)."""
+def compose(words: Sequence[str], stdin_text: str | None, files: Sequence[tuple[str, str]]) -> str:
+    """The user message; empty when there is nothing to send (or only white space).
+    ``files`` are (label, text) pairs: a file's path, a directory's files, a page's URL."""
     for word in words:
         check_argument(word)
     stdin_text = stdin_text if stdin_text and stdin_text.strip() else None
@@ -110,10 +111,9 @@ def compose(words: Sequence[str], stdin_text: str | None, files: Sequence[Path])
         parts = [p for p in (before, stdin_text, after) if p]
     else:
         parts = [p for p in (" ".join(words), stdin_text) if p]
-    for path in files:
-        body = read_file(path, "file")
+    for label, body in files:
         fence = _fence(body)
         newline = "" if body.endswith("\n") or not body else "\n"
-        parts.append(f"{path}:\n{fence}\n{body}{newline}{fence}")
+        parts.append(f"{label}:\n{fence}\n{body}{newline}{fence}")
     message = "\n\n".join(part.strip("\n") if part is stdin_text else part for part in parts)
     return message if message.strip() else ""

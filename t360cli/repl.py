@@ -25,6 +25,7 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 from . import units
+from .attachments import Attachment, text_of
 from .config import Settings
 from .environment import Environment
 from .errors import ConfigError, GuardError, T360Error
@@ -73,8 +74,11 @@ class Repl:
         self.setup = setup
         self.role = role
         self.running = True
-        self.pending: str | None = None  # text composed by /edit, sent next
+        self.draft: str | None = None  # text composed by /edit, sent next
         self.active = time.monotonic()  # the last request, or the last key typed
+        #: Attachments for the next message (/attach), and those of the last one (/retry).
+        self.pending: list[Attachment] = []
+        self.last_attached: list[Attachment] = []
 
     def typing(self, _: object = None) -> None:
         """A key was typed: after a long pause, reconnect before the turn needs it."""
@@ -92,7 +96,9 @@ class Repl:
 
     # -- turns ----------------------------------------------------------------------------
 
-    def ask(self, text: str) -> None:
+    def ask(self, text: str, attached: list[Attachment] | None = None) -> None:
+        if attached is None:
+            attached, self.pending = self.pending, []
         if self.role is not None:
             try:
                 text = self.role.apply(text)
@@ -101,10 +107,12 @@ class Repl:
                 return
         sink = make_sink(self.env, json_out=False, raw=self.raw, quiet=self.quiet)
         try:
-            turn = self.chat.ask(text, sink)
+            turn = self.chat.ask(text, sink, attached)
         except GuardError as exc:  # nothing was sent; the session goes on
             self.env.error(exc.line())
+            self.pending = attached
             return
+        self.last_attached = attached
         self.active = time.monotonic()
         guard = self.chat.guard
         notes = guard.notes(self.chat.payload("")) if guard is not None else ()
@@ -118,7 +126,7 @@ class Repl:
         for index in range(len(messages) - 1, -1, -1):
             if messages[index]["role"] == "user":
                 answer = messages[index + 1]["content"] if index + 1 < len(messages) else ""
-                return str(messages[index]["content"]), str(answer)
+                return text_of(messages[index]["content"]), text_of(answer)
         return None
 
     def drop_last_exchange(self) -> str | None:
@@ -257,7 +265,32 @@ def _retry(repl: Repl, argument: str) -> None:
     if user is None:
         repl.say("nothing to retry yet")
     else:
-        repl.ask(user)
+        repl.ask(user, repl.last_attached)
+
+
+def _attach(repl: Repl, argument: str) -> None:
+    """Attach a file or image URL to the next message; alone, list what is attached."""
+    if not argument:
+        listed = " ".join(a.label() for a in repl.pending)
+        repl.say(f"attached to the next message: {listed}" if listed else "nothing attached")
+        return
+    from .attachments import load
+
+    try:
+        attachment = load(
+            argument if "://" in argument else str(Path(argument).expanduser()), repl.env.stdin
+        )
+    except T360Error as exc:
+        repl.say(exc.line())
+        return
+    repl.pending.append(attachment)
+    repl.say(f"attached {attachment.label()} to the next message")
+
+
+def _detach(repl: Repl, argument: str) -> None:
+    count = len(repl.pending)
+    repl.pending = []
+    repl.say(f"detached {count}" if count else "nothing was attached")
 
 
 def _undo(repl: Repl, argument: str) -> None:
@@ -324,7 +357,7 @@ def _edit(repl: Repl, argument: str) -> None:
         repl.say(exc.line())
         return
     if text:
-        repl.pending = text
+        repl.draft = text
     else:
         repl.say("empty message: nothing sent")
 
@@ -341,6 +374,8 @@ COMMANDS: dict[str, Command] = {
     "/save": Command("/save FILE", "write the conversation to FILE as markdown", _save),
     "/stats": Command("/stats", "this session's TTFT, tokens and cost", _stats),
     "/edit": Command("/edit", "compose the next message in $EDITOR", _edit),
+    "/attach": Command("/attach [PATH|URL]", "attach to the next message; alone: list", _attach),
+    "/detach": Command("/detach", "drop what /attach added", _detach),
     "/compact": Command("/compact", "continue from a summary of the conversation", _compact),
     "/role": Command("/role [NAME]", "use a role (its prompt, model, options); alone: none", _role),
 }
@@ -367,6 +402,11 @@ class _Completer(Completer):
             for model in self.models():
                 if model.startswith(word):
                     yield Completion(model, -len(word))
+        elif text.startswith("/attach "):
+            from prompt_toolkit.completion import PathCompleter
+
+            path = Document(text[len("/attach ") :])
+            yield from PathCompleter(expanduser=True).get_completions(path, complete_event)
 
 
 def _known_models(env: Environment, chat: Chat) -> Callable[[], list[str]]:
@@ -452,8 +492,8 @@ def run_repl(
         flat = " ".join(content.split())
         repl.say(f"{label}: {sanitize(flat[:200])}{'…' if len(flat) > 200 else ''}")
     while repl.running:
-        if repl.pending is not None:
-            text, repl.pending = repl.pending, None
+        if repl.draft is not None:
+            text, repl.draft = repl.draft, None
         else:
             try:
                 text = _unblock(session.prompt(PROMPT))

@@ -12,11 +12,12 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .attachments import Attachment, content
 from .config import Settings
 from .errors import ConfigError, T360Error, Terminated
 from .events import ReasoningDelta, TextDelta
@@ -36,7 +37,13 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
 
         def create(self, model: str, system: str | None, title: str, kind: str = "chat") -> str: ...
 
-        def begin_turn(self, conversation_id: str, user: str | None, model: str) -> int: ...
+        def begin_turn(
+            self,
+            conversation_id: str,
+            user: str | None,
+            model: str,
+            attached: Sequence[Attachment] = (),
+        ) -> int: ...
 
         def checkpoint(self, message_id: int, content: str, reasoning: str | None) -> None: ...
 
@@ -103,6 +110,8 @@ class TurnJournal:
         self._kind = kind
         self.conversation_id = conversation_id
         self._user = user
+        #: What is attached to the user message (saved with it).
+        self.attached: Sequence[Attachment] = ()
         self._model = model
         self._system = system
         self._warn = warn
@@ -146,7 +155,9 @@ class TurnJournal:
                 self._model, self._system, self._user or "(untitled)", self._kind
             )
         if self._message is None:
-            self._message = self._history.begin_turn(self.conversation_id, self._user, self._model)
+            self._message = self._history.begin_turn(
+                self.conversation_id, self._user, self._model, self.attached
+            )
         return self._message
 
     def _write(self, content: str, reasoning: str | None) -> None:
@@ -286,18 +297,18 @@ class Chat:
                 self._gateway.close()
                 self._gateway = None
 
-    def payload(self, user: str) -> dict[str, Any]:
+    def payload(self, user: str, attached: Sequence[Attachment] = ()) -> dict[str, Any]:
         messages: list[dict[str, Any]] = []
         if self.settings.system:
             messages.append({"role": "system", "content": self.settings.system})
         messages += self.messages
-        messages.append({"role": "user", "content": user})
+        messages.append({"role": "user", "content": content(user, attached)})
         return build_payload(self.settings.model, messages, self.request)
 
-    def ask(self, user: str, sink: AnswerSink) -> Turn:
+    def ask(self, user: str, sink: AnswerSink, attached: Sequence[Attachment] = ()) -> Turn:
         """One turn: stream the answer, save it, and remember it (partial text included).
         A guard that refuses raises GuardError before anything is sent or saved."""
-        payload = self.payload(user)
+        payload = self.payload(user, attached)
         if self.guard is not None:
             payload = self.guard.apply(payload)
         journal = None
@@ -310,12 +321,13 @@ class Chat:
                 system=self.settings.system,
                 warn=self.env.warn,
             )
+            journal.attached = attached
         turn = run_turn(self.env, self.gateway, payload, sink, journal)
         if self.guard is not None:
             self.guard.after(turn.cost)
         if journal is not None:
             self.conversation_id = journal.conversation_id
-        self.messages.append({"role": "user", "content": user})
+        self.messages.append({"role": "user", "content": content(user, attached)})
         if turn.content:
             self.messages.append({"role": "assistant", "content": turn.content})
         turn = turn._replace(conversation_id=self.conversation_id)

@@ -103,7 +103,7 @@ def test_a_fifo_is_refused_instead_of_hanging(server: MockServer, tmp_path: Path
     os.mkfifo(fifo)
     result = run_t360("chat", "-f", str(fifo), "hi", env=chat_env(server), timeout=20)
     assert result.code == 2 and "not a regular file" in result.err
-    directory = run_t360("chat", "-f", str(tmp_path), "hi", env=chat_env(server))
+    directory = run_t360("chat", "-a", str(tmp_path), "hi", env=chat_env(server))  # -f reads one
     assert directory.code == 2 and "directory" in directory.err
 
 

@@ -10,6 +10,8 @@ from typing import Annotated, NamedTuple
 
 import typer
 
+from t360cli.attachments import MAX_PAGE, Attachment, gather
+from t360cli.attachments import load as load_attachment
 from t360cli.commands.common import (
     ApiKeyOption,
     BaseUrlOption,
@@ -32,7 +34,7 @@ from t360cli.commands.common import (
     refresh_models,
     require_key,
 )
-from t360cli.config import read_config
+from t360cli.config import Settings, read_config
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, GuardError, T360Error, UsageError
 from t360cli.prompt import check_argument, compose, read_file, read_stdin
@@ -57,8 +59,20 @@ def chat(
         Path | None, typer.Option("--system-file", help="Read the system prompt from a file.")
     ] = None,
     files: Annotated[
-        list[Path] | None,
-        typer.Option("-f", "--file", help="Add a file's content to the message (repeatable)."),
+        list[str] | None,
+        typer.Option(
+            "-f",
+            "--file",
+            help="Add a text file, every text file under a folder, or a web page (repeatable).",
+        ),
+    ] = None,
+    attach: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-a",
+            "--attach",
+            help="Attach an image, PDF or audio file, an image URL, or - for stdin (repeatable).",
+        ),
     ] = None,
     temperature: TemperatureOption = None,
     max_tokens: MaxTokensOption = None,
@@ -121,7 +135,7 @@ def chat(
 ) -> None:
     """Send a prompt and stream the answer; without one on a terminal, start a REPL."""
     env = environment(ctx)
-    interactive = not prompt and not files and env.stdin_isatty and not editor
+    interactive = not prompt and not files and not attach and env.stdin_isatty and not editor
     try:
         if system is not None and system_file is not None:
             raise UsageError("give either --system or --system-file, not both")
@@ -165,6 +179,7 @@ def chat(
         )
         settings, request, chosen = setup(role)
         message = ""
+        attached: list[Attachment] = []
         if not interactive:
             words = prompt or []
             if editor:
@@ -173,11 +188,15 @@ def chat(
                     raise UsageError(
                         "empty prompt: nothing was sent", "write the prompt, then save"
                     )
-            stdin_text = None if no_stdin or env.stdin_isatty else read_stdin(env.stdin)
-            message = compose(words, stdin_text, files or [])
+            specs = attach or []
+            attached = [load_attachment(spec, env.stdin) for spec in specs]
+            from_stdin = no_stdin or env.stdin_isatty or "-" in specs
+            stdin_text = None if from_stdin else read_stdin(env.stdin)
+            texts = gather(files or [], lambda url: fetch(env, settings, url), env.warn)
+            message = compose(words, stdin_text, texts)
             if chosen is not None:
                 message = chosen.apply(message)
-            if not message:
+            if not message and not attached:
                 raise UsageError(
                     "no prompt given", "pass it as an argument, or pipe text in on stdin"
                 )
@@ -218,7 +237,7 @@ def chat(
             quiet=quiet,
         )
         try:
-            turn = session.ask(message, sink)
+            turn = session.ask(message, sink, attached)
         except T360Error as error:
             if json_out:
                 emit_json(env, Turn.failed(session.settings.model, error))
@@ -237,6 +256,13 @@ def chat(
         raise typer.Exit(turn.error.exit_code)
     if turn.interrupted:
         raise typer.Exit(ExitCode.INTERRUPTED)
+
+
+def fetch(env: Environment, settings: Settings, url: str) -> tuple[str, bytes]:
+    """``-f URL``: the page, through the gateway's proxy and TLS trust (httpx loads here)."""
+    from t360cli.client import fetch_page
+
+    return fetch_page(settings, env.vars, url, MAX_PAGE)
 
 
 def _print_code(env: Environment, answer: str, *, last: bool) -> None:

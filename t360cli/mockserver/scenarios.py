@@ -435,3 +435,38 @@ def _json_answer(model: str, prompt: str, arg: str, server: Server) -> Reply:
 @scenario("json-wrong", "answers JSON that does not match the schema asked for")
 def _json_wrong(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=stream_of(model, prompt, words('{"name": 7, "extra": true}')))
+
+
+@scenario("parts", "describes the content parts of your message: type, MIME, size, sha256")
+def _parts(model: str, prompt: str, arg: str, server: Server) -> Reply:
+    import base64
+    import hashlib
+
+    body = server.calls[-1].body if server.calls else {}
+    messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
+    users = [m for m in messages if m.get("role") == "user"]
+    content = users[-1].get("content") if users else None
+    parts = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
+    lines = []
+    for part in parts:
+        kind = part.get("type") if isinstance(part, dict) else None
+        if kind == "text":
+            lines.append(f"text {len(part.get('text') or '')} chars")
+            continue
+        inner = part.get(kind) if isinstance(part, dict) and isinstance(kind, str) else None
+        inner = inner if isinstance(inner, dict) else {}
+        url = inner.get("url") or inner.get("file_data") or ""
+        mime, data = "", inner.get("data") or ""
+        if url.startswith("data:"):
+            mime, _, data = url[5:].partition(";base64,")
+        elif url:
+            lines.append(f"{kind} url {url}")
+            continue
+        raw = base64.b64decode(data) if data else b""
+        name = f" {inner['filename']}" if inner.get("filename") else ""
+        audio = f" {inner['format']}" if inner.get("format") else ""
+        digest = hashlib.sha256(raw).hexdigest()[:12]
+        lines.append(f"{kind}{name}{audio} {mime or '-'} {len(raw)} bytes sha256 {digest}")
+    turns = sum(1 for m in users if isinstance(m.get("content"), list))
+    lines.append(f"({turns} user messages with parts)")
+    return Reply(steps=stream_of(model, prompt, words("\n".join(lines))))
