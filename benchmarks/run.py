@@ -216,6 +216,43 @@ class Bench:
             later <= 0.070,
         )
 
+    def attachment(self) -> None:
+        """A 20 MB image attached: what it adds to peak memory and to the first byte."""
+        print("a 20 MB attachment", flush=True)
+        image = Path(self.home.name) / "big.png"
+        image.write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(20_000_000 - 8))
+        model = "bench:chunks=1,size=5"
+        runs = self.interleaved(
+            {
+                "plain": lambda: run(self.t360(model), self.env),
+                "attached": lambda: run(self.t360(model, "-a", str(image), "--no-save"), self.env),
+            },
+            max(3, self.repeats // 2),
+        )
+        extra = (
+            (
+                med([r.max_rss_kib for r in runs["attached"]])
+                - med([r.max_rss_kib for r in runs["plain"]])
+            )
+            * 1024
+            / 20_000_000
+        )
+        self.row(
+            "20 MB attachment: added peak memory / its size",
+            f"{extra:.2f}x",
+            "≤ 4x",
+            extra <= 4,
+        )
+        later = med([r.first_byte or 0 for r in runs["attached"]]) - med(
+            [r.first_byte or 0 for r in runs["plain"]]
+        )
+        self.row(
+            "20 MB attachment: added time to the first byte (read, encode, send)",
+            f"{later * 1000:.0f} ms",
+            "≤ 300 ms",
+            later <= 0.3,
+        )
+
     def tls_gateway(self, rtt_ms: float) -> str:
         """Start an HTTPS bench server (a trustme CA) behind a delaying relay; its URL."""
         import trustme
@@ -546,6 +583,7 @@ MEASURES = [
     "startup",
     "first_byte",
     "https",
+    "attachment",
     "throughput",
     "display_latency",
     "terminal",

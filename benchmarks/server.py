@@ -83,15 +83,19 @@ def read_request(conn: socket.socket, pending: bytes) -> tuple[bytes, bytes, byt
         if not part:
             return None
         data += part
-    head, _, body = data.partition(b"\r\n\r\n")
+    head, _, rest = data.partition(b"\r\n\r\n")
     length = 0
     for line in head.split(b"\r\n")[1:]:
         name, _, value = line.partition(b":")
         if name.strip().lower() == b"content-length":
             length = int(value)
+    body = bytearray(rest)  # a large body (an attachment) arrives in many pieces
     while len(body) < length:
-        body += conn.recv(65536)
-    return head, body[:length], body[length:]
+        part = conn.recv(1 << 20)
+        if not part:
+            return None
+        body += part
+    return head, bytes(body[:length]), bytes(body[length:])
 
 
 def handle(conn: socket.socket, timeline: Path | None) -> None:

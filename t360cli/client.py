@@ -61,6 +61,7 @@ from .events import (
     snippet,
 )
 from .network import Origin, Warm, describe_trust, proxy_for, tls_context
+from .request import encode
 from .safety import redact, scrub
 
 #: The longest line the stream may send; a longer one is an error, so memory stays bounded.
@@ -674,11 +675,14 @@ class Gateway:
         self, payload: dict[str, Any], attempt: _Attempt
     ) -> Generator[Event, None, None]:
         url = f"{self.settings.base_url}/chat/completions"
-        headers = {"Accept": "text/event-stream"} if payload.get("stream") else {}
+        length, body = encode(payload)
+        headers = {"Content-Type": "application/json", "Content-Length": str(length)}
+        if payload.get("stream"):
+            headers["Accept"] = "text/event-stream"
         yield Sent()
         with (
             _translate(self.host, self.settings.timeout, self.proxy),
-            self.client.stream("POST", url, json=payload, headers=headers) as response,
+            self.client.stream("POST", url, content=body, headers=headers) as response,
         ):
             if response.status_code != 200:
                 raise _status_error(response)

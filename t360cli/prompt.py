@@ -56,14 +56,14 @@ def read_limited(path: Path, what: str, limit: int) -> bytes:
             raise UsageError(f"{what} {path} is {kind}", "give a regular file")
         chunks: list[bytes] = []
         left = limit + 1
-        while left > 0 and (chunk := os.read(fd, min(left, 1 << 20))):
+        while left > 0 and (chunk := os.read(fd, left)):  # a regular file: one read, mostly
             chunks.append(chunk)
             left -= len(chunk)
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
-    data = b"".join(chunks)
+    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
     if len(data) > limit:
         raise UsageError(
             f"{what} {path} is larger than the limit of {limit / 2**20:g} MiB",

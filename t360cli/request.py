@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, NamedTuple
 
 from .errors import UsageError
@@ -97,3 +98,52 @@ def estimate_tokens(messages: list[dict[str, Any]]) -> int:
         text = content if isinstance(content, str) else json.dumps(content or "")
         total += math.ceil(len(text) / CHARS_PER_TOKEN) + PER_MESSAGE
     return math.ceil(total * MARGIN)
+
+
+#: Strings this long (an attachment's base64) are not copied into the request body: they
+#: are written out in slices as the body is sent.
+BIG = 1 << 20
+#: Characters JSON writes as they are, all base64 and data: URLs are made of.
+_PLAIN = re.compile(r"[A-Za-z0-9+/=:;,._-]*")
+
+
+def encode(payload: dict[str, Any]) -> tuple[int, Iterable[bytes]]:
+    """The JSON body of ``payload``: its length and its bytes, as pieces.
+
+    A 20 MB attachment is 27 MB of base64; serialising it as one JSON string and then as
+    bytes would hold three copies at once. Long strings made only of characters JSON
+    writes as they are (base64, data: URLs) are left out of ``json.dumps`` and sent in
+    1 MiB slices, so the body adds next to nothing to what the payload already holds.
+    """
+    big: list[str] = []
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, str) and len(value) > BIG and _PLAIN.fullmatch(value):
+            big.append(value)
+            return f"\0{len(big) - 1}\0"
+        if isinstance(value, dict):
+            return {key: swap(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [swap(item) for item in value]
+        return value
+
+    text = json.dumps(swap(payload), ensure_ascii=False)
+    if not big:
+        data = text.encode("utf-8")
+        return len(data), [data]
+    pieces = [piece.encode("utf-8") for piece in text.split("\\u0000")]
+    # pieces alternate: JSON, index of a big string, JSON, index, ...
+    length = sum(len(piece) for piece in pieces[0::2]) + sum(
+        len(big[int(index)]) for index in pieces[1::2]
+    )
+
+    def chunks() -> Iterator[bytes]:
+        for position, piece in enumerate(pieces):
+            if position % 2 == 0:
+                yield piece
+            else:
+                value = big[int(piece)]
+                for start in range(0, len(value), BIG):
+                    yield value[start : start + BIG].encode("ascii")
+
+    return length, chunks()
