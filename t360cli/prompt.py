@@ -56,7 +56,9 @@ def read_limited(path: Path, what: str, limit: int) -> bytes:
             raise UsageError(f"{what} {path} is {kind}", "give a regular file")
         chunks: list[bytes] = []
         left = limit + 1
-        while left > 0 and (chunk := os.read(fd, left)):  # a regular file: one read, mostly
+        size = os.fstat(fd).st_size
+        first = min(left, size + 1) if size else min(left, 1 << 20)  # no realloc, mostly
+        while left > 0 and (chunk := os.read(fd, first if not chunks else min(left, 1 << 20))):
             chunks.append(chunk)
             left -= len(chunk)
     except OSError as exc:

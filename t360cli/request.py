@@ -89,14 +89,27 @@ MARGIN = 1.1
 PER_MESSAGE = 4  # the role and separators each message costs
 
 
+#: What an attached image, document or sound counts for in the estimate: providers charge
+#: them by size or duration, which this cannot know; a round, generous figure.
+PER_ATTACHMENT = 1000
+
+
 def estimate_tokens(messages: list[dict[str, Any]]) -> int:
     """A local estimate of the prompt's tokens (no tokenizer, nothing downloaded):
-    ceil(characters / 4) per message plus 4, and 10 % on top."""
+    ceil(characters / 4) per message plus 4, 1,000 per attachment, and 10 % on top."""
     total = 0
     for message in messages:
         content = message.get("content")
-        text = content if isinstance(content, str) else json.dumps(content or "")
-        total += math.ceil(len(text) / CHARS_PER_TOKEN) + PER_MESSAGE
+        if isinstance(content, list):  # parts: the text counts, an attachment a flat rate
+            for part in content:
+                if isinstance(part, dict) and part.get("type") == "text":
+                    total += math.ceil(len(str(part.get("text") or "")) / CHARS_PER_TOKEN)
+                else:
+                    total += PER_ATTACHMENT
+        elif content is not None:
+            text = content if isinstance(content, str) else json.dumps(content)
+            total += math.ceil(len(text) / CHARS_PER_TOKEN)
+        total += PER_MESSAGE
     return math.ceil(total * MARGIN)
 
 

@@ -327,7 +327,7 @@ class Chat:
             self.guard.after(turn.cost)
         if journal is not None:
             self.conversation_id = journal.conversation_id
-        self.messages.append({"role": "user", "content": content(user, attached)})
+        self.messages.append(payload["messages"][-1])  # the same parts, not encoded again
         if turn.content:
             self.messages.append({"role": "assistant", "content": turn.content})
         turn = turn._replace(conversation_id=self.conversation_id)
