@@ -40,6 +40,7 @@ from t360cli.errors import ExitCode, GuardError, T360Error, UsageError
 from t360cli.prompt import check_argument, compose, read_file, read_stdin
 from t360cli.report import emit_json, make_sink, report_turn
 from t360cli.request import RequestOptions, parse_options
+from t360cli.roles import Role
 from t360cli.safety import dumps, redact, sanitize
 from t360cli.session import Chat
 from t360cli.stats import Turn
@@ -137,21 +138,20 @@ def chat(
     env = environment(ctx)
     interactive = not prompt and not files and not attach and env.stdin_isatty and not editor
     try:
-        if system is not None and system_file is not None:
-            raise UsageError("give either --system or --system-file, not both")
-        if continue_ and conversation is not None:
-            raise UsageError("give either --continue or --conversation, not both")
-        one_shot_only = {
-            "--json": json_out,
-            "--schema": schema is not None,
-            "-x": extract or extract_last,
-            "--dry-run": dry_run,
-        }
-        for flag, given in one_shot_only.items():
-            if interactive and given:
-                raise UsageError(f"{flag} needs a prompt", "pass one as an argument, or pipe it in")
-        if extract and extract_last:
-            raise UsageError("give either -x or --extract-last, not both")
+        _exclusive(
+            ("--system", "--system-file", system is not None, system_file is not None),
+            ("--continue", "--conversation", continue_, conversation is not None),
+            ("-x", "--extract-last", extract, extract_last),
+        )
+        if interactive:
+            _need_prompt(
+                {
+                    "--json": json_out,
+                    "--schema": schema is not None,
+                    "-x": extract or extract_last,
+                    "--dry-run": dry_run,
+                }
+            )
         if max_cost is not None and not (0 < max_cost < float("inf")):
             raise UsageError(f"--max-cost must be a positive amount in USD, got {max_cost}")
         previous = _previous(env, continue_, conversation)
@@ -178,28 +178,11 @@ def chat(
             RequestOptions(temperature, max_tokens, options, not no_stream),
         )
         settings, request, chosen = setup(role)
-        message = ""
-        attached: list[Attachment] = []
+        message, attached = "", list[Attachment]()
         if not interactive:
-            words = prompt or []
-            if editor:
-                words = [edit_text(env, " ".join(words))]
-                if not words[0]:
-                    raise UsageError(
-                        "empty prompt: nothing was sent", "write the prompt, then save"
-                    )
-            specs = attach or []
-            attached = [load_attachment(spec, env.stdin) for spec in specs]
-            from_stdin = no_stdin or env.stdin_isatty or "-" in specs
-            stdin_text = None if from_stdin else read_stdin(env.stdin)
-            texts = gather(files or [], lambda url: fetch(env, settings, url), env.warn)
-            message = compose(words, stdin_text, texts)
-            if chosen is not None:
-                message = chosen.apply(message)
-            if not message and not attached:
-                raise UsageError(
-                    "no prompt given", "pass it as an argument, or pipe text in on stdin"
-                )
+            message, attached = _message(
+                env, settings, chosen, prompt or [], files or [], attach or [], editor, no_stdin
+            )
         if not dry_run:
             settings = require_key(env, settings)
         session = Chat(
@@ -256,6 +239,46 @@ def chat(
         raise typer.Exit(turn.error.exit_code)
     if turn.interrupted:
         raise typer.Exit(ExitCode.INTERRUPTED)
+
+
+def _exclusive(*pairs: tuple[str, str, bool, bool]) -> None:
+    for first, second, one, other in pairs:
+        if one and other:
+            raise UsageError(f"give either {first} or {second}, not both")
+
+
+def _need_prompt(flags: dict[str, bool]) -> None:
+    for flag, given in flags.items():
+        if given:
+            raise UsageError(f"{flag} needs a prompt", "pass one as an argument, or pipe it in")
+
+
+def _message(
+    env: Environment,
+    settings: Settings,
+    role: Role | None,
+    words: list[str],
+    files: list[str],
+    specs: list[str],
+    editor: bool,
+    no_stdin: bool,
+) -> tuple[str, list[Attachment]]:
+    """A one-shot's user message and attachments: the words (first in the editor, with
+    --editor), piped stdin, -f texts and -a attachments, through the role's template."""
+    if editor:
+        words = [edit_text(env, " ".join(words))]
+        if not words[0]:
+            raise UsageError("empty prompt: nothing was sent", "write the prompt, then save")
+    attached = [load_attachment(spec, env.stdin) for spec in specs]
+    from_stdin = no_stdin or env.stdin_isatty or "-" in specs  # -a - takes stdin
+    stdin_text = None if from_stdin else read_stdin(env.stdin)
+    texts = gather(files, lambda url: fetch(env, settings, url), env.warn)
+    message = compose(words, stdin_text, texts)
+    if role is not None:
+        message = role.apply(message)
+    if not message and not attached:
+        raise UsageError("no prompt given", "pass it as an argument, or pipe text in on stdin")
+    return message, attached
 
 
 def fetch(env: Environment, settings: Settings, url: str) -> tuple[str, bytes]:
