@@ -283,6 +283,7 @@ def read_key(env: Environment, prompt: str) -> str:
         try:
             tty.setcbreak(fd)  # one key, no Enter; Ctrl-C still interrupts
             key = os.read(fd, 1)
+            termios.tcflush(fd, termios.TCIFLUSH)  # the rest of an arrow key's sequence
         finally:
             termios.tcsetattr(fd, termios.TCSADRAIN, saved)
     env.stderr.write("\n")
