@@ -5,6 +5,7 @@ No ``from __future__ import annotations`` here: Typer resolves every parameter's
 annotation before the first request, and evaluated ones spare it 1.5 ms of parsing.
 """
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, NamedTuple
 
@@ -34,7 +35,7 @@ from t360cli.commands.common import (
     refresh_models,
     require_key,
 )
-from t360cli.config import Settings, read_config
+from t360cli.config import Settings
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, GuardError, T360Error, UsageError
 from t360cli.prompt import check_argument, compose, read_file, read_stdin
@@ -197,7 +198,7 @@ def chat(
             env, settings, setup.table, max_cost=max_cost, ignore_budget=ignore_budget
         )
         if dry_run:
-            _dry_run(env, session, message)
+            _dry_run(env, session, message, setup.table)
             return
         if max_cost is not None:
             refresh_models(env, session)  # prices needed: ask /models if the cache is old
@@ -299,7 +300,7 @@ def _print_code(env: Environment, answer: str, *, last: bool) -> None:
     env.stdout.flush()
 
 
-def _dry_run(env: Environment, session: Chat, message: str) -> None:
+def _dry_run(env: Environment, session: Chat, message: str, table: Mapping[str, object]) -> None:
     """--dry-run: the request that would be sent, with the estimates; nothing sent."""
     from t360cli.guards import worst_case
     from t360cli.modelinfo import lookup
@@ -313,7 +314,7 @@ def _dry_run(env: Environment, session: Chat, message: str) -> None:
         except GuardError as error:
             refused = error.line()
     settings = session.settings
-    info = lookup(env.paths, read_config(env), settings.model)
+    info = lookup(env.paths, table, settings.model)
     estimate = estimate_tokens(payload["messages"])
     obj = {
         "url": f"{settings.base_url}/chat/completions",
