@@ -25,6 +25,7 @@ def main() -> None:
         return
     import os
 
+    _skip_httpx_cli()
     from .startup import prewarm
 
     warm = prewarm(args, os.environ)  # connect to the gateway while the rest loads
@@ -32,6 +33,21 @@ def main() -> None:
     from .environment import Environment
 
     sys.exit(run(args, Environment.from_process(warm)))
+
+
+def _skip_httpx_cli() -> None:
+    """httpx imports its own command-line tool when it loads (click, rich and pygments:
+    about 30 ms) whenever those are installed (encode/httpx#3547); t360 never runs it,
+    so a stand-in takes its place."""
+    import types
+
+    def httpx_cli() -> None:
+        raise SystemExit("the httpx command line is not loaded in t360")
+
+    if "httpx" not in sys.modules:
+        stand_in = types.ModuleType("httpx._main")
+        stand_in.main = httpx_cli  # type: ignore[attr-defined]
+        sys.modules.setdefault("httpx._main", stand_in)
 
 
 if __name__ == "__main__":
