@@ -1,0 +1,375 @@
+"""A small Model Context Protocol client over stdio: the part of MCP t360 needs.
+
+JSON-RPC 2.0, one message per line, on the server's stdin and stdout. What it speaks:
+``initialize`` (protocol-version negotiation) then ``notifications/initialized``;
+``tools/list`` (every page); ``tools/call``; ``ping`` both ways; ``notifications/cancelled``
+for a call given up on. A request from the server it does not support is answered
+"method not found"; notifications are read and ignored.
+
+Why not the official SDK: importing it costs about 2 s and 65 MB before any server
+starts, and start-up is t360's headline; the SDK is the test suite's reference instead.
+
+A server runs in its own session (so Ctrl-C on the terminal reaches t360, which cancels
+the call, never the server directly), its stderr goes to a log file, and ``close`` ends
+it and everything it started: stdin closed, then SIGTERM, then SIGKILL to its group.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import IO, Any, NamedTuple
+
+from . import __version__
+
+#: The protocol version offered, and those accepted back (all of the handshake era).
+PROTOCOL = "2025-11-25"
+ACCEPTED = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+#: The longest message read from a server; a longer one is dropped.
+MAX_MESSAGE = 32 * 2**20
+#: Pages of ``tools/list`` read at most (a server that pages forever is cut off).
+MAX_PAGES = 100
+#: How long a server gets to leave after its stdin closes, then after SIGTERM.
+GRACE = 1.0
+#: A server's log is started afresh beyond this size.
+MAX_LOG = 2**20
+
+METHOD_NOT_FOUND = -32601
+
+
+class MCPError(Exception):
+    """A server that cannot start, answered with an error, or went away."""
+
+
+class Timeout(MCPError):
+    """No answer in the time allowed (the request was cancelled)."""
+
+
+class Tool(NamedTuple):
+    name: str
+    description: str
+    schema: dict[str, Any]
+
+
+class _Pending:
+    __slots__ = ("done", "reply")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.reply: dict[str, Any] | None = None
+
+
+class Server:
+    """One running MCP server, spoken to over its stdin and stdout.
+
+    Requests may be sent from several threads; a reader thread matches each answer to
+    its request by id.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        environ: Mapping[str, str],
+        cwd: str | None,
+        log: Path,
+    ) -> None:
+        self.name = name
+        self.argv = list(argv)
+        self.environ = dict(environ)
+        self.cwd = cwd
+        self.log = log
+        self.protocol: str | None = None
+        self.info: dict[str, Any] = {}
+        self._process: subprocess.Popen[bytes] | None = None
+        self._pending: dict[int, _Pending] = {}
+        self._lock = threading.Lock()  # the table of requests waiting for an answer
+        self._writing = threading.Lock()  # one message on stdin at a time
+        self._next = 0
+        self._gone: str | None = None  # why the server can no longer answer
+        self._reader: threading.Thread | None = None
+
+    # -- life ------------------------------------------------------------------------------
+
+    def start(self, timeout: float) -> None:
+        """Start the server and shake hands; MCPError says why it could not."""
+        self.log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(OSError):
+            if self.log.stat().st_size > MAX_LOG:
+                self.log.unlink()
+        with self.log.open("ab") as log:
+            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {self.argv!r}\n".encode())
+            log.flush()
+            try:
+                self._process = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=log,
+                    env=self.environ,
+                    cwd=self.cwd,
+                    start_new_session=True,  # the terminal's Ctrl-C is ours to pass on
+                )
+            except FileNotFoundError:
+                raise MCPError(f"command not found: {self.argv[0]}") from None
+            except OSError as exc:
+                raise MCPError(f"cannot run {self.argv[0]}: {exc.strerror or exc}") from None
+        self._reader = threading.Thread(
+            target=self._read, name=f"t360-mcp-{self.name}", daemon=True
+        )
+        self._reader.start()
+        try:
+            self._handshake(timeout)
+        except BaseException:
+            self.close()
+            raise
+
+    def _handshake(self, timeout: float) -> None:
+        result = self.request(
+            "initialize",
+            {
+                "protocolVersion": PROTOCOL,
+                "capabilities": {},
+                "clientInfo": {"name": "t360", "version": __version__},
+            },
+            timeout,
+        )
+        version = result.get("protocolVersion")
+        if version not in ACCEPTED:
+            raise MCPError(
+                f"it speaks MCP protocol {str(version)[:40]!r};"
+                f" t360 speaks {ACCEPTED[0]} to {ACCEPTED[-1]}"
+            )
+        self.protocol = str(version)
+        info = result.get("serverInfo")
+        self.info = info if isinstance(info, dict) else {}
+        self.notify("notifications/initialized")
+
+    def close(self) -> None:
+        """End the server and whatever it started; waits at most about 2 s."""
+        process = self._process
+        if process is None:
+            return
+        self._fail_all("it was stopped")
+        with contextlib.suppress(OSError):
+            if process.stdin is not None:
+                process.stdin.close()
+        try:
+            process.wait(GRACE)
+        except subprocess.TimeoutExpired:
+            self._signal(process, signal.SIGTERM)
+            try:
+                process.wait(GRACE)
+            except subprocess.TimeoutExpired:
+                self._signal(process, signal.SIGKILL)
+                process.wait()
+        # what it started may outlive it: the whole session goes
+        self._signal(process, signal.SIGKILL)
+        if self._reader is not None:
+            self._reader.join(GRACE)
+        for stream in (process.stdin, process.stdout):
+            with contextlib.suppress(OSError):
+                if stream is not None:
+                    stream.close()
+        self._process = None
+
+    @staticmethod
+    def _signal(process: subprocess.Popen[bytes], which: int) -> None:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, which)
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._process is None else self._process.pid
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def tools(self, timeout: float) -> list[Tool]:
+        """Every tool the server offers (all pages of ``tools/list``)."""
+        found: list[Tool] = []
+        cursor: object = None
+        for _ in range(MAX_PAGES):
+            result = self.request("tools/list", {"cursor": cursor} if cursor else {}, timeout)
+            items = result.get("tools")
+            for item in items if isinstance(items, list) else []:
+                tool = _tool(item)
+                if tool is not None:
+                    found.append(tool)
+            cursor = result.get("nextCursor")
+            if not isinstance(cursor, str) or not cursor:
+                break
+        return found
+
+    def call(self, tool: str, arguments: dict[str, Any]) -> Request:
+        """``tools/call``, under way: its ``result`` is the call's result object."""
+        return self.begin("tools/call", {"name": tool, "arguments": arguments})
+
+    def ping(self, timeout: float) -> None:
+        self.request("ping", None, timeout)
+
+    def request(self, method: str, params: dict[str, Any] | None, timeout: float) -> dict[str, Any]:
+        """Send a request and wait for its result (see ``Request.result``)."""
+        return self.begin(method, params).result(timeout)
+
+    def begin(self, method: str, params: dict[str, Any] | None) -> Request:
+        """Send a request without waiting: several can be under way at once."""
+        request = Request(self, method)
+        with self._lock:
+            self._next += 1
+            request.number = self._next
+            self._pending[request.number] = request.pending
+        message: dict[str, Any] = {"jsonrpc": "2.0", "id": request.number, "method": method}
+        if params is not None:
+            message["params"] = params
+        try:
+            self._send(message)
+        except MCPError:
+            self._forget(request.number)
+            raise
+        return request
+
+    def _forget(self, number: int) -> None:
+        with self._lock:
+            self._pending.pop(number, None)
+
+    def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
+        message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
+        if params is not None:
+            message["params"] = params
+        self._send(message)
+
+    def _send(self, message: dict[str, Any]) -> None:
+        process = self._process
+        if self._gone is not None or process is None or process.stdin is None:
+            raise MCPError(self._gone or "it is not running")
+        data = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        try:
+            with self._writing:
+                process.stdin.write(data)
+                process.stdin.flush()
+        except (OSError, ValueError):
+            raise MCPError(self._ended(process)) from None
+
+    # -- the reader thread -------------------------------------------------------------------
+
+    def _read(self) -> None:
+        process = self._process
+        assert process is not None and process.stdout is not None
+        stdout: IO[bytes] = process.stdout
+        while True:
+            try:
+                line = stdout.readline(MAX_MESSAGE + 1)
+            except (OSError, ValueError):
+                break
+            if not line:
+                break
+            if len(line) > MAX_MESSAGE:
+                while line and not line.endswith(b"\n"):  # drop the rest of it
+                    line = stdout.readline(MAX_MESSAGE)
+                self._fail_all(f"it sent a message over {MAX_MESSAGE // 2**20} MiB")
+                continue
+            try:
+                message = json.loads(line)
+            except ValueError:
+                continue  # not JSON-RPC (a stray print): ignored, as MCP clients do
+            if isinstance(message, dict):
+                self._dispatch(message)
+        self._fail_all(self._ended(process))
+
+    def _dispatch(self, message: dict[str, Any]) -> None:
+        method = message.get("method")
+        if isinstance(method, str):
+            if "id" not in message:
+                return  # a notification: progress, logging, list changes; not needed
+            if method == "ping":
+                answer: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"], "result": {}}
+            else:
+                answer = {
+                    "jsonrpc": "2.0",
+                    "id": message["id"],
+                    "error": {"code": METHOD_NOT_FOUND, "message": f"Method not found: {method}"},
+                }
+            with contextlib.suppress(MCPError):
+                self._send(answer)
+            return
+        number = message.get("id")
+        with self._lock:
+            pending = self._pending.get(number) if isinstance(number, int) else None
+        if pending is not None:
+            pending.reply = message
+            pending.done.set()
+
+    def _ended(self, process: subprocess.Popen[bytes]) -> str:
+        try:
+            status = process.wait(0.5)
+        except subprocess.TimeoutExpired:
+            return "it closed its output"
+        how = f"signal {-status}" if status < 0 else f"status {status}"
+        return f"it exited ({how}); see {self.log}"
+
+    def _fail_all(self, why: str) -> None:
+        with self._lock:
+            self._gone = self._gone or why
+            waiting = list(self._pending.values())
+        for pending in waiting:
+            pending.done.set()
+
+
+class Request:
+    """A request under way: wait for its result, or cancel it."""
+
+    def __init__(self, server: Server, method: str) -> None:
+        self.server = server
+        self.method = method
+        self.number = 0
+        self.pending = _Pending()
+
+    def result(self, timeout: float) -> dict[str, Any]:
+        """The result object. MCPError if the server answers with an error, goes away
+        or is silent for ``timeout`` seconds (the request is then cancelled, as it is
+        on Ctrl-C, which is re-raised)."""
+        try:
+            if not self.pending.done.wait(max(0.0, timeout)):
+                self.cancel(f"no answer within {timeout:g} s")
+                raise Timeout(f"no answer within {timeout:g} s")
+        except KeyboardInterrupt:
+            self.cancel("interrupted by the user")
+            raise
+        finally:
+            self.server._forget(self.number)
+        reply = self.pending.reply
+        if reply is None:
+            raise MCPError(self.server._gone or "it went away")
+        error = reply.get("error")
+        if error is not None:
+            detail = error.get("message") if isinstance(error, dict) else error
+            raise MCPError(f"{self.method} failed: {str(detail)[:500]}")
+        result = reply.get("result")
+        return result if isinstance(result, dict) else {}
+
+    def cancel(self, reason: str) -> None:
+        """Tell the server the answer is no longer wanted (``notifications/cancelled``)."""
+        self.server._forget(self.number)
+        self.pending.done.set()
+        with contextlib.suppress(MCPError):
+            self.server.notify(
+                "notifications/cancelled", {"requestId": self.number, "reason": reason}
+            )
+
+
+def _tool(item: object) -> Tool | None:
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+        return None
+    description = item.get("description")
+    schema = item.get("inputSchema")
+    if not isinstance(schema, dict) or schema.get("type") != "object":
+        schema = {"type": "object", "properties": {}}
+    return Tool(item["name"], description if isinstance(description, str) else "", schema)

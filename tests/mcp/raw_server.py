@@ -1,0 +1,102 @@
+"""An MCP server written by hand, for what the SDK server never does.
+
+    raw_server.py [--version V] [--pages N] [--stubborn] [--child PIDFILE] [--exit-at-start]
+
+Before answering ``initialize`` it asks the client ``roots/list`` (an unsupported
+request) and ``ping``, sends a notification and a line that is not JSON. ``tools/list``
+comes in N pages. The tool ``answers`` returns what the client replied to its requests;
+``environment`` returns the names of its variables and the value of SECRET_SEEN.
+``--stubborn`` ignores SIGTERM and stdin's end; ``--child`` starts a process that
+sleeps, its pid in PIDFILE. Everything on stderr is for the log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--version", default="2025-06-18")
+parser.add_argument("--pages", type=int, default=3)
+parser.add_argument("--stubborn", action="store_true")
+parser.add_argument("--child")
+parser.add_argument("--exit-at-start", action="store_true")
+options = parser.parse_args()
+
+print("raw server starting", file=sys.stderr, flush=True)
+if options.exit_at_start:
+    sys.exit(7)
+if options.stubborn:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if options.child:
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    Path(options.child).write_text(str(child.pid))
+
+
+def send(message: dict[str, object]) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+replies: dict[str, object] = {}
+for line in sys.stdin:
+    message = json.loads(line)
+    method, number = message.get("method"), message.get("id")
+    if method is None:  # the client's answer to one of our requests
+        replies[str(number)] = message.get("result", message.get("error"))
+        continue
+    if method == "initialize":
+        send({"jsonrpc": "2.0", "id": "s1", "method": "roots/list"})
+        send({"jsonrpc": "2.0", "id": "s2", "method": "ping"})
+        send({"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": "hi"}})
+        sys.stdout.write("this line is not JSON-RPC\n")
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": number,
+                "result": {
+                    "protocolVersion": options.version,
+                    "capabilities": {"tools": {}},
+                    "serverInfo": {"name": "raw", "version": "1"},
+                },
+            }
+        )
+    elif method == "tools/list":
+        page = int((message.get("params") or {}).get("cursor") or 0)
+        names = ["answers", "environment"] if page == 0 else [f"extra{page}"]
+        result: dict[str, object] = {
+            "tools": [
+                {"name": name, "description": f"{name} tool", "inputSchema": {"type": "object"}}
+                for name in names
+            ]
+        }
+        if page + 1 < options.pages:
+            result["nextCursor"] = str(page + 1)
+        send({"jsonrpc": "2.0", "id": number, "result": result})
+    elif method == "tools/call":
+        name = message["params"]["name"]
+        if name == "answers":
+            text = json.dumps(replies, sort_keys=True)
+        else:
+            text = json.dumps(
+                {"names": sorted(os.environ), "secret": os.environ.get("SECRET_SEEN")}
+            )
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": number,
+                "result": {"content": [{"type": "text", "text": text}]},
+            }
+        )
+    elif method == "ping":
+        send({"jsonrpc": "2.0", "id": number, "result": {}})
+    elif number is not None:
+        send({"jsonrpc": "2.0", "id": number, "error": {"code": -32601, "message": "no"}})
+while options.stubborn:  # stdin closed: a well-behaved server would leave now
+    time.sleep(1)

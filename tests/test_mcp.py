@@ -1,0 +1,159 @@
+"""The MCP client (t360cli/mcp.py) against a server built with the official SDK, a
+server written by hand for the corners of the protocol, and the reference server
+``mcp-server-time`` from PyPI. Every server is a real process on stdio, stopped after."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from t360cli.mcp import MCPError, Server
+
+HERE = Path(__file__).parent / "mcp"
+SDK = [sys.executable, str(HERE / "sdk_server.py")]
+RAW = [sys.executable, str(HERE / "raw_server.py")]
+
+
+def gone(pid: int, within: float = 10.0) -> bool:
+    """Whether process ``pid`` has ended (waited for, up to ``within`` seconds)."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        try:  # our own child: reap it
+            if os.waitpid(pid, os.WNOHANG)[0] == pid:
+                return True
+        except ChildProcessError:
+            pass
+        time.sleep(0.02)
+    return False
+
+
+def read_pid(path: Path, within: float = 10.0) -> int:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if path.exists() and path.read_text():
+            return int(path.read_text())
+        time.sleep(0.02)
+    raise AssertionError(f"no pid in {path}")
+
+
+def make(tmp_path: Path, argv: list[str], **environ: str) -> Server:
+    return Server(
+        "test", argv, environ={**os.environ, **environ}, cwd=None, log=tmp_path / "test.log"
+    )
+
+
+@pytest.fixture(scope="module")
+def sdk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    server = make(tmp_path_factory.mktemp("sdk"), SDK)
+    server.start(30)
+    yield server
+    server.close()
+
+
+def test_the_handshake_negotiates_a_version_and_lists_the_tools(sdk: Server) -> None:
+    assert sdk.protocol == "2025-11-25" and sdk.info["name"] == "t360-test"
+    tools = {tool.name: tool for tool in sdk.tools(10)}
+    assert {"echo", "slow", "fail", "big", "meet", "picture"} <= set(tools)
+    assert tools["echo"].description.startswith("Say the text back.")
+    assert tools["echo"].schema["properties"]["text"]["type"] == "string"
+
+
+def test_a_call_answers_and_a_failing_tool_says_so(sdk: Server) -> None:
+    result = sdk.call("echo", {"text": "hi"}).result(10)
+    assert result["content"][0]["text"] == "echo: hi" and not result["isError"]
+    failed = sdk.call("fail", {"reason": "why"}).result(10)
+    assert failed["isError"] and "failed on purpose: why" in failed["content"][0]["text"]
+
+
+def test_calls_under_way_together_run_together(sdk: Server) -> None:
+    first, second = sdk.call("meet", {"text": "a"}), sdk.call("meet", {"text": "b"})
+    assert [first.result(15)["content"][0]["text"], second.result(15)["content"][0]["text"]] == [
+        "met",
+        "met",
+    ]
+
+
+def test_a_silent_call_times_out_is_cancelled_and_the_server_goes_on(sdk: Server) -> None:
+    with pytest.raises(MCPError, match=r"no answer within 0\.3 s"):
+        sdk.call("slow", {"seconds": 30}).result(0.3)
+    sdk.ping(10)  # still answering
+    assert sdk.call("echo", {"text": "after"}).result(10)["content"][0]["text"] == "echo: after"
+
+
+def test_ctrl_c_while_waiting_cancels_the_call_and_is_raised(sdk: Server) -> None:
+    import signal
+    import threading
+
+    request = sdk.call("slow", {"seconds": 30})
+    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
+    timer.start()
+    with pytest.raises(KeyboardInterrupt):
+        request.result(20)
+    timer.join()
+    assert sdk.call("echo", {"text": "x"}).result(10)["content"][0]["text"] == "echo: x"
+
+
+def test_the_hand_written_server_corners(tmp_path: Path) -> None:
+    server = make(tmp_path, [*RAW, "--pages", "3"])
+    try:
+        server.start(20)
+        assert server.protocol == "2025-06-18"  # an older version is accepted
+        names = [tool.name for tool in server.tools(10)]
+        assert names == ["answers", "environment", "extra1", "extra2"]  # every page
+        replies = json.loads(server.call("answers", {}).result(10)["content"][0]["text"])
+        assert replies["s1"]["code"] == -32601  # roots/list: method not found
+        assert replies["s2"] == {}  # ping answered
+    finally:
+        server.close()
+    assert "raw server starting" in (tmp_path / "test.log").read_text()  # stderr: the log
+
+
+def test_an_unknown_protocol_version_is_refused(tmp_path: Path) -> None:
+    server = make(tmp_path, [*RAW, "--version", "1999-01-01"])
+    try:
+        with pytest.raises(MCPError, match="speaks MCP protocol '1999-01-01'"):
+            server.start(20)
+    finally:
+        server.close()
+
+
+def test_a_missing_command_and_an_early_exit_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(MCPError, match="command not found: no-such-mcp-server"):
+        make(tmp_path, ["no-such-mcp-server"]).start(5)
+    server = make(tmp_path, [*RAW, "--exit-at-start"])
+    with pytest.raises(MCPError, match=r"exited \(status 7\); see .*test.log"):
+        server.start(20)
+    server.close()
+
+
+def test_close_ends_a_stubborn_server_and_what_it_started(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    server = make(tmp_path, [*RAW, "--stubborn", "--child", str(pidfile)])
+    server.start(20)
+    child, pid = read_pid(pidfile), server.pid
+    assert pid is not None
+    server.close()
+    assert gone(pid) and gone(child)
+
+
+@pytest.mark.skipif(shutil.which("mcp-server-time") is None, reason="mcp-server-time missing")
+def test_the_reference_server_from_pypi(tmp_path: Path) -> None:
+    server = make(tmp_path, [str(shutil.which("mcp-server-time"))])
+    try:
+        server.start(60)
+        assert {"get_current_time", "convert_time"} <= {t.name for t in server.tools(10)}
+        result = server.call("get_current_time", {"timezone": "Europe/Paris"}).result(20)
+        assert json.loads(result["content"][0]["text"])["timezone"] == "Europe/Paris"
+    finally:
+        server.close()
