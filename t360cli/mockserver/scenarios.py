@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from typing import Any
 
 from .wire import (
     MARKDOWN,
@@ -122,6 +123,83 @@ def _tools(model: str, prompt: str, arg: str, server: Server) -> Reply:
         sse("[DONE]"),
     ]
     return Reply(steps=steps)
+
+
+def _body(server: Server) -> dict[str, Any]:
+    body = server.calls[-1].body if server.calls else {}
+    return body if isinstance(body, dict) else {}
+
+
+def _offered(server: Server, wanted: str) -> list[tuple[str, object]]:
+    """The tools offered, as (name, input schema); the one named ``wanted`` first."""
+    found = []
+    for tool in _body(server).get("tools") or []:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and isinstance(function.get("name"), str):
+            found.append((function["name"], function.get("parameters")))
+    found.sort(key=lambda item: item[0] != wanted)
+    return found
+
+
+def _results(server: Server) -> list[str]:
+    """The contents of the tool messages that end the conversation (none: not answered)."""
+    found: list[str] = []
+    for message in reversed(_body(server).get("messages") or []):
+        if not isinstance(message, dict) or message.get("role") != "tool":
+            break
+        found.insert(0, str(message.get("content")))
+    return found
+
+
+def _calling(model: str, prompt: str, tools: list[tuple[str, object]], turn: int) -> Reply:
+    """Some text, then a call of each tool (arguments sampled from its schema), streamed
+    in fragments, finish_reason tool_calls."""
+    steps: list[Step] = [
+        sse(chunk(model, content=None)),
+        sse(chunk(model, content="Let me check. ")),
+    ]
+    for index, (name, schema) in enumerate(tools):
+        arguments = json.dumps(_sample(schema) or {})
+        head = {"index": index, "id": f"call_{turn}_{index}", "type": "function"}
+        steps.append(sse(chunk(model, tool_calls=[{**head, "function": {"name": name}}])))
+        for cut in range(0, len(arguments), 7):
+            part = {"index": index, "function": {"arguments": arguments[cut : cut + 7]}}
+            steps.append(sse(chunk(model, tool_calls=[part])))
+    steps.append(sse(chunk(model, finish="tool_calls", usage=usage_for(prompt, ["x"]))))
+    return Reply(steps=[*steps, sse("[DONE]")])
+
+
+def _tool_scenario(model: str, prompt: str, arg: str, server: Server, calls: int) -> Reply:
+    results = _results(server)
+    offered = _offered(server, arg)
+    if results or not offered:
+        text = f"The tool said: {' | '.join(results)}" if results else "No tools were offered."
+        return Reply(steps=stream_of(model, prompt, words(text)))
+    one = arg or len(offered) == 1  # tool-pair:NAME calls NAME twice
+    chosen = offered[:1] * calls if one else offered[:calls]
+    return _calling(model, prompt, chosen, server.count(model))
+
+
+@scenario(
+    "tool-use", "calls the first tool offered (tool-use:NAME: that one), then uses its result"
+)
+def _tool_use(model: str, prompt: str, arg: str, server: Server) -> Reply:
+    return _tool_scenario(model, prompt, arg, server, 1)
+
+
+@scenario(
+    "tool-pair", "two tool calls in one answer: the first two tools (tool-pair:NAME: NAME twice)"
+)
+def _tool_pair(model: str, prompt: str, arg: str, server: Server) -> Reply:
+    return _tool_scenario(model, prompt, arg, server, 2)
+
+
+@scenario("tool-loop", "calls the first tool offered, again and again, never answering")
+def _tool_loop(model: str, prompt: str, arg: str, server: Server) -> Reply:
+    offered = _offered(server, arg)
+    if not offered:
+        return Reply(steps=stream_of(model, prompt, words("No tools were offered.")))
+    return _calling(model, prompt, offered[:1], server.count(model))
 
 
 @scenario("length", "an answer cut by max_tokens (finish_reason length)")

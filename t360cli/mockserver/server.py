@@ -10,7 +10,7 @@ import struct
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -97,6 +97,10 @@ class _Handler(BaseHTTPRequestHandler):
         if name not in SCENARIOS:
             self._send_whole(404, error_body(f"unknown model {model!r}", "not_found", 404))
             return
+        unanswered = _misplaced_tool_message(body.get("messages"))
+        if unanswered is not None:
+            self._send_whole(400, error_body(unanswered, "invalid_request_error", 400))
+            return
         prompt = _prompt_of(body)
         reply = SCENARIOS[name][1](model, prompt, arg, self.server)
         if (
@@ -104,9 +108,11 @@ class _Handler(BaseHTTPRequestHandler):
             and reply.content_type == "text/event-stream"
             and not body.get("stream")
         ):
-            text = "".join(_texts(reply.steps))
+            text, calls, finish = _whole(reply.steps)
+            extra = {"tool_calls": calls} if calls else {}
             reply = Reply(
-                steps=[completion_of(model, prompt, text)], content_type="application/json"
+                steps=[completion_of(model, prompt, text, finish or "stop", **extra)],
+                content_type="application/json",
             )
         self._reply(reply)
 
@@ -161,18 +167,60 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
 
-def _texts(steps: list[Step]) -> Iterator[str]:
-    """The answer text inside a scenario's SSE steps (for non-streamed requests)."""
+def _whole(steps: list[Step]) -> tuple[str, list[dict[str, Any]], str | None]:
+    """A scenario's SSE steps as one answer (for non-streamed requests): the text, the
+    tool calls put together from their fragments, and the finish reason."""
+    text: list[str] = []
+    calls: dict[int, dict[str, Any]] = {}
+    finish = None
     for step in steps:
-        if isinstance(step, bytes) and step.startswith(b"data: {"):
-            try:
-                obj = json.loads(step[6:])
-            except ValueError:
-                continue
-            for choice in obj.get("choices") or []:
-                content = (choice.get("delta") or {}).get("content")
-                if isinstance(content, str):
-                    yield content
+        if not (isinstance(step, bytes) and step.startswith(b"data: {")):
+            continue
+        try:
+            obj = json.loads(step[6:])
+        except ValueError:
+            continue
+        for choice in obj.get("choices") or []:
+            delta = choice.get("delta") or {}
+            if isinstance(delta.get("content"), str):
+                text.append(delta["content"])
+            for fragment in delta.get("tool_calls") or []:
+                call = calls.setdefault(
+                    fragment.get("index", 0),
+                    {"id": None, "type": "function", "function": {"name": "", "arguments": ""}},
+                )
+                call["id"] = fragment.get("id") or call["id"]
+                function = fragment.get("function") or {}
+                call["function"]["name"] += function.get("name") or ""
+                call["function"]["arguments"] += function.get("arguments") or ""
+            finish = choice.get("finish_reason") or finish
+    return "".join(text), [calls[i] for i in sorted(calls)], finish
+
+
+def _misplaced_tool_message(messages: object) -> str | None:
+    """Why the API would refuse these messages' tool calls and results (HTTP 400), or
+    None: each ``tool`` message must answer a call of the assistant message just
+    before it (other results between), and each such call must be answered."""
+    if not isinstance(messages, list):
+        return None
+    waiting: set[str] = set()
+    for message in messages:
+        if not isinstance(message, dict):
+            continue
+        if message.get("role") == "tool":
+            call = str(message.get("tool_call_id"))
+            if call not in waiting:
+                return f"a tool message answers no tool call before it: {call[:60]!r}"
+            waiting.discard(call)
+            continue
+        if waiting:
+            return f"tool calls without their results: {', '.join(sorted(waiting))[:200]}"
+        calls = message.get("tool_calls") if message.get("role") == "assistant" else None
+        if isinstance(calls, list):
+            waiting = {str(c.get("id")) for c in calls if isinstance(c, dict)}
+    if waiting:
+        return f"tool calls without their results: {', '.join(sorted(waiting))[:200]}"
+    return None
 
 
 class MockServer(ThreadingHTTPServer):

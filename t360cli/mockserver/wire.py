@@ -144,7 +144,9 @@ def stream_of(
     return steps
 
 
-def completion_of(model: str, prompt: str, text: str, **message: Any) -> bytes:
+def completion_of(
+    model: str, prompt: str, text: str, finish: str = "stop", **message: Any
+) -> bytes:
     """A non-streamed chat.completion body."""
     pieces = words(text)
     return json.dumps(
@@ -158,7 +160,7 @@ def completion_of(model: str, prompt: str, text: str, **message: Any) -> bytes:
                 {
                     "index": 0,
                     "message": {"role": "assistant", "content": text, **message},
-                    "finish_reason": "stop",
+                    "finish_reason": finish,
                 }
             ],
             "usage": usage_for(prompt, pieces),
