@@ -37,6 +37,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "bench": ("bench", "bench", False),
     "cmd": ("cmd", "cmd", False),
     "roles": ("roles", "roles", False),
+    "tools": ("tools", "tools", False),
     "mock-server": ("mock", "mock_server", False),
 }
 

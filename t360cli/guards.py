@@ -140,8 +140,10 @@ class Guard:
         self.max_cost = max_cost
         self.warn = warn
 
-    def apply(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """``payload``, checked and bounded; a GuardError if it must not be sent."""
+    def apply(self, payload: dict[str, Any], spent: float = 0.0) -> dict[str, Any]:
+        """``payload``, checked and bounded; a GuardError if it must not be sent.
+        ``spent``: what the earlier requests of the same answer cost (tool rounds), taken
+        from what --max-cost allows."""
         from .request import estimate_tokens
 
         if self.budget is not None:
@@ -149,7 +151,8 @@ class Guard:
         estimate = estimate_tokens(payload["messages"])
         info = self.info(str(payload["model"]))
         if self.max_cost is not None:
-            bound = bound_cost(self.max_cost, estimate, payload.get("max_tokens"), info)
+            allowed = self.max_cost - spent
+            bound = bound_cost(allowed, estimate, payload.get("max_tokens"), info)
             if bound.binds and bound.max_tokens is not None:
                 payload = {**payload, "max_tokens": bound.max_tokens}
                 tokens = bound.max_tokens

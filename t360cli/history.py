@@ -111,6 +111,12 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX attachments_by_sha ON attachments(sha256);
     """,
+    # 6: tool results (role 'tool') answer a call by its id; what ran, where, whether
+    # approved and how long it took, as the ``tool_runs`` item of --json.
+    """
+    ALTER TABLE messages ADD COLUMN tool_call_id TEXT;
+    ALTER TABLE messages ADD COLUMN tool_run TEXT;
+    """,
 ]
 
 #: Conversations with their number of turns (user messages).
@@ -178,8 +184,21 @@ class Message:
     ran_status: int | None = None
     #: What was attached to a user message (their bytes are loaded only to send them).
     attached: tuple[Attachment, ...] = ()
+    #: The tools an assistant message called; the call a ``tool`` message answers, and
+    #: how that call ran.
+    tool_calls: tuple[dict[str, Any], ...] = ()
+    tool_call_id: str | None = None
+    tool_run: dict[str, Any] | None = None
 
     def as_request(self) -> dict[str, Any]:
+        if self.role == "tool":
+            return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
+        if self.tool_calls:
+            return {
+                "role": "assistant",
+                "content": self.content or None,
+                "tool_calls": list(self.tool_calls),
+            }
         return {"role": self.role, "content": content(self.content, self.attached)}
 
 
@@ -402,36 +421,41 @@ class History:
                 row["ran"],
                 row["ran_status"],
                 self._attachments(row["id"], load=False) if row["role"] == "user" else (),
+                tuple(_json(row["tool_calls"]) or ()),
+                row["tool_call_id"],
+                _json(row["tool_run"]),
             )
             for row in rows
         ]
 
     def context(self, conversation_id: str) -> list[dict[str, Any]]:
-        """The messages to send to continue the conversation (empty answers left out),
-        attachments included, their bytes read back from the store."""
-        return [
-            dataclasses.replace(m, attached=self._attachments(m.id, load=True)).as_request()
-            if m.attached
-            else m.as_request()
-            for m in self.messages(conversation_id)
-            if m.role == "user" or (m.role == "assistant" and m.content)
-        ]
+        """The messages to send to continue the conversation, in an order the API
+        accepts (empty answers, and tool calls an interruption left unanswered, left
+        out), attachments included, their bytes read back from the store."""
+        return answerable(
+            [
+                dataclasses.replace(m, attached=self._attachments(m.id, load=True)).as_request()
+                if m.attached
+                else m.as_request()
+                for m in self.messages(conversation_id)
+                if m.role in ("user", "assistant", "tool")
+            ]
+        )
 
-    def drop_last(self, conversation_id: str, roles: tuple[str, ...]) -> int:
-        """Delete the trailing messages with these roles (one exchange for /undo)."""
-        removed = 0
+    def drop_last(self, conversation_id: str) -> int:
+        """Delete the last user message and all that answered it (/undo, /retry)."""
         with self._transaction():
-            for role in roles:
-                row = self._db.execute(
-                    "SELECT id, role FROM messages WHERE conversation_id = ? ORDER BY id DESC"
-                    " LIMIT 1",
-                    (conversation_id,),
-                ).fetchone()
-                if row is None or row["role"] != role:
-                    break
-                self._db.execute("DELETE FROM messages WHERE id = ?", (row["id"],))
-                removed += 1
-        return removed
+            row = self._db.execute(
+                "SELECT max(id) FROM messages WHERE conversation_id = ? AND role = 'user'",
+                (conversation_id,),
+            ).fetchone()
+            if row is None or row[0] is None:
+                return 0
+            cursor = self._db.execute(
+                "DELETE FROM messages WHERE conversation_id = ? AND id >= ?",
+                (conversation_id, row[0]),
+            )
+            return cursor.rowcount
 
     def begin_turn(
         self,
@@ -483,9 +507,7 @@ class History:
             )
 
     def finish_turn(self, message_id: int, turn: Turn) -> None:
-        error = None if turn.error is None else turn.error.message
-        if turn.interrupted:
-            error = "interrupted"
+        """The answer's text and tool calls, and its metrics."""
         with self._transaction():
             self._db.execute(
                 "UPDATE messages SET content = ?, reasoning = ?, tool_calls = ? WHERE id = ?",
@@ -496,28 +518,66 @@ class History:
                     message_id,
                 ),
             )
-            self._db.execute(
-                "UPDATE responses SET model = ?, served_model = ?, provider = ?, ttft_ms = ?,"
-                " latency_ms = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,"
-                " cost = ?, finish_reason = ?, error = ?, partial = ?, usage = ?"
-                " WHERE message_id = ?",
-                (
-                    turn.requested_model,
-                    turn.model,
-                    turn.provider,
-                    None if turn.ttft is None else turn.ttft * 1000,
-                    turn.latency * 1000,
-                    turn.tokens("prompt_tokens"),
-                    turn.tokens("completion_tokens"),
-                    turn.tokens("total_tokens"),
-                    turn.cost,
-                    turn.finish_reason,
-                    error,
-                    int(turn.partial),
-                    dumps(turn.usage) if turn.usage is not None else None,
-                    message_id,
-                ),
+            self._metrics(message_id, turn)
+
+    def record_answer(self, message_id: int, turn: Turn) -> None:
+        """The metrics of a whole answer (several requests when tools ran) on its row."""
+        with self._transaction():
+            self._metrics(message_id, turn)
+
+    def _metrics(self, message_id: int, turn: Turn) -> None:
+        error = None if turn.error is None else turn.error.message
+        if turn.interrupted:
+            error = "interrupted"
+        self._db.execute(
+            "UPDATE responses SET model = ?, served_model = ?, provider = ?, ttft_ms = ?,"
+            " latency_ms = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,"
+            " cost = ?, finish_reason = ?, error = ?, partial = ?, usage = ?"
+            " WHERE message_id = ?",
+            (
+                turn.requested_model,
+                turn.model,
+                turn.provider,
+                None if turn.ttft is None else turn.ttft * 1000,
+                turn.latency * 1000,
+                turn.tokens("prompt_tokens"),
+                turn.tokens("completion_tokens"),
+                turn.tokens("total_tokens"),
+                turn.cost,
+                turn.finish_reason,
+                error,
+                int(turn.partial),
+                dumps(turn.usage) if turn.usage is not None else None,
+                message_id,
+            ),
+        )
+
+    def add_tool_results(self, message_id: int, runs: Sequence[dict[str, Any]]) -> int:
+        """After the answer ``message_id`` called tools: their results, then the empty
+        answer that continues it, which the answer's metrics row moves to (one row per
+        answer, whatever its number of requests). Returns the new answer's id."""
+        now = time.time()
+        with self._transaction():
+            row = self._db.execute(
+                "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
+            ).fetchone()
+            conversation_id = row["conversation_id"]
+            for run in runs:
+                self._db.execute(
+                    "INSERT INTO messages (conversation_id, role, content, tool_call_id,"
+                    " tool_run, created) VALUES (?, 'tool', ?, ?, ?, ?)",
+                    (conversation_id, run["content"], run["id"], dumps(run["run"]), now),
+                )
+            cursor = self._db.execute(
+                "INSERT INTO messages (conversation_id, role, content, created)"
+                " VALUES (?, 'assistant', '', ?)",
+                (conversation_id, now),
             )
+            answer = int(cursor.lastrowid or 0)
+            self._db.execute(
+                "UPDATE responses SET message_id = ? WHERE message_id = ?", (answer, message_id)
+            )
+        return answer
 
     def spend(self, since: float) -> float:
         """USD spent on every answer since ``since`` (unix time): chat, cmd and bench."""
@@ -560,6 +620,11 @@ class History:
                     }
                     for a in message.attached
                 ]
+            if message.tool_calls:
+                item["tool_calls"] = list(message.tool_calls)
+            if message.role == "tool":
+                item["tool_call_id"] = message.tool_call_id
+                item["tool_run"] = message.tool_run
             if message.id in metrics:
                 stats = metrics[message.id]
                 item["metrics"] = {
@@ -606,12 +671,57 @@ class History:
         )
 
 
+def _json(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def answerable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``messages`` in an order the API accepts: each tool call answered by a ``tool``
+    message right after it. Calls left unanswered (an interruption, the round limit) are
+    dropped, then answers with neither text nor calls, and results with no call."""
+    kept: list[dict[str, Any]] = []
+    for index, original in enumerate(messages):
+        message, role = original, original.get("role")
+        if role == "tool":
+            continue  # kept with the call it answers
+        calls = message.get("tool_calls")
+        if role == "assistant" and calls:
+            results: dict[str, dict[str, Any]] = {}
+            for after in messages[index + 1 :]:
+                if after.get("role") != "tool":
+                    break
+                results.setdefault(str(after.get("tool_call_id")), after)
+            answered = [call for call in calls if str(call.get("id")) in results]
+            if answered:
+                kept.append({**message, "tool_calls": answered})
+                kept += [results[str(call.get("id"))] for call in answered]
+                continue
+            message = {"role": "assistant", "content": message.get("content")}
+        if role == "assistant" and not message.get("content"):
+            continue
+        kept.append(message)
+    return kept
+
+
 def _note(message: Message) -> str | None:
     """What a transcript adds under a message: its attachments, or the command it ran."""
     if message.attached:
         return " ".join(a.label() for a in message.attached)
     if message.ran is not None:
         return f"ran `{message.ran}`, exit status {message.ran_status}"
+    if message.tool_calls:
+        called = [
+            f"{call.get('function', {}).get('name')}({call.get('function', {}).get('arguments')})"
+            for call in message.tool_calls
+        ]
+        return "called " + ", ".join(called)
+    if message.role == "tool":
+        return str((message.tool_run or {}).get("name") or "tool")
     return None
 
 
@@ -637,11 +747,21 @@ def to_markdown(title: str, subtitle: str, system: str | None, messages: list[Ex
             if message.note:
                 parts += [message.note, ""]
         elif message.role == "assistant":
-            note = " (partial)" if message.partial else ""
-            parts += [f"## {message.model or 'Assistant'}{note}", "", message.content, ""]
+            if message.content or not message.note:
+                note = " (partial)" if message.partial else ""
+                parts += [f"## {message.model or 'Assistant'}{note}", "", message.content, ""]
             if message.note:
                 parts += [f"*{message.note}*", ""]
+        elif message.role == "tool":
+            fence = "`" * max(3, 1 + max((len(run) for run in _ticks(message.content)), default=0))
+            parts += [f"**Result of {message.note}:**", "", fence, message.content, fence, ""]
     return "\n".join(parts).rstrip() + "\n"
+
+
+def _ticks(text: str) -> list[str]:
+    import re
+
+    return re.findall(r"`+", text)
 
 
 class _Transaction:

@@ -11,6 +11,7 @@ its lines. Input history persists across sessions; Ctrl-R searches it.
 
 from __future__ import annotations
 
+import functools
 import statistics
 import time
 from collections.abc import Callable, Iterable
@@ -66,8 +67,10 @@ class Repl:
         quiet: bool,
         setup: Setup | None = None,
         role: Role | None = None,
+        yes: bool = False,
     ) -> None:
         self.env = env
+        self.yes = yes  # -y: tools added by /tools run without asking too
         self.chat = chat
         self.raw = raw
         self.quiet = quiet
@@ -105,10 +108,12 @@ class Repl:
             except T360Error as exc:
                 self.say(exc.line())
                 return
-        sink = make_sink(self.env, json_out=False, raw=self.raw, quiet=self.quiet)
+        sinks = functools.partial(
+            make_sink, self.env, json_out=False, raw=self.raw, quiet=self.quiet
+        )
         try:
-            turn = self.chat.ask(text, sink, attached)
-        except GuardError as exc:  # nothing was sent; the session goes on
+            turn = self.chat.ask(text, sinks, attached)
+        except (GuardError, ConfigError) as exc:  # nothing was sent; the session goes on
             self.env.error(exc.line())
             self.pending = attached
             return
@@ -121,12 +126,17 @@ class Repl:
             self.running = False
 
     def last_exchange(self) -> tuple[str, str] | None:
-        """The last user message and the answer to it (empty if it failed)."""
+        """The last user message and the answer to it (its texts joined, empty if it
+        failed)."""
         messages = self.chat.messages
         for index in range(len(messages) - 1, -1, -1):
             if messages[index]["role"] == "user":
-                answer = messages[index + 1]["content"] if index + 1 < len(messages) else ""
-                return text_of(messages[index]["content"]), text_of(answer)
+                texts = [
+                    text_of(m["content"])
+                    for m in messages[index + 1 :]
+                    if m["role"] == "assistant" and m["content"]
+                ]
+                return text_of(messages[index]["content"]), "\n\n".join(texts)
         return None
 
     def drop_last_exchange(self) -> str | None:
@@ -140,7 +150,7 @@ class Repl:
             from .history import History
 
             with History.open(self.env.paths.history_db) as history:
-                history.drop_last(self.chat.conversation_id, ("assistant", "user"))
+                history.drop_last(self.chat.conversation_id)
         return exchange[0]
 
     # -- the loop -------------------------------------------------------------------------
@@ -293,6 +303,50 @@ def _detach(repl: Repl, argument: str) -> None:
     repl.say(f"detached {count}" if count else "nothing was attached")
 
 
+def _tools(repl: Repl, argument: str) -> None:
+    """/tools: the servers in use and their tools; /tools add NAME, /tools remove NAME."""
+    from .config import read_config
+    from .tools import Toolbox, choose
+
+    action, _, name = argument.partition(" ")
+    name = name.strip()
+    toolbox = repl.chat.tools
+    if action == "add" and name:
+        try:
+            servers = choose(read_config(repl.env), [name])
+        except T360Error as exc:
+            repl.say(exc.line())
+            return
+        if toolbox is None:
+            toolbox = repl.chat.tools = Toolbox(repl.env, [], yes=repl.yes, quiet=repl.quiet)
+        for server in servers:
+            try:
+                toolbox.add(server)
+            except T360Error as exc:
+                repl.say(exc.line())
+        if not toolbox.configs:
+            repl.chat.tools = None
+    elif action == "remove" and name:
+        if toolbox is None or not toolbox.remove(name):
+            repl.say(f"{name} is not in use")
+            return
+        if not toolbox.configs:
+            toolbox.close()
+            repl.chat.tools = None
+    elif argument:
+        repl.say("usage: /tools, /tools add NAME, /tools remove NAME")
+        return
+    toolbox = repl.chat.tools
+    if toolbox is None:
+        repl.say("no tools offered; /tools add NAME starts a server of [mcp_servers]")
+        return
+    for why in toolbox.wait().values():
+        repl.say(why)
+    for using, tools in toolbox.tools().items():
+        names = ", ".join(sanitize(tool.name) for tool in tools) or "(no tools)"
+        repl.say(f"{using}: {names}")
+
+
 def _undo(repl: Repl, argument: str) -> None:
     user = repl.drop_last_exchange()
     repl.say("nothing to undo" if user is None else f"dropped: {sanitize(user[:60])}")
@@ -378,6 +432,9 @@ COMMANDS: dict[str, Command] = {
     "/detach": Command("/detach", "drop what /attach added", _detach),
     "/compact": Command("/compact", "continue from a summary of the conversation", _compact),
     "/role": Command("/role [NAME]", "use a role (its prompt, model, options); alone: none", _role),
+    "/tools": Command(
+        "/tools [add|remove NAME]", "the MCP tools offered; add or drop a server", _tools
+    ),
 }
 
 
@@ -465,9 +522,10 @@ def run_repl(
     recent: list[tuple[str, str]],
     setup: Setup | None = None,
     role: Role | None = None,
+    yes: bool = False,
 ) -> None:
     """Read, answer, repeat, until /exit or Ctrl-D."""
-    repl = Repl(env, chat, raw=raw, quiet=quiet, setup=setup, role=role)
+    repl = Repl(env, chat, raw=raw, quiet=quiet, setup=setup, role=role, yes=yes)
     history_file = env.paths.state_dir / "repl-history"
     try:
         history_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)

@@ -56,7 +56,7 @@ def report_turn(
 ) -> None:
     """Tool calls, the cut-answer notice, the stats footer (with ``extra`` fields such as
     the budget left) and the error, on stderr."""
-    if turn.tool_calls and not quiet:
+    if turn.tool_calls and turn.tool_runs is None and not quiet:  # not run: shown here
         for call in turn.tool_calls:
             function = call["function"]
             env.stderr.write(env.shown(f"tool call: {function['name']}({function['arguments']})"))

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from .attachments import Attachment, content
 from .config import Settings
-from .errors import ConfigError, T360Error, Terminated
+from .errors import ConfigError, GuardError, T360Error, Terminated
 from .events import ReasoningDelta, TextDelta
 from .request import RequestOptions, build_payload, estimate_tokens
-from .stats import Recorder, Turn
+from .stats import Recorder, Turn, combine
 
 if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to define
     from typing import Protocol
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
     from .environment import Environment
     from .guards import Guard
     from .terminal import AnswerSink
+    from .tools import Toolbox, ToolRun
 
     class HistoryStore(Protocol):
         """What the journal needs of ``history.History`` (imported only once there is text)."""
@@ -48,6 +49,10 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
         def checkpoint(self, message_id: int, content: str, reasoning: str | None) -> None: ...
 
         def finish_turn(self, message_id: int, turn: Turn) -> None: ...
+
+        def record_answer(self, message_id: int, turn: Turn) -> None: ...
+
+        def add_tool_results(self, message_id: int, runs: Sequence[dict[str, Any]]) -> int: ...
 
         def close(self) -> None: ...
 
@@ -143,6 +148,37 @@ class TurnJournal:
             self._history.finish_turn(message, turn)
 
         self._guard(write)
+        self._close()
+
+    def tool_results(self, runs: Sequence[ToolRun]) -> None:
+        """The results of the tools the answer so far called; the answer goes on in a
+        new message (which the checkpoints and ``finish`` then write)."""
+        saved = [
+            {"id": run.id, "content": run.message()["content"], "run": run.as_json()}
+            for run in runs
+        ]
+
+        def write() -> None:
+            message = self._begin()
+            assert self._history is not None
+            self._message = self._history.add_tool_results(message, saved)
+
+        self._guard(write)
+        self._close()
+
+    def summary(self, turn: Turn) -> None:
+        """The metrics of the whole answer, once its last request is finished."""
+
+        def write() -> None:
+            message = self._begin()
+            assert self._history is not None
+            self._history.record_answer(message, turn)
+
+        if not self._failed:
+            self._guard(write)
+        self._close()
+
+    def _close(self) -> None:
         if self._history is not None:
             self._history.close()
             self._history = None
@@ -261,6 +297,10 @@ class Chat:
         self.turns: list[Turn] = []
         #: Budget, cost and context checks applied to every request before it is sent.
         self.guard: Guard | None = None
+        #: The MCP servers whose tools the model is offered (-T); None: no tools.
+        self.tools: Toolbox | None = None
+        #: Requests that ran tools, at most, in one answer (--max-tool-rounds).
+        self.max_tool_rounds = 10
         self._gateway: Gateway | None = None
         self._lock = threading.Lock()
 
@@ -292,6 +332,9 @@ class Chat:
         threading.Thread(target=load, name="t360-prepare", daemon=True).start()
 
     def close(self) -> None:
+        """The connection closed and the tool servers stopped."""
+        if self.tools is not None:
+            self.tools.close()
         with self._lock:
             if self._gateway is not None:
                 self._gateway.close()
@@ -303,11 +346,21 @@ class Chat:
             messages.append({"role": "system", "content": self.settings.system})
         messages += self.messages
         messages.append({"role": "user", "content": content(user, attached)})
-        return build_payload(self.settings.model, messages, self.request)
+        payload = build_payload(self.settings.model, messages, self.request)
+        if self.tools is not None and self.tools.offered:
+            payload["tools"] = self.tools.offers()
+        return payload
 
-    def ask(self, user: str, sink: AnswerSink, attached: Sequence[Attachment] = ()) -> Turn:
-        """One turn: stream the answer, save it, and remember it (partial text included).
-        A guard that refuses raises GuardError before anything is sent or saved."""
+    def ask(
+        self, user: str, sinks: Callable[[], AnswerSink], attached: Sequence[Attachment] = ()
+    ) -> Turn:
+        """One answer: stream it (into a new sink from ``sinks`` for each request), save
+        it, and remember it, partial text included. With tools, each round of tool calls
+        is approved, run and answered, and the model asked again, up to the round limit.
+        A guard that refuses the first request, or a tool server that cannot start,
+        raises before anything is sent or saved."""
+        if self.tools is not None:
+            self.tools.ready()
         payload = self.payload(user, attached)
         if self.guard is not None:
             payload = self.guard.apply(payload)
@@ -322,17 +375,62 @@ class Chat:
                 warn=self.env.warn,
             )
             journal.attached = attached
-        turn = run_turn(self.env, self.gateway, payload, sink, journal)
-        if self.guard is not None:
-            self.guard.after(turn.cost)
+        began = time.perf_counter()
+        rounds: list[Turn] = []
+        runs: list[ToolRun] = []
+        added = [payload["messages"][-1]]  # the same parts, not encoded again
+        ran_last = False  # whether the last request's tool calls ran
+        while True:
+            turn = run_turn(self.env, self.gateway, payload, sinks(), journal)
+            rounds.append(turn)
+            ran_last = False
+            if self.tools is None or not turn.tool_calls or turn.partial:
+                break
+            if len(rounds) > self.max_tool_rounds:
+                rounds[-1] = turn._replace(error=_round_limit(self.max_tool_rounds))
+                break
+            called: dict[str, Any] = {"role": "assistant", "content": turn.content or None}
+            called["tool_calls"] = turn.tool_calls
+            done, stop = self.tools.run(turn.tool_calls)
+            ran_last = True
+            runs += done
+            results = [run.message() for run in done]
+            added += [called, *results]
+            if journal is not None:
+                journal.tool_results(done)
+            if stop is not None:  # Ctrl-C while a tool ran: the answer ends here
+                terminated = isinstance(stop, Terminated)
+                rounds[-1] = turn._replace(interrupted=True, terminated=terminated)
+                break
+            payload = {**payload, "messages": [*payload["messages"], called, *results]}
+            if self.guard is not None:
+                spent = sum(r.cost or 0.0 for r in rounds)
+                try:
+                    payload = self.guard.apply(payload, spent)
+                except GuardError as error:
+                    rounds[-1] = turn._replace(error=error)
+                    break
+        tool_runs = None if self.tools is None else [run.as_json() for run in runs]
+        answer = combine(rounds, time.perf_counter() - began, tool_runs)
         if journal is not None:
+            if answer is not rounds[0]:
+                journal.summary(answer)
             self.conversation_id = journal.conversation_id
-        self.messages.append(payload["messages"][-1])  # the same parts, not encoded again
-        if turn.content:
-            self.messages.append({"role": "assistant", "content": turn.content})
-        turn = turn._replace(conversation_id=self.conversation_id)
-        self.turns.append(turn)
-        return turn
+        if self.guard is not None:
+            self.guard.after(answer.cost)
+        self.messages += added
+        if rounds[-1].content and not ran_last:  # else it is in the call message
+            self.messages.append({"role": "assistant", "content": rounds[-1].content})
+        answer = answer._replace(conversation_id=self.conversation_id)
+        self.turns.append(answer)
+        return answer
+
+
+def _round_limit(rounds: int) -> GuardError:
+    return GuardError(
+        f"the model still called tools after {rounds} round{'s' * (rounds != 1)}: stopped",
+        "raise --max-tool-rounds, or ask for less",
+    )
 
 
 def debug_log(env: Environment, settings: Settings) -> Callable[[str], None] | None:

@@ -27,9 +27,11 @@ class ToolCall:
         self.name = ""
         self.arguments: list[str] = []
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, index: int) -> dict[str, Any]:
+        """The call as the API takes it back (an id made up if the model sent none:
+        its result must name one)."""
         return {
-            "id": self.id,
+            "id": self.id or f"call_{index}",
             "type": self.type,
             "function": {"name": self.name, "arguments": "".join(self.arguments)},
         }
@@ -92,7 +94,7 @@ class Recorder:
             provider=self.provider,
             finish_reason=self.finish_reason,
             usage=self.usage,
-            tool_calls=[c.as_json() for _, c in sorted(self.tool_calls.items())] or None,
+            tool_calls=[c.as_json(i) for i, c in sorted(self.tool_calls.items())] or None,
             ttft=None if self.first is None else self.first - self.sent,
             latency=end - self.sent,
             retries=self.retries,
@@ -129,6 +131,11 @@ class Turn(NamedTuple):
     prompt_estimate: int | None = None
     #: Interrupted by SIGTERM or SIGHUP rather than Ctrl-C: the whole run should end.
     terminated: bool = False
+    #: Requests this answer took (more than one when tools ran between them).
+    requests: int = 1
+    #: The tool calls that were run (or declined) for this answer, as ``--json`` shows
+    #: them; None when no tools were offered.
+    tool_runs: list[dict[str, Any]] | None = None
 
     @classmethod
     def failed(cls, model: str, error: T360Error) -> Turn:
@@ -197,6 +204,7 @@ class Turn(NamedTuple):
             "ttft_ms": None if self.ttft is None else round(self.ttft * 1000, 1),
             "latency_ms": round(self.latency * 1000, 1),
             "conversation_id": self.conversation_id,
+            "tool_runs": self.tool_runs,
             "error": error,
         }
 
@@ -241,6 +249,11 @@ class Turn(NamedTuple):
             parts = [(p, t) for p, t in parts if "n/a" not in t]
         if self.retries:
             parts.append((4, f"{self.retries} {'retry' if self.retries == 1 else 'retries'}"))
+        if self.requests > 1:
+            parts.append((4, f"{self.requests} requests"))
+        if self.tool_runs:
+            calls = len(self.tool_runs)
+            parts.append((4, f"{calls} tool call{'' if calls == 1 else 's'}"))
         parts += [(4, text) for text in extra]
         if self.interrupted:
             parts.append((10, "interrupted"))
@@ -251,3 +264,48 @@ class Turn(NamedTuple):
             kept.remove(min(kept, key=lambda item: item[0]))
         line = " · ".join(t for _, t in kept)
         return line if len(line) <= width else line[: max(1, width - 1)] + "…"
+
+
+def combine(rounds: list[Turn], latency: float, tool_runs: list[dict[str, Any]] | None) -> Turn:
+    """One answer made of several requests (tools ran between them): text joined, token
+    counts and cost summed, the first request's TTFT, ``latency`` for the whole answer,
+    and the last request's ending."""
+    if len(rounds) == 1 and tool_runs is None:
+        return rounds[0]
+    first, last = rounds[0], rounds[-1]
+    usages = [turn.usage for turn in rounds if turn.usage is not None]
+    calls = [call for turn in rounds for call in turn.tool_calls or []]
+    return last._replace(
+        content="\n\n".join(turn.content for turn in rounds if turn.content),
+        reasoning="\n\n".join(turn.reasoning for turn in rounds if turn.reasoning) or None,
+        usage=_summed(usages) if usages else None,
+        tool_calls=calls or None,
+        ttft=first.ttft,
+        latency=latency,
+        retries=sum(turn.retries for turn in rounds),
+        requested=first.requested,
+        chunks=sum(turn.chunks for turn in rounds),
+        prompt_estimate=sum(turn.prompt_estimate or 0 for turn in rounds) or None,
+        requests=len(rounds),
+        tool_runs=tool_runs,
+    )
+
+
+def _summed(usages: list[dict[str, Any]]) -> dict[str, Any]:
+    """Usage objects added up field by field (nested details too); other values are
+    the last request's."""
+    total: dict[str, Any] = {}
+    for usage in usages:
+        for key, value in usage.items():
+            before = total.get(key)
+            if _number(value) and (before is None or _number(before)):
+                total[key] = (before or 0) + value
+            elif isinstance(value, dict) and isinstance(before, dict):
+                total[key] = _summed([before, value])
+            else:
+                total[key] = value
+    return total
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)

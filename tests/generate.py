@@ -40,6 +40,7 @@ COMMANDS = [
     ["bench"],
     ["cmd"],
     ["roles"],
+    ["tools"],
     ["mock-server"],
 ]
 START, END = "<!-- reference:start -->", "<!-- reference:end -->"

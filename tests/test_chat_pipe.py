@@ -158,8 +158,10 @@ def test_json_object_on_success(server: MockServer) -> None:
         "ttft_ms",
         "latency_ms",
         "conversation_id",
+        "tool_runs",
         "error",
     }
+    assert obj["tool_runs"] is None  # no -T: no tools offered
     assert obj["content"] == "json please" and obj["provider"] == "MockProvider"
     assert obj["usage"] == {
         "prompt_tokens": 2,

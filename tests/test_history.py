@@ -126,7 +126,7 @@ def test_context_leaves_out_empty_answers_and_drop_last_undoes(tmp_path: Path) -
             message = history.begin_turn(cid, user, "m")
             history.finish_turn(message, a_turn(answer))
         assert [m["content"] for m in history.context(cid)] == ["a", "A", "b", "c", "C"]
-        assert history.drop_last(cid, ("assistant", "user")) == 2
+        assert history.drop_last(cid) == 2
         assert [m["content"] for m in history.context(cid)] == ["a", "A", "b"]
 
 

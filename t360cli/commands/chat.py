@@ -5,6 +5,7 @@ No ``from __future__ import annotations`` here: Typer resolves every parameter's
 annotation before the first request, and evaluated ones spare it 1.5 ms of parsing.
 """
 
+import functools
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, NamedTuple
@@ -30,6 +31,7 @@ from t360cli.commands.common import (
     TemperatureOption,
     TimeoutOption,
     complete_conversation,
+    complete_server,
     environment,
     make_guard,
     refresh_models,
@@ -131,6 +133,22 @@ def chat(
         bool,
         typer.Option("--dry-run", help="Print the request as JSON with estimates; send nothing."),
     ] = False,
+    tools: Annotated[
+        list[str] | None,
+        typer.Option(
+            "-T",
+            "--tools",
+            help="Offer the tools of this MCP server (repeatable; 'all': every one).",
+            autocompletion=complete_server,
+        ),
+    ] = None,
+    yes: Annotated[
+        bool, typer.Option("-y", "--yes", help="Run the tools the model calls without asking.")
+    ] = False,
+    max_tool_rounds: Annotated[
+        int,
+        typer.Option("--max-tool-rounds", min=1, help="Most rounds of tool calls in one answer."),
+    ] = 10,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     debug: DebugOption = False,
@@ -138,6 +156,7 @@ def chat(
     """Send a prompt and stream the answer; without one on a terminal, start a REPL."""
     env = environment(ctx)
     interactive = not prompt and not files and not attach and env.stdin_isatty and not editor
+    toolbox = None
     try:
         _exclusive(
             ("--system", "--system-file", system is not None, system_file is not None),
@@ -179,6 +198,11 @@ def chat(
             RequestOptions(temperature, max_tokens, options, not no_stream),
         )
         settings, request, chosen = setup(role)
+        if tools:
+            from t360cli.tools import Toolbox, choose
+
+            toolbox = Toolbox(env, choose(setup.table, tools), yes=yes, quiet=quiet)
+            toolbox.start()  # the servers start while the rest is prepared
         message, attached = "", list[Attachment]()
         if not interactive:
             message, attached = _message(
@@ -194,16 +218,22 @@ def chat(
             conversation_id=previous.id if previous else None,
             messages=previous.context if previous else [],
         )
+        session.tools, session.max_tool_rounds = toolbox, max_tool_rounds
         session.guard = make_guard(
             env, settings, setup.table, max_cost=max_cost, ignore_budget=ignore_budget
         )
         if dry_run:
-            _dry_run(env, session, message, setup.table)
+            try:
+                _dry_run(env, session, message, setup.table)
+            finally:
+                session.close()
             return
         if max_cost is not None:
             refresh_models(env, session)  # prices needed: ask /models if the cache is old
-    except T360Error as error:
-        if json_out:
+    except BaseException as error:  # Ctrl-C while stdin is read too: no server left behind
+        if toolbox is not None:
+            toolbox.close()
+        if json_out and isinstance(error, T360Error):
             emit_json(env, Turn.failed(model or "", error))
         raise
     try:
@@ -211,17 +241,27 @@ def chat(
             from t360cli.repl import run_repl  # prompt_toolkit loads only for the REPL
 
             recent = previous.recent if previous else []
-            run_repl(env, session, raw=raw, quiet=quiet, recent=recent, setup=setup, role=chosen)
+            run_repl(
+                env,
+                session,
+                raw=raw,
+                quiet=quiet,
+                recent=recent,
+                setup=setup,
+                role=chosen,
+                yes=yes,
+            )
             return
         code_only = extract or extract_last
-        sink = make_sink(
+        sinks = functools.partial(
+            make_sink,
             env._replace(stdout=env.stderr, stdout_isatty=env.stderr_isatty) if code_only else env,
             json_out=json_out or (code_only and not env.stderr_isatty),
             raw=raw,
             quiet=quiet,
         )
         try:
-            turn = session.ask(message, sink, attached)
+            turn = session.ask(message, sinks, attached)
         except T360Error as error:
             if json_out:
                 emit_json(env, Turn.failed(session.settings.model, error))
@@ -306,6 +346,8 @@ def _dry_run(env: Environment, session: Chat, message: str, table: Mapping[str, 
     from t360cli.modelinfo import lookup
     from t360cli.request import estimate_tokens
 
+    if session.tools is not None:
+        session.tools.ready()  # the tools are part of the request
     payload = session.payload(message)
     refused = None
     if session.guard is not None:

@@ -214,6 +214,20 @@ def complete_role(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     return [(name, role.summary) for name, role in roles.items() if name.startswith(incomplete)]
 
 
+def complete_server(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
+    """MCP server names from the config file (and ``all``), each with its command."""
+    from t360cli.config import read_config
+    from t360cli.tools import configured
+
+    try:
+        servers = configured(read_config(environment(ctx)))
+    except ConfigError:
+        servers = {}
+    found = [("all", "every configured server")]
+    found += [(name, " ".join([s.command, *s.args])) for name, s in servers.items()]
+    return [(name, help) for name, help in found if name.startswith(incomplete)]
+
+
 def complete_conversation(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
     """Recent conversation ids, each with its title as help."""
     from t360cli.history import History

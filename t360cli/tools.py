@@ -1,0 +1,512 @@
+"""Tools from MCP servers: which are configured, what is offered to the model, and how
+a call the model makes is approved, run, shown and answered.
+
+A ``Toolbox`` holds the servers of one run. They start in the background (``start``) while
+the request is prepared or the first message typed; ``ready`` waits for them. ``run``
+takes the tool calls of one answer: each is shown on stderr and approved (``-y``, the
+server's ``auto_approve``, an earlier "always", or a key on the terminal), the approved
+ones run at once, and each call gets a ``ToolRun``: the ``tool`` message sent back and
+the ``tool_runs`` item of ``--json``. Everything a server sends is untrusted: sizes are
+bounded and text is made safe before it is shown.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from .environment import Environment
+from .errors import ConfigError, UsageError
+from .mcp import MCPError, Request, Server, Timeout, Tool
+from .safety import sanitize
+
+#: The longest tool result sent to the model, in characters.
+MAX_RESULT = 100_000
+#: A tool result as shown on stderr: at most this many characters, on one line.
+PREVIEW = 160
+#: Tools offered to the model at most (OpenAI-compatible APIs refuse more).
+MAX_TOOLS = 128
+DEFAULT_TIMEOUT = 60.0
+KEYS = ("command", "args", "env", "cwd", "auto_approve", "timeout")
+DECLINED = "declined by the user"
+CANCELLED = "cancelled by the user (Ctrl-C)"
+CHOICES = "run it? [y]es [n]o [a]lways "
+
+
+class ServerConfig(NamedTuple):
+    """``[mcp_servers.NAME]`` of the config file, checked."""
+
+    name: str
+    command: str
+    args: tuple[str, ...] = ()
+    env: Mapping[str, str] = {}
+    cwd: str | None = None
+    auto_approve: frozenset[str] = frozenset()
+    timeout: float = DEFAULT_TIMEOUT
+
+
+def configured(table: Mapping[str, object]) -> dict[str, ServerConfig]:
+    """Every ``[mcp_servers.NAME]`` of the config file; ConfigError names a bad one."""
+    servers = table.get("mcp_servers") or {}
+    if not isinstance(servers, dict):
+        raise ConfigError("[mcp_servers] in the config file must be a table")
+    return {name: _checked(name, entry) for name, entry in servers.items()}
+
+
+def _checked(name: str, entry: object) -> ServerConfig:
+    where = f"[mcp_servers.{name}]"
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{where} in the config file must be a table")
+    unknown = sorted(set(entry) - set(KEYS))
+    if unknown:
+        raise ConfigError(
+            f"{where} has unknown keys: {', '.join(unknown)}", f"a server takes {', '.join(KEYS)}"
+        )
+
+    def strings(key: str) -> list[str]:
+        value = entry.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where}: {key} must be a list of strings")
+        return value
+
+    command = entry.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise ConfigError(f"{where} needs a command", 'e.g. command = "mcp-server-time"')
+    variables = entry.get("env", {})
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+        raise ConfigError(f"{where}: env must be a table of strings")
+    cwd = entry.get("cwd")
+    if cwd is not None and not (isinstance(cwd, str) and cwd):
+        raise ConfigError(f"{where}: cwd must be a folder's path")
+    timeout = entry.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
+        raise ConfigError(f"{where}: timeout must be a number of seconds above 0")
+    return ServerConfig(
+        name,
+        _home(command),
+        tuple(strings("args")),
+        dict(variables),
+        _home(cwd) if cwd else None,
+        frozenset(strings("auto_approve")),
+        float(min(timeout, 86_400)),
+    )
+
+
+def _home(path: str) -> str:
+    """``~`` expanded; anything else exactly as written (``./server`` stays relative)."""
+    return str(Path(path).expanduser()) if path.startswith("~") else path
+
+
+def choose(table: Mapping[str, object], names: Sequence[str]) -> list[ServerConfig]:
+    """The servers ``-T`` names (``all``: every one), in order, each once."""
+    servers = configured(table)
+    chosen: dict[str, ServerConfig] = {}
+    for name in names:
+        if name == "all":
+            if not servers:
+                raise UsageError(
+                    "-T all: no MCP servers are configured", "add [mcp_servers.NAME] (see README)"
+                )
+            chosen.update(servers)
+        elif name in servers:
+            chosen[name] = servers[name]
+        else:
+            known = ", ".join(sorted(servers)) or "none (add [mcp_servers.NAME])"
+            raise UsageError(f"no MCP server {name!r} in the config file", f"known: {known}")
+    return list(chosen.values())
+
+
+class ToolRun(NamedTuple):
+    """One tool call and what came of it: the ``tool_runs`` item of ``--json``."""
+
+    id: str
+    name: str
+    server: str | None
+    #: The arguments the tool got (the model's text when it is not a JSON object).
+    arguments: object
+    output: str | None
+    error: str | None
+    approved: bool
+    duration_ms: float | None
+
+    def message(self) -> dict[str, Any]:
+        """The ``tool`` message that answers the call."""
+        if self.error is not None:
+            text = self.error if self.error in (DECLINED, CANCELLED) else f"error: {self.error}"
+        else:
+            text = self.output or ""
+        return {"role": "tool", "tool_call_id": self.id, "content": text}
+
+    def as_json(self) -> dict[str, Any]:
+        return self._asdict()
+
+
+class _Started(NamedTuple):
+    server: Server
+    tools: list[Tool]
+
+
+class Toolbox:
+    """The MCP servers of one run (a one-shot or a REPL session) and their tools."""
+
+    def __init__(
+        self, env: Environment, servers: Sequence[ServerConfig], *, yes: bool, quiet: bool
+    ) -> None:
+        self.env = env
+        self.yes = yes
+        self.quiet = quiet
+        self.configs: dict[str, ServerConfig] = {c.name: c for c in servers}
+        self._started: dict[str, _Started] = {}
+        self._failed: dict[str, str] = {}
+        self._threads: dict[str, threading.Thread] = {}
+        self._lock = threading.Lock()
+        #: (server, tool) pairs the user said "always" to in this session.
+        self.always: set[tuple[str, str]] = set()
+        #: The function names offered to the model, each with its server and tool.
+        self.offered: dict[str, tuple[str, Tool]] = {}
+
+    # -- servers -----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start every server not yet started, each in a thread of its own."""
+        for name, config in self.configs.items():
+            if name not in self._threads:
+                thread = threading.Thread(
+                    target=self._launch, args=(config,), name=f"t360-start-{name}", daemon=True
+                )
+                self._threads[name] = thread
+                thread.start()
+
+    def _launch(self, config: ServerConfig) -> None:
+        server = Server(
+            config.name,
+            [config.command, *config.args],
+            environ=server_environment(self.env, config),
+            cwd=config.cwd,
+            log=log_path(self.env, config.name),
+        )
+        try:
+            server.start(config.timeout)
+            tools = server.tools(config.timeout)
+        except MCPError as exc:
+            server.close()
+            with self._lock:
+                self._failed[config.name] = str(exc)
+            return
+        with self._lock:
+            if config.name in self.configs:
+                self._started[config.name] = _Started(server, tools)
+                return
+        server.close()  # removed while it started
+
+    def wait(self) -> dict[str, str]:
+        """Wait for the servers to start; the errors of those that could not."""
+        for thread in list(self._threads.values()):
+            thread.join()
+        with self._lock:
+            return {name: why for name, why in self._failed.items() if name in self.configs}
+
+    def ready(self) -> None:
+        """Wait for the servers; the first that could not start is a ConfigError (and is
+        no longer in use, so that a REPL session goes on without it)."""
+        for name, why in self.wait().items():
+            self.remove(name)
+            raise server_error(self.env, name, why)
+        self._offer()
+
+    def tools(self) -> dict[str, list[Tool]]:
+        """Each started server's tools."""
+        return {name: started.tools for name, started in self._started.items()}
+
+    def add(self, config: ServerConfig) -> None:
+        """Start one more server (the REPL's ``/tools add``); ConfigError if it cannot."""
+        with self._lock:
+            self._failed.pop(config.name, None)
+            self.configs[config.name] = config
+        self._threads.pop(config.name, None)
+        self.start()
+        self._threads[config.name].join()
+        with self._lock:
+            why = self._failed.pop(config.name, None)
+        if why is not None:
+            del self.configs[config.name]
+            raise server_error(self.env, config.name, why)
+        self._offer()
+
+    def remove(self, name: str) -> bool:
+        """Stop a server and stop offering its tools; False if it was not in use."""
+        with self._lock:
+            config = self.configs.pop(name, None)
+            started = self._started.pop(name, None)
+        self._threads.pop(name, None)
+        if started is not None:
+            started.server.close()
+        self._offer()
+        return config is not None
+
+    def close(self) -> None:
+        """Stop every server (at exit, on Ctrl-C, on errors): none is left behind."""
+        for thread in list(self._threads.values()):
+            thread.join()
+        with self._lock:
+            started, self._started = list(self._started.values()), {}
+        closers = [threading.Thread(target=s.server.close, daemon=True) for s in started]
+        for closer in closers:
+            closer.start()
+        for closer in closers:
+            closer.join()
+
+    # -- what the model is offered -------------------------------------------------------------
+
+    def _offer(self) -> None:
+        offered: dict[str, tuple[str, Tool]] = {}
+        for name in self.configs:
+            started = self._started.get(name)
+            for tool in started.tools if started else []:
+                offered[function_name(name, tool.name, offered)] = (name, tool)
+        if len(offered) > MAX_TOOLS:
+            self.env.warn(f"{len(offered)} tools: only the first {MAX_TOOLS} are offered")
+            offered = dict(list(offered.items())[:MAX_TOOLS])
+        self.offered = offered
+
+    def offers(self) -> list[dict[str, Any]]:
+        """The request's ``tools`` field."""
+        return [
+            {
+                "type": "function",
+                "function": {
+                    "name": function,
+                    "description": tool.description[:4096],
+                    "parameters": tool.schema,
+                },
+            }
+            for function, (_, tool) in self.offered.items()
+        ]
+
+    # -- calls --------------------------------------------------------------------------------
+
+    def run(
+        self, calls: Sequence[dict[str, Any]]
+    ) -> tuple[list[ToolRun], KeyboardInterrupt | None]:
+        """Approve and run the tool calls of one answer; their runs in call order, and
+        the Ctrl-C (or SIGTERM) that stopped them, if one did: the calls not done then
+        are cancelled, and say so."""
+        runs: list[ToolRun | None] = [None] * len(calls)
+        under_way: dict[int, tuple[str, Request, float]] = {}
+        stop: KeyboardInterrupt | None = None
+        try:
+            for index, call in enumerate(calls):  # each shown and decided, in order
+                decided = self._decide(call)
+                if isinstance(decided, ToolRun):
+                    runs[index] = decided
+                    continue
+                server, tool, arguments = decided
+                started = time.perf_counter()
+                try:
+                    request = self._started[server].server.call(tool, arguments)
+                except (KeyError, MCPError) as exc:
+                    why = str(exc) if isinstance(exc, MCPError) else "it is not running"
+                    runs[index] = failed = _run(
+                        call, server, approved=True, error=why, since=started
+                    )
+                    self._show_result(failed)
+                    continue
+                under_way[index] = (server, request, started)
+            for index, (server, request, started) in under_way.items():  # all at once
+                left = started + self.configs[server].timeout - time.perf_counter()
+                try:
+                    output, error = result_text(request.result(left))
+                except Timeout:
+                    output, error = None, f"no answer within {self.configs[server].timeout:g} s"
+                except MCPError as exc:
+                    output, error = None, str(exc)
+                ran = _run(calls[index], server, approved=True, output=output, error=error)
+                runs[index] = ran = ran._replace(duration_ms=_since(started))
+                self._show_result(ran)
+        except KeyboardInterrupt as interrupt:
+            stop = interrupt
+            for index, (_, request, _) in under_way.items():
+                if runs[index] is None:
+                    request.cancel("interrupted by the user")
+        done: list[ToolRun] = []
+        for index, call in enumerate(calls):
+            found = runs[index]
+            if found is None:
+                where = under_way[index][0] if index in under_way else None
+                found = _run(call, where, approved=index in under_way, error=CANCELLED)
+            done.append(found)
+        return done, stop
+
+    def _decide(self, call: dict[str, Any]) -> ToolRun | tuple[str, str, dict[str, Any]]:
+        """Show the call and decide: (server, tool, arguments) to run it, or its ToolRun
+        when it will not run (unknown tool, bad arguments, declined)."""
+        function = call["function"]["name"]
+        found = self.offered.get(function)
+        arguments = _arguments(call)
+        label = f"{found[0]}/{found[1].name}" if found else function
+        self._show(f"tool {label} {_compact(arguments)}")
+        if found is None:
+            return _run(call, None, approved=False, error=f"no tool named {function!r}")
+        server, tool = found
+        if not isinstance(arguments, dict):
+            return _run(call, server, approved=False, error="the arguments are not a JSON object")
+        if self.yes or tool.name in self.configs[server].auto_approve:
+            return server, tool.name, arguments
+        if (server, tool.name) in self.always:
+            return server, tool.name, arguments
+        if self.env.stderr_isatty:
+            from .terminal import read_key
+
+            while True:
+                try:
+                    key = read_key(self.env, self.env.style(CHOICES, "1"))
+                except OSError:  # no terminal to read a key from after all
+                    break
+                if key == "y":
+                    return server, tool.name, arguments
+                if key == "a":
+                    self.always.add((server, tool.name))
+                    return server, tool.name, arguments
+                if key in ("n", "q", "\x1b", "\x04", "\n"):
+                    return _run(call, server, approved=False, error=DECLINED)
+                self.env.stderr.write(self.env.shown(f"{key!r} is not a choice") + "\n")
+        self.env.warn(
+            f"declined {label}: no terminal to ask; pass -y, or add {tool.name!r} to"
+            f" auto_approve in [mcp_servers.{server}]"
+        )
+        return _run(call, server, approved=False, error=DECLINED)
+
+    def _show(self, line: str) -> None:
+        if not self.quiet:
+            width = self.env.columns - 1 if self.env.stderr_isatty else 10_000
+            text = sanitize(line)
+            text = text if len(text) <= width else text[: max(1, width - 1)] + "…"
+            self.env.stderr.write(self.env.style(text, "2") + "\n")
+            self.env.stderr.flush()
+
+    def _show_result(self, run: ToolRun) -> None:
+        if run.error is not None:
+            self._show(f"  ↳ error: {' '.join(run.error.split())}")
+            return
+        text = " ".join((run.output or "").split())
+        more = "…" if len(text) > PREVIEW else ""
+        self._show(f"  ↳ {text[:PREVIEW]}{more}")
+        if run.output is not None and run.output.endswith(TRUNCATED_END):
+            self.env.warn(f"the result of {run.name} was cut to {MAX_RESULT:,} characters")
+
+
+TRUNCATED_END = "characters were left out by t360]"
+
+
+def _run(
+    call: dict[str, Any],
+    server: str | None,
+    *,
+    approved: bool,
+    output: str | None = None,
+    error: str | None = None,
+    since: float | None = None,
+) -> ToolRun:
+    return ToolRun(
+        str(call.get("id") or ""),
+        str(call["function"]["name"]),
+        server,
+        _arguments(call),
+        output,
+        error,
+        approved,
+        None if since is None else _since(since),
+    )
+
+
+def _since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+
+
+def _arguments(call: dict[str, Any]) -> object:
+    text = call["function"].get("arguments") or "{}"
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _compact(arguments: object) -> str:
+    if isinstance(arguments, str):
+        return arguments
+    return json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
+
+
+def result_text(result: dict[str, Any]) -> tuple[str, str | None]:
+    """A ``tools/call`` result as text for the model, and the error if the tool failed:
+    text parts joined, structured content as JSON when there is no text, images and
+    resources as a short placeholder; at most MAX_RESULT characters, the cut said."""
+    parts: list[str] = []
+    content = result.get("content")
+    for item in content if isinstance(content, list) else []:
+        if not isinstance(item, dict):
+            continue
+        kind = item.get("type")
+        if kind == "text" and isinstance(item.get("text"), str):
+            parts.append(item["text"])
+        elif kind in ("image", "audio"):
+            data = str(item.get("data") or "")
+            size = len(data) * 3 // 4 - len(data) + len(data.rstrip("="))
+            parts.append(f"[{kind} {str(item.get('mimeType') or '')[:60]}, {size:,} bytes]")
+        elif kind == "resource":
+            inner = item.get("resource")
+            uri = inner.get("uri") if isinstance(inner, dict) else None
+            parts.append(f"[resource {str(uri or '')[:200]}]")
+        elif kind == "resource_link":
+            parts.append(f"[resource link {str(item.get('uri') or '')[:200]}]")
+    structured = result.get("structuredContent")
+    if not any(item for item in parts if not item.startswith("[")) and structured is not None:
+        parts.append(json.dumps(structured, ensure_ascii=False))
+    text = "\n".join(parts)
+    if len(text) > MAX_RESULT:
+        left_out = len(text) - MAX_RESULT
+        text = f"{text[:MAX_RESULT]}\n[{left_out:,} more {TRUNCATED_END}"
+    if result.get("isError") is True:
+        return "", text or "the tool failed"
+    return text, None
+
+
+def function_name(server: str, tool: str, taken: Mapping[str, object]) -> str:
+    """The name a tool is offered under: the characters the API accepts, at most 64,
+    the server's name in front when two servers offer a tool of the same name."""
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", tool)[:64] or "tool"
+    if name in taken:
+        name = re.sub(r"[^A-Za-z0-9_-]", "_", f"{server}_{tool}")[:64]
+    base, number = name[:60], 2
+    while name in taken:
+        name, number = f"{base}_{number}", number + 1
+    return name
+
+
+def server_environment(env: Environment, config: ServerConfig) -> dict[str, str]:
+    """The user's environment for a server: no ``T360_*`` variable and no secret t360
+    knows (the API key), plus the server's ``env``."""
+    secrets = env.secrets
+    kept = {
+        name: value
+        for name, value in env.vars.items()
+        if not name.startswith("T360_") and value not in secrets
+    }
+    return {**kept, **config.env}
+
+
+def log_path(env: Environment, name: str) -> Path:
+    """Where a server's stderr goes: ``mcp/NAME.log`` in the state directory."""
+    return env.paths.state_dir / "mcp" / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".log")
+
+
+def server_error(env: Environment, name: str, why: str) -> ConfigError:
+    return ConfigError(
+        f"MCP server {name!r} cannot start: {env.shown(why)}",
+        f"check [mcp_servers.{name}] in the config file, or its log {log_path(env, name)}",
+    )

@@ -1,0 +1,298 @@
+"""Tools over MCP end to end: offered with -T, approved, run, answered, looped, limited,
+saved, continued; ``t360 tools``; and the mock server's tool-using models. The MCP
+servers are real processes (tests/mcp), the gateway the mock server."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pexpect
+import pytest
+import tomli_w
+
+from t360cli.environment import Environment
+from t360cli.mockserver import MockServer
+from t360cli.tools import MAX_RESULT, ServerConfig, function_name, result_text, server_environment
+from tests.helpers import KEY, chat_env, fake_environment, invoke, open_history, paths, spawn_t360
+from tests.test_mcp import HERE, gone, read_pid
+
+SDK = {"command": sys.executable, "args": [str(HERE / "sdk_server.py")]}
+RAW = {"command": sys.executable, "args": [str(HERE / "raw_server.py")]}
+
+
+def configure(**servers: dict[str, Any]) -> None:
+    path = paths().config_file
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(tomli_w.dumps({"mcp_servers": servers}))
+    path.chmod(0o600)
+
+
+def ask(server: MockServer, *args: str) -> Any:
+    return invoke("chat", *args, env=chat_env(server))
+
+
+def test_a_tool_runs_with_yes_and_the_answer_goes_on(server: MockServer) -> None:
+    configure(test=SDK)
+    result = ask(server, "-T", "test", "-y", "-m", "tool-use:echo", "what?")
+    assert result.code == 0, result.err
+    assert result.out == "Let me check. \nThe tool said: echo: text\n"  # text before kept
+    assert 'tool test/echo {"text":"text"}' in result.err
+    assert "↳ echo: text" in result.err
+    assert "2 requests · 1 tool call" in result.err
+    first, second = server.calls[-2:]
+    offered = [tool["function"]["name"] for tool in first.body["tools"]]
+    assert offered == ["echo", "slow", "fail", "big", "meet", "picture"]
+    called, answer = second.body["messages"][-2:]
+    assert called["content"] == "Let me check. "
+    assert called["tool_calls"][0]["function"] == {"name": "echo", "arguments": '{"text": "text"}'}
+    call_id = called["tool_calls"][0]["id"]
+    assert answer == {"role": "tool", "tool_call_id": call_id, "content": "echo: text"}
+
+
+def test_json_sums_the_requests_and_lists_the_tool_runs(server: MockServer) -> None:
+    configure(test=SDK)
+    result = ask(server, "-T", "test", "-y", "--json", "-m", "tool-use:echo", "q")
+    obj = json.loads(result.out)
+    assert obj["content"] == "Let me check. \n\nThe tool said: echo: text"
+    # 1 prompt + 1 completion token, then 1 + 5: summed over both requests
+    assert obj["usage"]["prompt_tokens"] == 2 and obj["usage"]["completion_tokens"] == 6
+    assert obj["usage"]["total_tokens"] == 8 and obj["usage"]["cost"] == pytest.approx(14e-6)
+    assert obj["finish_reason"] == "stop" and obj["error"] is None
+    (run,) = obj["tool_runs"]
+    assert run["id"] == obj["tool_calls"][0]["id"]
+    assert {k: run[k] for k in ("name", "server", "arguments", "output", "error", "approved")} == {
+        "name": "echo",
+        "server": "test",
+        "arguments": {"text": "text"},
+        "output": "echo: text",
+        "error": None,
+        "approved": True,
+    }
+    assert run["duration_ms"] > 0
+
+
+def test_without_a_terminal_a_call_is_declined_and_the_user_told_how(server: MockServer) -> None:
+    configure(test=SDK)
+    result = ask(server, "-T", "test", "--json", "-m", "tool-use:echo", "q")
+    assert result.code == 0
+    assert (
+        "declined test/echo: no terminal to ask; pass -y, or add 'echo' to auto_approve in"
+        " [mcp_servers.test]" in result.err
+    )
+    obj = json.loads(result.out)
+    assert obj["content"].endswith("The tool said: declined by the user")
+    assert obj["tool_runs"][0]["approved"] is False
+    assert obj["tool_runs"][0]["duration_ms"] is None
+
+
+def test_auto_approve_runs_that_tool_without_yes(server: MockServer) -> None:
+    configure(test={**SDK, "auto_approve": ["echo"]})
+    assert ask(server, "-T", "test", "-m", "tool-use:echo", "q").out.endswith("echo: text\n")
+
+
+def test_a_failing_call_and_a_timeout_are_error_results(server: MockServer) -> None:
+    configure(test={**SDK, "timeout": 1})
+    failed = ask(server, "-T", "test", "-y", "-m", "tool-use:fail", "q")
+    assert failed.code == 0
+    assert "The tool said: error: Error executing tool fail: failed on purpose" in failed.out
+    assert "↳ error: Error executing tool fail" in failed.err
+    slow = ask(server, "-T", "test", "-y", "--json", "-m", "tool-use:slow", "q")
+    run = json.loads(slow.out)["tool_runs"][0]
+    assert run["error"] == "no answer within 1 s" and run["approved"] is True
+    assert run["duration_ms"] >= 1000
+    assert server.calls[-1].body["messages"][-1]["content"] == "error: no answer within 1 s"
+
+
+def test_a_big_result_is_cut_and_an_image_is_a_placeholder(server: MockServer) -> None:
+    configure(test=SDK)
+    big = ask(server, "-T", "test", "-y", "-m", "tool-use:big", "q")
+    sent = server.calls[-1].body["messages"][-1]["content"]
+    assert sent.startswith("x" * MAX_RESULT) and sent.endswith(
+        "[50,000 more characters were left out by t360]"
+    )
+    assert "the result of big was cut to 100,000 characters" in big.err
+    ask(server, "-T", "test", "-y", "-m", "tool-use:picture", "q")
+    assert (
+        server.calls[-1].body["messages"][-1]["content"]
+        == "a caption\n[image image/png, 100 bytes]"
+    )
+
+
+def test_two_calls_run_at_once_and_answer_in_call_order(server: MockServer) -> None:
+    configure(test=SDK)
+    result = ask(server, "-T", "test", "-y", "--json", "-m", "tool-pair:meet", "q")
+    obj = json.loads(result.out)
+    assert [run["output"] for run in obj["tool_runs"]] == ["met", "met"]  # concurrently
+    called = server.calls[-1].body["messages"][-3]
+    answers = server.calls[-1].body["messages"][-2:]
+    assert [a["tool_call_id"] for a in answers] == [c["id"] for c in called["tool_calls"]]
+
+
+def test_the_round_limit_stops_with_exit_6_keeping_the_text(server: MockServer) -> None:
+    configure(test=SDK)
+    result = ask(server, "-T", "test", "-y", "--max-tool-rounds", "2", "-m", "tool-loop", "q")
+    assert result.code == 6
+    assert result.out == "Let me check. \n" * 3
+    assert "the model still called tools after 2 rounds: stopped" in result.err
+    assert len(server.calls) == 3
+    continued = ask(server, "-c", "-m", "echo", "next")  # the unanswered calls left out
+    assert continued.code == 0, continued.err
+
+
+def test_continuing_a_tool_answer_sends_a_valid_order(server: MockServer) -> None:
+    configure(test=SDK)
+    ask(server, "-T", "test", "-y", "-m", "tool-use:echo", "first")
+    result = ask(server, "-c", "-m", "echo", "second")
+    assert result.code == 0, result.err  # the mock refuses (400) a misplaced tool message
+    roles = [m["role"] for m in server.calls[-1].body["messages"]]
+    assert roles == ["user", "assistant", "tool", "assistant", "user"]
+    with open_history() as history:
+        (conversation,) = history.recent()
+        messages = history.messages(conversation.id)
+        assert [m.role for m in messages] == ["user", "assistant", "tool", "assistant"] * 1 + [
+            "user",
+            "assistant",
+        ]
+        rows = history.query("SELECT completion_tokens FROM responses ORDER BY created")
+        assert [row[0] for row in rows] == [6, 1]  # one row per answer, its tokens summed
+    shown = invoke("history", "show", conversation.id).out
+    assert 'called echo({"text": "text"})' in shown and "**Result of echo:**" in shown
+    exported = json.loads(invoke("history", "export", conversation.id, "--format", "json").out)
+    tool = exported["messages"][2]
+    assert tool["tool_call_id"] == exported["messages"][1]["tool_calls"][0]["id"]
+    assert tool["tool_run"]["server"] == "test"
+
+
+def test_without_T_a_tool_call_is_printed_not_run(server: MockServer) -> None:
+    tools = json.dumps([{"type": "function", "function": {"name": "echo", "parameters": {}}}])
+    result = ask(server, "--json", "-o", f"tools={tools}", "-m", "tool-use", "q")
+    obj = json.loads(result.out)
+    assert result.code == 0 and obj["finish_reason"] == "tool_calls"
+    assert obj["tool_runs"] is None and len(server.calls) == 1
+    plain = ask(server, "-o", f"tools={tools}", "-m", "tool-use", "q")
+    assert "tool call: echo({})" in plain.err
+
+
+def test_a_server_that_cannot_start_is_exit_3_and_nothing_is_sent(server: MockServer) -> None:
+    configure(broken={"command": "no-such-mcp-server"})
+    result = ask(server, "-T", "broken", "-m", "echo", "q")
+    assert result.code == 3
+    assert "MCP server 'broken' cannot start: command not found: no-such-mcp-server" in result.err
+    assert not server.calls
+    unknown = ask(server, "-T", "nope", "-m", "echo", "q")
+    assert unknown.code == 2 and "no MCP server 'nope' in the config file" in unknown.err
+
+
+def test_servers_get_the_environment_without_t360_variables(server: MockServer) -> None:
+    configure(raw={**RAW, "env": {"SECRET_SEEN": "from the config"}})
+    result = ask(server, "-T", "all", "-y", "--json", "-m", "tool-use:environment", "q")
+    seen = json.loads(json.loads(result.out)["tool_runs"][0]["output"])
+    assert seen["secret"] == "from the config" and "HOME" in seen["names"]
+    assert not [name for name in seen["names"] if name.startswith("T360_")]
+    env: Environment = fake_environment(vars={"KEEP": "1", "T360_X": "2", "OTHER": KEY})
+    env.secrets.add(KEY)
+    assert server_environment(env, ServerConfig("s", "c", env={"E": "3"})) == {
+        "KEEP": "1",
+        "E": "3",
+    }
+
+
+def test_dry_run_shows_the_tools_offered(server: MockServer) -> None:
+    configure(test=SDK)
+    result = ask(server, "-T", "test", "--dry-run", "-m", "echo", "q")
+    body = json.loads(result.out)["body"]
+    assert [t["function"]["name"] for t in body["tools"]][:2] == ["echo", "slow"]
+
+
+def test_non_streamed_answers_run_tools_too(server: MockServer) -> None:
+    configure(test=SDK)
+    result = ask(server, "-T", "test", "-y", "--no-stream", "-m", "tool-use:echo", "q")
+    assert result.code == 0 and result.out.endswith("The tool said: echo: text\n")
+
+
+def test_tools_lists_each_server_and_one_that_fails(server: MockServer) -> None:
+    configure(test=SDK, broken={"command": "no-such-mcp-server"})
+    result = invoke("tools")
+    assert result.code == 3
+    assert "test\techo\tSay the text back.\n" in result.out  # the description's first line
+    assert "MCP server 'broken' cannot start" in result.err
+    one = json.loads(invoke("tools", "test", "--json").out)
+    assert one["test"]["error"] is None and one["test"]["tools"][0]["name"] == "echo"
+
+
+def test_names_offered_are_valid_and_distinct() -> None:
+    taken: dict[str, object] = {}
+    for server, tool in (("a", "get time"), ("b", "get time"), ("c", "x" * 80), ("a", "ok")):
+        taken[function_name(server, tool, taken)] = None
+    assert list(taken) == ["get_time", "b_get_time", "x" * 64, "ok"]
+
+
+def test_results_join_text_and_use_structured_content_alone() -> None:
+    assert result_text(
+        {"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}
+    ) == ("a\nb", None)
+    assert result_text({"content": [], "structuredContent": {"n": 1}}) == ('{"n": 1}', None)
+    link = {"type": "resource_link", "uri": "file:///x"}
+    assert result_text({"content": [link], "isError": True}) == ("", "[resource link file:///x]")
+
+
+def test_the_mock_refuses_a_tool_message_without_its_call(server: MockServer) -> None:
+    messages = [
+        {"role": "user", "content": "q"},
+        {"role": "tool", "tool_call_id": "c", "content": "r"},
+    ]
+    response = httpx.post(
+        f"{server.url}/chat/completions",
+        json={"model": "echo", "messages": messages},
+        headers={"Authorization": f"Bearer {KEY}"},
+    )
+    assert response.status_code == 400 and "answers no tool call" in response.text
+
+
+# -- on a terminal ---------------------------------------------------------------------
+
+
+def test_approval_in_the_repl_yes_no_always(server: MockServer) -> None:
+    configure(test=SDK)
+    child = spawn_t360("chat", "-T", "test", "-m", "tool-use:echo", env=chat_env(server))
+    child.expect_exact("Ctrl-D to leave")
+    for message, key, said in (("one", "y", "echo: text"), ("two", "n", "declined by the user")):
+        child.sendline(message)
+        child.expect_exact("[y]es [n]o [a]lways")
+        child.send(key)
+        child.expect_exact(f"The tool said: {said}")
+    child.sendline("three")
+    child.expect_exact("[y]es [n]o [a]lways")
+    child.send("a")
+    child.expect_exact("The tool said: echo: text")
+    child.sendline("four")  # "always": no question this time
+    assert child.expect([r"\[y\]es \[n\]o", "The tool said: echo: text"]) == 1
+    child.sendline("/tools")
+    child.expect_exact("test: echo, slow, fail, big, meet, picture")
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_ctrl_c_during_a_tool_cancels_it_exits_130_and_leaves_no_process(
+    server: MockServer, tmp_path: Path
+) -> None:
+    pidfile = tmp_path / "server.pid"
+    configure(test={**SDK, "env": {"MCP_TEST_PIDFILE": str(pidfile)}})
+    child = spawn_t360("chat", "-T", "test", "-y", "-m", "tool-use:slow", "q", env=chat_env(server))
+    child.expect_exact("tool test/slow")
+    pid = read_pid(pidfile)
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert gone(pid)
+    with open_history() as history:
+        (conversation,) = history.recent()
+        tool = [m for m in history.messages(conversation.id) if m.role == "tool"]
+        assert tool[0].content == "cancelled by the user (Ctrl-C)"
