@@ -5,6 +5,7 @@ servers are real processes (tests/mcp), the gateway the mock server."""
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -17,8 +18,18 @@ import tomli_w
 from t360cli.environment import Environment
 from t360cli.mockserver import MockServer
 from t360cli.tools import MAX_RESULT, ServerConfig, function_name, result_text, server_environment
-from tests.helpers import KEY, chat_env, fake_environment, invoke, open_history, paths, spawn_t360
+from tests.helpers import (
+    KEY,
+    chat_env,
+    fake_environment,
+    invoke,
+    open_history,
+    paths,
+    run_t360,
+    spawn_t360,
+)
 from tests.test_mcp import HERE, gone, read_pid
+from tests.test_repl import Session
 
 SDK = {"command": sys.executable, "args": [str(HERE / "sdk_server.py")]}
 RAW = {"command": sys.executable, "args": [str(HERE / "raw_server.py")]}
@@ -39,25 +50,25 @@ def test_a_tool_runs_with_yes_and_the_answer_goes_on(server: MockServer) -> None
     configure(test=SDK)
     result = ask(server, "-T", "test", "-y", "-m", "tool-use:echo", "what?")
     assert result.code == 0, result.err
-    assert result.out == "Let me check. \nThe tool said: echo: text\n"  # text before kept
-    assert 'tool test/echo {"text":"text"}' in result.err
-    assert "↳ echo: text" in result.err
+    assert result.out == "Let me check. \nThe tool said: echo: what?\n"  # text before kept
+    assert 'tool test/echo {"text":"what?"}' in result.err
+    assert "↳ echo: what?" in result.err
     assert "2 requests · 1 tool call" in result.err
     first, second = server.calls[-2:]
     offered = [tool["function"]["name"] for tool in first.body["tools"]]
     assert offered == ["echo", "slow", "fail", "big", "meet", "picture"]
     called, answer = second.body["messages"][-2:]
     assert called["content"] == "Let me check. "
-    assert called["tool_calls"][0]["function"] == {"name": "echo", "arguments": '{"text": "text"}'}
+    assert called["tool_calls"][0]["function"] == {"name": "echo", "arguments": '{"text": "what?"}'}
     call_id = called["tool_calls"][0]["id"]
-    assert answer == {"role": "tool", "tool_call_id": call_id, "content": "echo: text"}
+    assert answer == {"role": "tool", "tool_call_id": call_id, "content": "echo: what?"}
 
 
 def test_json_sums_the_requests_and_lists_the_tool_runs(server: MockServer) -> None:
     configure(test=SDK)
     result = ask(server, "-T", "test", "-y", "--json", "-m", "tool-use:echo", "q")
     obj = json.loads(result.out)
-    assert obj["content"] == "Let me check. \n\nThe tool said: echo: text"
+    assert obj["content"] == "Let me check. \n\nThe tool said: echo: q"
     # 1 prompt + 1 completion token, then 1 + 5: summed over both requests
     assert obj["usage"]["prompt_tokens"] == 2 and obj["usage"]["completion_tokens"] == 6
     assert obj["usage"]["total_tokens"] == 8 and obj["usage"]["cost"] == pytest.approx(14e-6)
@@ -67,8 +78,8 @@ def test_json_sums_the_requests_and_lists_the_tool_runs(server: MockServer) -> N
     assert {k: run[k] for k in ("name", "server", "arguments", "output", "error", "approved")} == {
         "name": "echo",
         "server": "test",
-        "arguments": {"text": "text"},
-        "output": "echo: text",
+        "arguments": {"text": "q"},
+        "output": "echo: q",
         "error": None,
         "approved": True,
     }
@@ -91,7 +102,7 @@ def test_without_a_terminal_a_call_is_declined_and_the_user_told_how(server: Moc
 
 def test_auto_approve_runs_that_tool_without_yes(server: MockServer) -> None:
     configure(test={**SDK, "auto_approve": ["echo"]})
-    assert ask(server, "-T", "test", "-m", "tool-use:echo", "q").out.endswith("echo: text\n")
+    assert ask(server, "-T", "test", "-m", "tool-use:echo", "q").out.endswith("echo: q\n")
 
 
 def test_a_failing_call_and_a_timeout_are_error_results(server: MockServer) -> None:
@@ -160,7 +171,7 @@ def test_continuing_a_tool_answer_sends_a_valid_order(server: MockServer) -> Non
         rows = history.query("SELECT completion_tokens FROM responses ORDER BY created")
         assert [row[0] for row in rows] == [6, 1]  # one row per answer, its tokens summed
     shown = invoke("history", "show", conversation.id).out
-    assert 'called echo({"text": "text"})' in shown and "**Result of echo:**" in shown
+    assert 'called echo({"text": "first"})' in shown and "**Result of echo:**" in shown
     exported = json.loads(invoke("history", "export", conversation.id, "--format", "json").out)
     tool = exported["messages"][2]
     assert tool["tool_call_id"] == exported["messages"][1]["tool_calls"][0]["id"]
@@ -211,7 +222,7 @@ def test_dry_run_shows_the_tools_offered(server: MockServer) -> None:
 def test_non_streamed_answers_run_tools_too(server: MockServer) -> None:
     configure(test=SDK)
     result = ask(server, "-T", "test", "-y", "--no-stream", "-m", "tool-use:echo", "q")
-    assert result.code == 0 and result.out.endswith("The tool said: echo: text\n")
+    assert result.code == 0 and result.out.endswith("The tool said: echo: q\n")
 
 
 def test_tools_lists_each_server_and_one_that_fails(server: MockServer) -> None:
@@ -256,11 +267,12 @@ def test_the_mock_refuses_a_tool_message_without_its_call(server: MockServer) ->
 # -- on a terminal ---------------------------------------------------------------------
 
 
-def test_approval_in_the_repl_yes_no_always(server: MockServer) -> None:
-    configure(test=SDK)
-    child = spawn_t360("chat", "-T", "test", "-m", "tool-use:echo", env=chat_env(server))
-    child.expect_exact("Ctrl-D to leave")
-    for message, key, said in (("one", "y", "echo: text"), ("two", "n", "declined by the user")):
+def test_approval_in_the_repl_yes_no_always(server: MockServer, tmp_path: Path) -> None:
+    started = tmp_path / "started"
+    configure(test={**SDK, "env": {"MCP_TEST_STARTED": str(started)}})
+    session = Session(server, "-T", "test", "-m", "tool-use:echo")
+    child = session.child
+    for message, key, said in (("one", "y", "echo: one"), ("two", "n", "declined by the user")):
         child.sendline(message)
         child.expect_exact("[y]es [n]o [a]lways")
         child.send(key)
@@ -268,25 +280,32 @@ def test_approval_in_the_repl_yes_no_always(server: MockServer) -> None:
     child.sendline("three")
     child.expect_exact("[y]es [n]o [a]lways")
     child.send("a")
-    child.expect_exact("The tool said: echo: text")
+    child.expect_exact("The tool said: echo: three")
     child.sendline("four")  # "always": no question this time
-    assert child.expect([r"\[y\]es \[n\]o", "The tool said: echo: text"]) == 1
-    child.sendline("/tools")
-    child.expect_exact("test: echo, slow, fail, big, meet, picture")
-    child.sendeof()
-    child.expect(pexpect.EOF)
-    child.close()
-    assert child.exitstatus == 0
+    assert child.expect([r"\[y\]es \[n\]o", "The tool said: echo: four"]) == 1
+    session.send("/tools", "test: echo, slow, fail, big, meet, picture")
+    session.send("/model tool-use:slow")
+    child.sendline("five")
+    child.expect_exact("[y]es [n]o [a]lways")
+    child.send("y")
+    read_pid(started)  # waits until the call runs
+    child.sendintr()  # cancels the call and ends this turn only
+    child.expect_exact("interrupted")
+    session.send("/model echo")
+    session.send("six is answered", "six is answered")
+    session.send("/tools remove test", "no tools offered")
+    assert session.leave() == 0
 
 
 def test_ctrl_c_during_a_tool_cancels_it_exits_130_and_leaves_no_process(
     server: MockServer, tmp_path: Path
 ) -> None:
-    pidfile = tmp_path / "server.pid"
-    configure(test={**SDK, "env": {"MCP_TEST_PIDFILE": str(pidfile)}})
+    pidfile, started = tmp_path / "server.pid", tmp_path / "started"
+    environ = {"MCP_TEST_PIDFILE": str(pidfile), "MCP_TEST_STARTED": str(started)}
+    configure(test={**SDK, "env": environ})
     child = spawn_t360("chat", "-T", "test", "-y", "-m", "tool-use:slow", "q", env=chat_env(server))
-    child.expect_exact("tool test/slow")
-    pid = read_pid(pidfile)
+    pid = int(read_pid(pidfile))
+    read_pid(started)  # the call is running
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
@@ -296,3 +315,30 @@ def test_ctrl_c_during_a_tool_cancels_it_exits_130_and_leaves_no_process(
         (conversation,) = history.recent()
         tool = [m for m in history.messages(conversation.id) if m.role == "tool"]
         assert tool[0].content == "cancelled by the user (Ctrl-C)"
+
+
+def mcp_server_time() -> str:
+    found = shutil.which("mcp-server-time") or str(Path(sys.executable).parent / "mcp-server-time")
+    if not Path(found).exists():
+        pytest.skip("mcp-server-time is not installed")
+    return found
+
+
+def test_the_reference_server_configured_as_the_readme_shows_in_real_pipes(
+    server: MockServer,
+) -> None:
+    configure(
+        time={
+            "command": mcp_server_time(),
+            "args": ["--local-timezone", "Europe/Paris"],
+            "auto_approve": ["get_current_time"],
+        }
+    )
+    env = chat_env(server)
+    result = run_t360("chat", "-T", "time", "-m", "tool-use", "Asia/Tokyo", env=env)
+    assert result.code == 0, result.err
+    assert '"timezone": "Asia/Tokyo"' in result.out and "+09:00" in result.out
+    convert = run_t360("chat", "-T", "time", "--json", "-m", "tool-use:convert_time", "x", env=env)
+    assert json.loads(convert.stdout)["tool_runs"][0]["error"] == "declined by the user"
+    allowed = run_t360("chat", "-T", "time", "-y", "-m", "tool-use:convert_time", "x", env=env)
+    assert allowed.code == 0 and "The tool said: error:" in allowed.out  # "x" is no timezone

@@ -152,14 +152,14 @@ def _results(server: Server) -> list[str]:
 
 
 def _calling(model: str, prompt: str, tools: list[tuple[str, object]], turn: int) -> Reply:
-    """Some text, then a call of each tool (arguments sampled from its schema), streamed
-    in fragments, finish_reason tool_calls."""
+    """Some text, then a call of each tool (arguments sampled from its schema, the
+    prompt for every string), streamed in fragments, finish_reason tool_calls."""
     steps: list[Step] = [
         sse(chunk(model, content=None)),
         sse(chunk(model, content="Let me check. ")),
     ]
     for index, (name, schema) in enumerate(tools):
-        arguments = json.dumps(_sample(schema) or {})
+        arguments = json.dumps(_sample(schema, prompt or "text") or {})
         head = {"index": index, "id": f"call_{turn}_{index}", "type": "function"}
         steps.append(sse(chunk(model, tool_calls=[{**head, "function": {"name": name}}])))
         for cut in range(0, len(arguments), 7):
@@ -486,17 +486,17 @@ def _bad_gzip(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(headers={"Content-Encoding": "gzip"}, steps=[b"data: not gzip at all\n\n"])
 
 
-def _sample(schema: object) -> object:
-    """A value that matches a (simple) JSON Schema."""
+def _sample(schema: object, text: str = "text") -> object:
+    """A value that matches a (simple) JSON Schema, ``text`` for its strings."""
     if not isinstance(schema, dict):
         return None
     kind = schema.get("type")
     if kind == "object":
         properties = schema.get("properties") or {}
-        return {name: _sample(sub) for name, sub in properties.items()}
+        return {name: _sample(sub, text) for name, sub in properties.items()}
     if kind == "array":
-        return [_sample(schema.get("items"))]
-    return {"string": "text", "integer": 42, "number": 1.5, "boolean": True}.get(str(kind))
+        return [_sample(schema.get("items"), text)]
+    return {"string": text, "integer": 42, "number": 1.5, "boolean": True}.get(str(kind))
 
 
 @scenario("json-answer", "answers JSON matching response_format's schema, in small fragments")

@@ -1,5 +1,6 @@
 """An MCP server built with the official SDK (stdio), the reference t360's client is
-tested against. Its pid goes to the file named by $MCP_TEST_PIDFILE, if set.
+tested against. Its pid goes to the file named by $MCP_TEST_PIDFILE, and ``slow`` writes
+$MCP_TEST_STARTED when it starts, if they are set.
 
 Tools: echo, slow (for timeouts and Ctrl-C), fail, big (a result over the cap),
 meet (answers "met" only when two calls run at the same time), picture (an image).
@@ -34,6 +35,8 @@ def echo(text: str) -> str:
 @app.tool()
 async def slow(seconds: int) -> str:
     """Wait that many seconds, then answer."""
+    if os.environ.get("MCP_TEST_STARTED"):  # the tests wait for this before Ctrl-C
+        Path(os.environ["MCP_TEST_STARTED"]).write_text("slow")
     await asyncio.sleep(seconds)
     return "slept"
 
