@@ -96,20 +96,31 @@ class Server:
         self._next = 0
         self._gone: str | None = None  # why the server can no longer answer
         self._reader: threading.Thread | None = None
+        self._life = threading.Lock()  # starting and closing, one at a time
+        self._closed = False
 
     # -- life ------------------------------------------------------------------------------
 
     def start(self, timeout: float) -> None:
-        """Start the server and shake hands; MCPError says why it could not."""
-        self.log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with contextlib.suppress(OSError):
-            if self.log.stat().st_size > MAX_LOG:
-                self.log.unlink()
-        with self.log.open("ab") as log:
+        """Start the server and shake hands; MCPError says why it could not. A ``close``
+        from another thread meanwhile stops it (the start then fails)."""
+        if self.cwd is not None and not Path(self.cwd).is_dir():
+            raise MCPError(f"its cwd {self.cwd} is not a folder")
+        try:
+            self.log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            with contextlib.suppress(OSError):
+                if self.log.stat().st_size > MAX_LOG:
+                    self.log.unlink()
+            log = self.log.open("ab")
+        except OSError as exc:
+            raise MCPError(f"cannot write its log {self.log}: {exc.strerror or exc}") from None
+        with log, self._life:
+            if self._closed:
+                raise MCPError("it was stopped")
             log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {self.argv!r}\n".encode())
             log.flush()
             try:
-                self._process = subprocess.Popen(
+                self._process = process = subprocess.Popen(
                     self.argv,
                     stdin=subprocess.PIPE,
                     stdout=subprocess.PIPE,
@@ -123,7 +134,7 @@ class Server:
             except OSError as exc:
                 raise MCPError(f"cannot run {self.argv[0]}: {exc.strerror or exc}") from None
         self._reader = threading.Thread(
-            target=self._read, name=f"t360-mcp-{self.name}", daemon=True
+            target=self._read, args=(process,), name=f"t360-mcp-{self.name}", daemon=True
         )
         self._reader.start()
         try:
@@ -155,7 +166,9 @@ class Server:
 
     def close(self) -> None:
         """End the server and whatever it started; waits at most about 2 s."""
-        process = self._process
+        with self._life:
+            self._closed = True
+            process, self._process = self._process, None
         if process is None:
             return
         self._fail_all("it was stopped")
@@ -179,7 +192,6 @@ class Server:
             with contextlib.suppress(OSError):
                 if stream is not None:
                     stream.close()
-        self._process = None
 
     @staticmethod
     def _signal(process: subprocess.Popen[bytes], which: int) -> None:
@@ -260,9 +272,8 @@ class Server:
 
     # -- the reader thread -------------------------------------------------------------------
 
-    def _read(self) -> None:
-        process = self._process
-        assert process is not None and process.stdout is not None
+    def _read(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stdout is not None
         stdout: IO[bytes] = process.stdout
         while True:
             try:
@@ -313,7 +324,7 @@ class Server:
         except subprocess.TimeoutExpired:
             return "it closed its output"
         how = f"signal {-status}" if status < 0 else f"status {status}"
-        return f"it exited ({how}); see {self.log}"
+        return f"it exited ({how})"
 
     def _fail_all(self, why: str) -> None:
         with self._lock:

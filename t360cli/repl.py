@@ -29,7 +29,7 @@ from . import units
 from .attachments import Attachment, text_of
 from .config import Settings
 from .environment import Environment
-from .errors import ConfigError, GuardError, T360Error
+from .errors import ConfigError, GuardError, T360Error, Terminated
 from .report import make_sink, report_turn
 from .request import RequestOptions
 from .roles import Role
@@ -116,6 +116,11 @@ class Repl:
         except (GuardError, ConfigError) as exc:  # nothing was sent; the session goes on
             self.env.error(exc.line())
             self.pending = attached
+            return
+        except KeyboardInterrupt as stop:  # while the tool servers started: nothing sent
+            self.say("interrupted before anything was sent")
+            self.pending = attached
+            self.running = not isinstance(stop, Terminated)
             return
         self.last_attached = attached
         self.active = time.monotonic()

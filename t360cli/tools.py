@@ -146,11 +146,6 @@ class ToolRun(NamedTuple):
         return self._asdict()
 
 
-class _Started(NamedTuple):
-    server: Server
-    tools: list[Tool]
-
-
 class Toolbox:
     """The MCP servers of one run (a one-shot or a REPL session) and their tools."""
 
@@ -161,7 +156,9 @@ class Toolbox:
         self.yes = yes
         self.quiet = quiet
         self.configs: dict[str, ServerConfig] = {c.name: c for c in servers}
-        self._started: dict[str, _Started] = {}
+        #: Every server launched, started or still starting (``close`` stops them all).
+        self._servers: dict[str, Server] = {}
+        self._tools: dict[str, list[Tool]] = {}  # of those that started
         self._failed: dict[str, str] = {}
         self._threads: dict[str, threading.Thread] = {}
         self._lock = threading.Lock()
@@ -175,21 +172,23 @@ class Toolbox:
     def start(self) -> None:
         """Start every server not yet started, each in a thread of its own."""
         for name, config in self.configs.items():
-            if name not in self._threads:
-                thread = threading.Thread(
-                    target=self._launch, args=(config,), name=f"t360-start-{name}", daemon=True
-                )
-                self._threads[name] = thread
-                thread.start()
+            if name in self._threads:
+                continue
+            server = Server(
+                config.name,
+                [config.command, *config.args],
+                environ=server_environment(self.env, config),
+                cwd=config.cwd,
+                log=log_path(self.env, config.name),
+            )
+            self._servers[name] = server
+            thread = threading.Thread(
+                target=self._launch, args=(server, config), name=f"t360-start-{name}", daemon=True
+            )
+            self._threads[name] = thread
+            thread.start()
 
-    def _launch(self, config: ServerConfig) -> None:
-        server = Server(
-            config.name,
-            [config.command, *config.args],
-            environ=server_environment(self.env, config),
-            cwd=config.cwd,
-            log=log_path(self.env, config.name),
-        )
+    def _launch(self, server: Server, config: ServerConfig) -> None:
         try:
             server.start(config.timeout)
             tools = server.tools(config.timeout)
@@ -199,10 +198,7 @@ class Toolbox:
                 self._failed[config.name] = str(exc)
             return
         with self._lock:
-            if config.name in self.configs:
-                self._started[config.name] = _Started(server, tools)
-                return
-        server.close()  # removed while it started
+            self._tools[config.name] = tools
 
     def wait(self) -> dict[str, str]:
         """Wait for the servers to start; the errors of those that could not."""
@@ -220,54 +216,58 @@ class Toolbox:
         self._offer()
 
     def tools(self) -> dict[str, list[Tool]]:
-        """Each started server's tools."""
-        return {name: started.tools for name, started in self._started.items()}
+        """Each started server's tools, in the order the servers were configured."""
+        with self._lock:
+            return {name: self._tools[name] for name in self.configs if name in self._tools}
 
     def add(self, config: ServerConfig) -> None:
         """Start one more server (the REPL's ``/tools add``); ConfigError if it cannot."""
-        with self._lock:
-            self._failed.pop(config.name, None)
-            self.configs[config.name] = config
-        self._threads.pop(config.name, None)
+        if config.name in self.configs:
+            return  # in use already
+        self.configs[config.name] = config
         self.start()
         self._threads[config.name].join()
         with self._lock:
-            why = self._failed.pop(config.name, None)
+            why = self._failed.get(config.name)
         if why is not None:
-            del self.configs[config.name]
+            self.remove(config.name)
             raise server_error(self.env, config.name, why)
         self._offer()
 
     def remove(self, name: str) -> bool:
         """Stop a server and stop offering its tools; False if it was not in use."""
+        config = self.configs.pop(name, None)
+        server = self._servers.pop(name, None)
+        if server is not None:
+            server.close()
+        thread = self._threads.pop(name, None)
+        if thread is not None:
+            thread.join()
         with self._lock:
-            config = self.configs.pop(name, None)
-            started = self._started.pop(name, None)
-        self._threads.pop(name, None)
-        if started is not None:
-            started.server.close()
+            self._tools.pop(name, None)
+            self._failed.pop(name, None)
         self._offer()
         return config is not None
 
     def close(self) -> None:
-        """Stop every server (at exit, on Ctrl-C, on errors): none is left behind."""
-        for thread in list(self._threads.values()):
-            thread.join()
-        with self._lock:
-            started, self._started = list(self._started.values()), {}
-        closers = [threading.Thread(target=s.server.close, daemon=True) for s in started]
+        """Stop every server, started or still starting (at exit, on Ctrl-C, on errors):
+        none is left behind. They are stopped side by side."""
+        servers, self._servers = list(self._servers.values()), {}
+        closers = [threading.Thread(target=server.close, daemon=True) for server in servers]
         for closer in closers:
             closer.start()
-        for closer in closers:
+        for closer in [*closers, *self._threads.values()]:
             closer.join()
+        self._threads = {}
+        with self._lock:
+            self._tools = {}
 
     # -- what the model is offered -------------------------------------------------------------
 
     def _offer(self) -> None:
         offered: dict[str, tuple[str, Tool]] = {}
-        for name in self.configs:
-            started = self._started.get(name)
-            for tool in started.tools if started else []:
+        for name, tools in self.tools().items():
+            for tool in tools:
                 offered[function_name(name, tool.name, offered)] = (name, tool)
         if len(offered) > MAX_TOOLS:
             self.env.warn(f"{len(offered)} tools: only the first {MAX_TOOLS} are offered")
@@ -308,7 +308,7 @@ class Toolbox:
                 server, tool, arguments = decided
                 started = time.perf_counter()
                 try:
-                    request = self._started[server].server.call(tool, arguments)
+                    request = self._servers[server].call(tool, arguments)
                 except (KeyError, MCPError) as exc:
                     why = str(exc) if isinstance(exc, MCPError) else "it is not running"
                     runs[index] = failed = _run(

@@ -5,6 +5,7 @@ servers are real processes (tests/mcp), the gateway the mock server."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -342,3 +343,44 @@ def test_the_reference_server_configured_as_the_readme_shows_in_real_pipes(
     assert json.loads(convert.stdout)["tool_runs"][0]["error"] == "declined by the user"
     allowed = run_t360("chat", "-T", "time", "-y", "-m", "tool-use:convert_time", "x", env=env)
     assert allowed.code == 0 and "The tool said: error:" in allowed.out  # "x" is no timezone
+
+
+def test_closing_stops_a_server_that_is_still_starting(tmp_path: Path) -> None:
+    import time
+
+    from t360cli.tools import Toolbox, configured
+
+    pidfile = tmp_path / "pid"
+    args = [*RAW["args"], "--slow-start", "--pidfile", str(pidfile)]
+    configure(slow={**RAW, "args": args})
+    from t360cli.config import read_config
+
+    env = fake_environment(vars=dict(os.environ))
+    toolbox = Toolbox(env, list(configured(read_config(env)).values()), yes=False, quiet=True)
+    toolbox.start()
+    pid = int(read_pid(pidfile))
+    began = time.monotonic()
+    toolbox.close()  # not after its 60 s initialize
+    assert time.monotonic() - began < 20
+    assert gone(pid)
+
+
+def test_a_bad_server_entry_is_a_configuration_error(server: MockServer) -> None:
+    configure(test={**SDK, "timeout": "soon"})
+    result = ask(server, "-T", "test", "-m", "echo", "q")
+    assert result.code == 3
+    assert "[mcp_servers.test]: timeout must be a number of seconds above 0" in result.err
+    configure(test={**SDK, "autoapprove": ["echo"]})
+    result = ask(server, "-T", "test", "-m", "echo", "q")
+    assert result.code == 3 and "[mcp_servers.test] has unknown keys: autoapprove" in result.err
+
+
+def test_ctrl_c_at_the_question_runs_nothing_and_exits_130(server: MockServer) -> None:
+    configure(test=SDK)
+    child = spawn_t360("chat", "-T", "test", "-m", "tool-use:echo", "q", env=chat_env(server))
+    child.expect_exact("[y]es [n]o [a]lways")
+    child.sendintr()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert len(server.calls) == 1  # the model was not asked again

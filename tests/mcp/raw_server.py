@@ -1,6 +1,7 @@
 """An MCP server written by hand, for what the SDK server never does.
 
     raw_server.py [--version V] [--pages N] [--stubborn] [--child PIDFILE] [--exit-at-start]
+                  [--slow-start] [--pidfile PIDFILE]
 
 Before answering ``initialize`` it asks the client ``roots/list`` (an unsupported
 request) and ``ping``, sends a notification and a line that is not JSON. ``tools/list``
@@ -27,9 +28,13 @@ parser.add_argument("--pages", type=int, default=3)
 parser.add_argument("--stubborn", action="store_true")
 parser.add_argument("--child")
 parser.add_argument("--exit-at-start", action="store_true")
+parser.add_argument("--slow-start", action="store_true", help="answer initialize after 60 s")
+parser.add_argument("--pidfile")
 options = parser.parse_args()
 
 print("raw server starting", file=sys.stderr, flush=True)
+if options.pidfile:
+    Path(options.pidfile).write_text(str(os.getpid()))
 if options.exit_at_start:
     sys.exit(7)
 if options.stubborn:
@@ -52,6 +57,8 @@ for line in sys.stdin:
         replies[str(number)] = message.get("result", message.get("error"))
         continue
     if method == "initialize":
+        if options.slow_start:
+            time.sleep(60)
         send({"jsonrpc": "2.0", "id": "s1", "method": "roots/list"})
         send({"jsonrpc": "2.0", "id": "s2", "method": "ping"})
         send({"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": "hi"}})
