@@ -249,11 +249,11 @@ class Turn(NamedTuple):
             parts = [(p, t) for p, t in parts if "n/a" not in t]
         if self.retries:
             parts.append((4, f"{self.retries} {'retry' if self.retries == 1 else 'retries'}"))
-        if self.requests > 1:
-            parts.append((4, f"{self.requests} requests"))
+        if self.requests > 1:  # kept before speed and provider on a narrow screen
+            parts.append((6, f"{self.requests} requests"))
         if self.tool_runs:
             calls = len(self.tool_runs)
-            parts.append((4, f"{calls} tool call{'' if calls == 1 else 's'}"))
+            parts.append((6, f"{calls} tool call{'' if calls == 1 else 's'}"))
         parts += [(4, text) for text in extra]
         if self.interrupted:
             parts.append((10, "interrupted"))

@@ -89,3 +89,28 @@ def test_recorder_measures_ttft_from_the_last_sent_and_ignores_role_only_chunks(
         {"name": "g", "arguments": "{}"},
     ]
     assert result.finish_reason == "tool_calls" and result.tokens("completion_tokens") == 3
+
+
+def test_an_answer_of_several_requests_sums_them() -> None:
+    from t360cli.stats import combine
+
+    first = turn(content="Let me check.", finish_reason="tool_calls", ttft=0.2, latency=0.5)
+    second = turn(content="", usage=None, ttft=0.3, latency=0.4)
+    third = turn(content="It is noon.", provider="Other", ttft=0.25, latency=0.9)
+    runs = [{"id": "a"}, {"id": "b"}]
+    answer = combine([first, second, third], 2.5, runs)
+    assert answer.content == "Let me check.\n\nIt is noon."
+    assert answer.usage == {  # the request without usage adds nothing
+        "prompt_tokens": 24,
+        "completion_tokens": 90,
+        "total_tokens": 114,
+        "cost": 0.000246,
+        "cost_details": {"upstream": 0.0002},
+    }
+    assert answer.ttft == 0.2 and answer.latency == 2.5 and answer.provider == "Other"
+    assert answer.requests == 3 and answer.as_json()["tool_runs"] == runs
+    assert answer.footer().endswith("finish stop · 3 requests · 2 tool calls")
+    narrow = answer.footer(width=60)
+    assert "2 tool calls" in narrow and "Other" not in narrow  # before the provider
+    alone = turn()
+    assert combine([alone], 9.0, None) is alone  # one request, no tools: as it was
