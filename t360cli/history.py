@@ -664,11 +664,21 @@ class History:
             f"`{conversation.id}` · {conversation.model} · "
             + time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created)),
             conversation.system,
-            [
-                Exchange(m.role, m.content, m.served_model or m.model, m.partial, _note(m))
-                for m in self.messages(conversation_id)
-            ],
+            _exchanges(self.messages(conversation_id)),
         )
+
+
+def _exchanges(messages: list[Message]) -> list[Exchange]:
+    """Messages as a transcript shows them; an answer's text before its tool calls is
+    labelled with the model of the answer (its metrics live on the answer's last message)."""
+    found: list[Exchange] = []
+    answering = None  # the model of the answer being walked back through
+    for m in reversed(messages):
+        own = m.served_model or m.model
+        answering = None if m.role == "user" else own or answering
+        model = own or (answering if m.role == "assistant" else None)
+        found.append(Exchange(m.role, m.content, model, m.partial, _note(m)))
+    return found[::-1]
 
 
 def _json(text: str | None) -> Any:

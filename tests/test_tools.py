@@ -173,6 +173,7 @@ def test_continuing_a_tool_answer_sends_a_valid_order(server: MockServer) -> Non
         assert [row[0] for row in rows] == [6, 1]  # one row per answer, its tokens summed
     shown = invoke("history", "show", conversation.id).out
     assert 'called echo({"text": "first"})' in shown and "**Result of echo:**" in shown
+    assert "## Assistant" not in shown and shown.count("## tool-use:echo") == 2
     exported = json.loads(invoke("history", "export", conversation.id, "--format", "json").out)
     tool = exported["messages"][2]
     assert tool["tool_call_id"] == exported["messages"][1]["tool_calls"][0]["id"]
