@@ -148,9 +148,17 @@ def test_close_ends_a_stubborn_server_and_what_it_started(tmp_path: Path) -> Non
     assert gone(pid) and gone(child)
 
 
-@pytest.mark.skipif(shutil.which("mcp-server-time") is None, reason="mcp-server-time missing")
+def mcp_server_time() -> str:
+    """The reference server's command: beside this interpreter when not on PATH (CI runs
+    the venv's python without activating it)."""
+    found = shutil.which("mcp-server-time") or str(Path(sys.executable).parent / "mcp-server-time")
+    if not Path(found).exists():
+        pytest.skip("mcp-server-time is not installed")
+    return found
+
+
 def test_the_reference_server_from_pypi(tmp_path: Path) -> None:
-    server = make(tmp_path, [str(shutil.which("mcp-server-time"))])
+    server = make(tmp_path, [mcp_server_time()])
     try:
         server.start(60)
         assert {"get_current_time", "convert_time"} <= {t.name for t in server.tools(10)}

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from tests.helpers import (
     run_t360,
     spawn_t360,
 )
-from tests.test_mcp import HERE, gone, read_pid
+from tests.test_mcp import HERE, gone, mcp_server_time, read_pid
 from tests.test_repl import Session
 
 SDK = {"command": sys.executable, "args": [str(HERE / "sdk_server.py")]}
@@ -317,13 +316,6 @@ def test_ctrl_c_during_a_tool_cancels_it_exits_130_and_leaves_no_process(
         (conversation,) = history.recent()
         tool = [m for m in history.messages(conversation.id) if m.role == "tool"]
         assert tool[0].content == "cancelled by the user (Ctrl-C)"
-
-
-def mcp_server_time() -> str:
-    found = shutil.which("mcp-server-time") or str(Path(sys.executable).parent / "mcp-server-time")
-    if not Path(found).exists():
-        pytest.skip("mcp-server-time is not installed")
-    return found
 
 
 def test_the_reference_server_configured_as_the_readme_shows_in_real_pipes(
