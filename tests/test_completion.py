@@ -88,3 +88,13 @@ def test_fish_completes(server: MockServer, with_history: str) -> None:
     assert complete("t360 config get mo") == ["model"]
     assert "echo" in complete("t360 chat -m ec")
     assert complete(f"t360 history export {with_history[:4]}") == [with_history]
+
+
+def test_bash_completes_mcp_server_names(server: MockServer) -> None:
+    from tests.test_tools import SDK, configure
+
+    configure(time=SDK, test=SDK)
+    env = shell_env(server)
+    assert bash_complete("t360 chat -T t", env) == ["time", "test"]
+    assert bash_complete("t360 chat -T a", env) == ["all"]
+    assert bash_complete("t360 tools te", env) == ["test"]
