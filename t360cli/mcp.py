@@ -222,7 +222,9 @@ class Server:
 
     def call(self, tool: str, arguments: dict[str, Any]) -> Request:
         """``tools/call``, under way: its ``result`` is the call's result object."""
-        return self.begin("tools/call", {"name": tool, "arguments": arguments})
+        request = self.begin("tools/call", {"name": tool, "arguments": arguments})
+        request.tool = tool
+        return request
 
     def ping(self, timeout: float) -> None:
         self.request("ping", None, timeout)
@@ -340,6 +342,8 @@ class Request:
     def __init__(self, server: Server, method: str) -> None:
         self.server = server
         self.method = method
+        #: The tool a ``tools/call`` calls.
+        self.tool = ""
         self.number = 0
         self.pending = _Pending()
 

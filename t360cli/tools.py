@@ -296,6 +296,9 @@ class Toolbox:
         """Approve and run the tool calls of one answer; their runs in call order, and
         the Ctrl-C (or SIGTERM) that stopped them, if one did: the calls not done then
         are cancelled, and say so."""
+        from .terminal import Spinner
+
+        spinner = Spinner(self.env, show=not self.quiet)  # on a terminal, after 0.25 s
         runs: list[ToolRun | None] = [None] * len(calls)
         under_way: dict[int, tuple[str, Request, float]] = {}
         stop: KeyboardInterrupt | None = None
@@ -319,12 +322,15 @@ class Toolbox:
                 under_way[index] = (server, request, started)
             for index, (server, request, started) in under_way.items():  # all at once
                 left = started + self.configs[server].timeout - time.perf_counter()
+                spinner.start(sanitize(f"running {server}/{request.tool}"))
                 try:
                     output, error = result_text(request.result(left))
                 except Timeout:
                     output, error = None, f"no answer within {self.configs[server].timeout:g} s"
                 except MCPError as exc:
                     output, error = None, str(exc)
+                finally:
+                    spinner.stop()
                 ran = _run(calls[index], server, approved=True, output=output, error=error)
                 runs[index] = ran = ran._replace(duration_ms=_since(started))
                 self._show_result(ran)

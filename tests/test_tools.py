@@ -307,6 +307,7 @@ def test_ctrl_c_during_a_tool_cancels_it_exits_130_and_leaves_no_process(
     child = spawn_t360("chat", "-T", "test", "-y", "-m", "tool-use:slow", "q", env=chat_env(server))
     pid = int(read_pid(pidfile))
     read_pid(started)  # the call is running
+    child.expect_exact("running test/slow")  # the spinner, on a terminal
     child.sendintr()
     child.expect(pexpect.EOF)
     child.close()
