@@ -378,3 +378,17 @@ def test_ctrl_c_at_the_question_runs_nothing_and_exits_130(server: MockServer) -
     child.close()
     assert child.exitstatus == 130
     assert len(server.calls) == 1  # the model was not asked again
+
+
+def test_escapes_from_a_server_never_reach_the_terminal(server: MockServer) -> None:
+    configure(raw={**RAW, "args": [*RAW["args"], "--evil"]})
+    result = invoke(
+        "chat", "-T", "raw", "-y", "-m", "tool-use", "q", env=chat_env(server), tty=True
+    )
+    assert result.code == 0, result.err
+    assert "wiped" in result.err and "wiped" in result.out  # shown, and answered with
+    for shown in (result.out, result.err):
+        assert "\x1b[2J" not in shown and "\x1b]" not in shown and "\x1b[31m" not in shown
+    assert server.calls[0].body["tools"][0]["function"]["name"] == "ev__31mil"  # a valid name
+    listed = invoke("tools", tty=True)
+    assert "\x1b]52" not in listed.out and "\x1b[31m" not in listed.out
