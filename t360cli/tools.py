@@ -355,17 +355,21 @@ class Toolbox:
         found = self.offered.get(function)
         arguments = _arguments(call)
         label = f"{found[0]}/{found[1].name}" if found else function
-        self._show(f"tool {label} {_compact(arguments)}")
+        allowed = found is not None and (
+            self.yes
+            or found[1].name in self.configs[found[0]].auto_approve
+            or (found[0], found[1].name) in self.always
+        )
+        asking = not allowed and self.env.stderr_isatty
+        self._show(f"tool {label} {_compact(arguments)}", always=asking)  # -q: before a question
         if found is None:
             return _run(call, None, approved=False, error=f"no tool named {function!r}")
         server, tool = found
         if not isinstance(arguments, dict):
             return _run(call, server, approved=False, error="the arguments are not a JSON object")
-        if self.yes or tool.name in self.configs[server].auto_approve:
+        if allowed:
             return server, tool.name, arguments
-        if (server, tool.name) in self.always:
-            return server, tool.name, arguments
-        if self.env.stderr_isatty:
+        if asking:
             from .terminal import read_key
 
             while True:
@@ -387,8 +391,9 @@ class Toolbox:
         )
         return _run(call, server, approved=False, error=DECLINED)
 
-    def _show(self, line: str) -> None:
-        if not self.quiet:
+    def _show(self, line: str, *, always: bool = False) -> None:
+        """A line about the tools, dimmed on stderr (not with -q, unless ``always``)."""
+        if always or not self.quiet:
             width = self.env.columns - 1 if self.env.stderr_isatty else 10_000
             text = sanitize(line)
             text = text if len(text) <= width else text[: max(1, width - 1)] + "…"

@@ -371,7 +371,9 @@ def test_a_bad_server_entry_is_a_configuration_error(server: MockServer) -> None
 
 def test_ctrl_c_at_the_question_runs_nothing_and_exits_130(server: MockServer) -> None:
     configure(test=SDK)
-    child = spawn_t360("chat", "-T", "test", "-m", "tool-use:echo", "q", env=chat_env(server))
+    args = ("chat", "-q", "-T", "test", "-m", "tool-use:echo", "q")
+    child = spawn_t360(*args, env=chat_env(server))
+    child.expect_exact('tool test/echo {"text":"q"}')  # even with -q: what is asked about
     child.expect_exact("[y]es [n]o [a]lways")
     child.sendintr()
     child.expect(pexpect.EOF)
