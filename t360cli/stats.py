@@ -136,6 +136,9 @@ class Turn(NamedTuple):
     #: The tool calls that were run (or declined) for this answer, as ``--json`` shows
     #: them; None when no tools were offered.
     tool_runs: list[dict[str, Any]] | None = None
+    #: The text of the last request, when the answer took several (``content`` joins
+    #: them all): what --schema checks.
+    final: str | None = None
 
     @classmethod
     def failed(cls, model: str, error: T360Error) -> Turn:
@@ -288,6 +291,7 @@ def combine(rounds: list[Turn], latency: float, tool_runs: list[dict[str, Any]] 
         prompt_estimate=sum(turn.prompt_estimate or 0 for turn in rounds) or None,
         requests=len(rounds),
         tool_runs=tool_runs,
+        final=last.content,
     )
 
 

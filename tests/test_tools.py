@@ -394,3 +394,12 @@ def test_escapes_from_a_server_never_reach_the_terminal(server: MockServer) -> N
     assert server.calls[0].body["tools"][0]["function"]["name"] == "ev__31mil"  # a valid name
     listed = invoke("tools", tty=True)
     assert "\x1b]52" not in listed.out and "\x1b[31m" not in listed.out
+
+
+def test_schema_checks_the_answer_after_the_tool_calls(server: MockServer) -> None:
+    configure(test=SDK)
+    result = ask(
+        server, "-T", "test", "-y", "--json", "--schema", "answer", "-m", "tool-use:echo", "q"
+    )
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["content"] == 'Let me check. \n\n{"answer": "echo: q"}'

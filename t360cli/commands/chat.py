@@ -275,7 +275,7 @@ def chat(
     notes = session.guard.notes() if session.guard is not None else ()
     report_turn(env, turn, quiet=quiet, extra=notes)
     if shape is not None and turn.error is None and not turn.interrupted:
-        validate(turn.content, shape)
+        validate(turn.content if turn.final is None else turn.final, shape)
     if turn.error is not None:
         raise typer.Exit(turn.error.exit_code)
     if turn.interrupted:

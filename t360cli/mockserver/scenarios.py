@@ -174,6 +174,9 @@ def _tool_scenario(model: str, prompt: str, arg: str, server: Server, calls: int
     offered = _offered(server, arg)
     if results or not offered:
         text = f"The tool said: {' | '.join(results)}" if results else "No tools were offered."
+        schema = _wanted_schema(server)
+        if schema is not None:  # structured output: the results in the shape asked for
+            text = json.dumps(_sample(schema, " | ".join(results)))
         return Reply(steps=stream_of(model, prompt, words(text)))
     one = arg or len(offered) == 1  # tool-pair:NAME calls NAME twice
     chosen = offered[:1] * calls if one else offered[:calls]
@@ -499,13 +502,15 @@ def _sample(schema: object, text: str = "text") -> object:
     return {"string": text, "integer": 42, "number": 1.5, "boolean": True}.get(str(kind))
 
 
+def _wanted_schema(server: Server) -> object:
+    """The JSON Schema of the request's response_format, if it has one."""
+    wanted = _body(server).get("response_format")
+    return (wanted or {}).get("json_schema", {}).get("schema") if isinstance(wanted, dict) else None
+
+
 @scenario("json-answer", "answers JSON matching response_format's schema, in small fragments")
 def _json_answer(model: str, prompt: str, arg: str, server: Server) -> Reply:
-    body = server.calls[-1].body if server.calls else {}
-    wanted = body.get("response_format") if isinstance(body, dict) else None
-    schema = (
-        (wanted or {}).get("json_schema", {}).get("schema") if isinstance(wanted, dict) else None
-    )
+    schema = _wanted_schema(server)
     text = json.dumps(_sample(schema) if schema else {"answer": prompt})
     return Reply(steps=stream_of(model, prompt, [text[i : i + 3] for i in range(0, len(text), 3)]))
 
