@@ -44,6 +44,18 @@ MAX_LOG = 2**20
 METHOD_NOT_FOUND = -32601
 
 
+#: The process groups of the servers running now: ``kill_all`` ends them when t360 must
+#: leave at once (a second Ctrl-C), with no time to stop them one by one.
+_RUNNING: set[int] = set()
+
+
+def kill_all() -> None:
+    """SIGKILL every running server's process group, at once."""
+    for group in list(_RUNNING):
+        with contextlib.suppress(OSError):
+            os.killpg(group, signal.SIGKILL)
+
+
 class MCPError(Exception):
     """A server that cannot start, answered with an error, or went away."""
 
@@ -129,6 +141,7 @@ class Server:
                     cwd=self.cwd,
                     start_new_session=True,  # the terminal's Ctrl-C is ours to pass on
                 )
+                _RUNNING.add(process.pid)  # a new session: its group id is its pid
             except FileNotFoundError:
                 raise MCPError(f"command not found: {self.argv[0]}") from None
             except OSError as exc:
@@ -186,6 +199,7 @@ class Server:
                 process.wait()
         # what it started may outlive it: the whole session goes
         self._signal(process, signal.SIGKILL)
+        _RUNNING.discard(process.pid)
         if self._reader is not None:
             self._reader.join(GRACE)
         for stream in (process.stdin, process.stdout):

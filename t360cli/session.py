@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -67,6 +68,9 @@ def _second_interrupt_exits(env: Environment, armed: bool) -> Iterator[None]:
     def exit_now(signum: int, frame: object) -> None:
         if env.stdout_isatty:
             os.write(env.stdout.fileno(), b"\x1b[?25h\n")
+        mcp = sys.modules.get("t360cli.mcp")  # tool servers: none left behind
+        if mcp is not None:
+            mcp.kill_all()
         os._exit(130)
 
     try:

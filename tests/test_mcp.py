@@ -166,3 +166,17 @@ def test_the_reference_server_from_pypi(tmp_path: Path) -> None:
         assert json.loads(result["content"][0]["text"])["timezone"] == "Europe/Paris"
     finally:
         server.close()
+
+
+def test_kill_all_ends_every_running_server_at_once(tmp_path: Path) -> None:
+    from t360cli import mcp
+
+    pidfile = tmp_path / "child.pid"
+    server = make(tmp_path, [*RAW, "--stubborn", "--child", str(pidfile)])
+    server.start(20)
+    child, pid = int(read_pid(pidfile)), server.pid
+    assert pid is not None
+    mcp.kill_all()  # what a second Ctrl-C does before os._exit
+    assert gone(pid) and gone(child)
+    server.close()
+    assert pid not in mcp._RUNNING
