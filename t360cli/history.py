@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .attachments import Attachment, content
+from .attachments import Attachment, content, text_of
 from .errors import ConfigError, UsageError
 from .safety import dumps
 from .stats import Turn
@@ -681,6 +681,30 @@ def _exchanges(messages: list[Message]) -> list[Exchange]:
     return found[::-1]
 
 
+def _called(calls: Sequence[dict[str, Any]]) -> str:
+    """The note under an answer that called tools: ``called name(arguments), ...``."""
+    functions = [call.get("function") or {} for call in calls]
+    return "called " + ", ".join(f"{f.get('name')}({f.get('arguments')})" for f in functions)
+
+
+def transcript(messages: list[dict[str, Any]], model: str) -> list[Exchange]:
+    """A conversation in progress (messages as they are sent) as a transcript shows it
+    (the REPL's /save): texts, the tools each answer called, and their results."""
+    names: dict[str, str] = {}
+    found = []
+    for message in messages:
+        role, calls = str(message.get("role")), message.get("tool_calls") or []
+        for call in calls:
+            names[str(call.get("id"))] = str((call.get("function") or {}).get("name"))
+        text = text_of(message.get("content") or "")
+        if role == "tool":
+            found.append(Exchange(role, text, note=names.get(str(message.get("tool_call_id")))))
+        else:
+            speaker = model if role == "assistant" else None
+            found.append(Exchange(role, text, speaker, note=_called(calls) if calls else None))
+    return found
+
+
 def _json(text: str | None) -> Any:
     if text is None:
         return None
@@ -725,11 +749,7 @@ def _note(message: Message) -> str | None:
     if message.ran is not None:
         return f"ran `{message.ran}`, exit status {message.ran_status}"
     if message.tool_calls:
-        called = [
-            f"{call.get('function', {}).get('name')}({call.get('function', {}).get('arguments')})"
-            for call in message.tool_calls
-        ]
-        return "called " + ", ".join(called)
+        return _called(message.tool_calls)
     if message.role == "tool":
         return str((message.tool_run or {}).get("name") or "tool")
     return None

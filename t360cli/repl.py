@@ -369,16 +369,14 @@ def _save(repl: Repl, argument: str) -> None:
     if not argument:
         repl.say("usage: /save FILE")
         return
-    from .history import Exchange, to_markdown
+    from .history import to_markdown, transcript
 
-    messages = [
-        Exchange(m["role"], m["content"], repl.chat.settings.model) for m in repl.chat.messages
-    ]
+    messages = transcript(repl.chat.messages, repl.chat.settings.model)
     if not messages:
         repl.say("nothing to save yet")
         return
     path = Path(argument).expanduser()
-    title = " ".join(str(repl.chat.messages[0]["content"]).split())[:60]
+    title = " ".join(messages[0].content.split())[:60]
     subtitle = f"{repl.chat.settings.model} · {time.strftime('%Y-%m-%d %H:%M')}"
     try:
         path.write_text(to_markdown(title, subtitle, repl.chat.settings.system, messages))

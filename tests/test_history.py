@@ -289,3 +289,18 @@ def test_migration_from_schema_1_fills_in_the_kind(tmp_path: Path) -> None:
     with History.open(path) as history:
         assert history.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
         assert history.query("SELECT kind FROM responses")[0][0] == "bench"
+
+
+def test_a_transcript_of_messages_in_progress_shows_parts_calls_and_results() -> None:
+    from t360cli.history import to_markdown, transcript
+
+    call = {"id": "c1", "type": "function", "function": {"name": "echo", "arguments": "{}"}}
+    messages = [
+        {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url"}]},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "echoed"},
+        {"role": "assistant", "content": "Done."},
+    ]
+    text = to_markdown("t", "s", None, transcript(messages, "m"))
+    assert "## You\n\nlook" in text and "*called echo({})*" in text
+    assert "**Result of echo:**\n\n```\nechoed\n```" in text and "## m\n\nDone." in text

@@ -285,6 +285,10 @@ def test_approval_in_the_repl_yes_no_always(server: MockServer, tmp_path: Path) 
     child.sendline("four")  # "always": no question this time
     assert child.expect([r"\[y\]es \[n\]o", "The tool said: echo: four"]) == 1
     session.send("/tools", "test: echo, slow, fail, big, meet, picture")
+    saved = tmp_path / "chat.md"
+    session.send(f"/save {saved}", "saved to")
+    text = saved.read_text()
+    assert 'called echo({"text": "one"})' in text and "**Result of echo:**" in text
     session.send("/model tool-use:slow")
     child.sendline("five")
     child.expect_exact("[y]es [n]o [a]lways")
