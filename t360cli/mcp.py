@@ -23,7 +23,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -71,11 +71,12 @@ class Tool(NamedTuple):
 
 
 class _Pending:
-    __slots__ = ("done", "reply")
+    __slots__ = ("done", "reply", "sent")
 
     def __init__(self) -> None:
         self.done = threading.Event()
         self.reply: dict[str, Any] | None = None
+        self.sent = time.perf_counter()
 
 
 class Server:
@@ -93,8 +94,12 @@ class Server:
         environ: Mapping[str, str],
         cwd: str | None,
         log: Path,
+        debug: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
+        #: Where --debug lines go: each message's method, id, size and timing, never its
+        #: arguments or results.
+        self.debug = debug
         self.argv = list(argv)
         self.environ = dict(environ)
         self.cwd = cwd
@@ -146,6 +151,7 @@ class Server:
                 raise MCPError(f"command not found: {self.argv[0]}") from None
             except OSError as exc:
                 raise MCPError(f"cannot run {self.argv[0]}: {exc.strerror or exc}") from None
+        self._say(f"started {' '.join(self.argv)} (pid {process.pid})")
         self._reader = threading.Thread(
             target=self._read, args=(process,), name=f"t360-mcp-{self.name}", daemon=True
         )
@@ -176,6 +182,10 @@ class Server:
         info = result.get("serverInfo")
         self.info = info if isinstance(info, dict) else {}
         self.notify("notifications/initialized")
+        self._say(
+            f"protocol {self.protocol}, server {str(self.info.get('name'))[:60]}"
+            f" {str(self.info.get('version'))[:20]}"
+        )
 
     def close(self) -> None:
         """End the server and whatever it started; waits at most about 2 s."""
@@ -200,6 +210,7 @@ class Server:
         # what it started may outlive it: the whole session goes
         self._signal(process, signal.SIGKILL)
         _RUNNING.discard(process.pid)
+        self._say(f"stopped ({self._ended(process)})")
         if self._reader is not None:
             self._reader.join(GRACE)
         for stream in (process.stdin, process.stdout):
@@ -262,6 +273,7 @@ class Server:
         except MCPError:
             self._forget(request.number)
             raise
+        self._say(f"→ {method} #{request.number}")
         return request
 
     def _forget(self, number: int) -> None:
@@ -314,8 +326,11 @@ class Server:
     def _dispatch(self, message: dict[str, Any]) -> None:
         method = message.get("method")
         if isinstance(method, str):
-            if "id" not in message:
-                return  # a notification: progress, logging, list changes; not needed
+            if "id" not in message:  # a notification: progress, logging, list changes
+                self._say(f"← {method[:80]} (ignored)")
+                return
+            how = "answered" if method == "ping" else "not supported"
+            self._say(f"← {method[:80]} request: {how}")
             if method == "ping":
                 answer: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"], "result": {}}
             else:
@@ -333,6 +348,13 @@ class Server:
         if pending is not None:
             pending.reply = message
             pending.done.set()
+            took = (time.perf_counter() - pending.sent) * 1000
+            kind = "error" if "error" in message else "result"
+            self._say(f"← #{number} {kind} in {took:.1f} ms")
+
+    def _say(self, line: str) -> None:
+        if self.debug is not None:
+            self.debug(f"mcp {self.name} {line}")
 
     def _ended(self, process: subprocess.Popen[bytes]) -> str:
         try:

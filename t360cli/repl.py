@@ -34,7 +34,7 @@ from .report import make_sink, report_turn
 from .request import RequestOptions
 from .roles import Role
 from .safety import sanitize
-from .session import Chat
+from .session import Chat, debug_log
 from .terminal import copy_to_clipboard, edit_text
 
 BLOCK = '"""'
@@ -323,7 +323,9 @@ def _tools(repl: Repl, argument: str) -> None:
             repl.say(exc.line())
             return
         if toolbox is None:
-            toolbox = repl.chat.tools = Toolbox(repl.env, [], yes=repl.yes, quiet=repl.quiet)
+            debug = debug_log(repl.env, repl.chat.settings)
+            toolbox = Toolbox(repl.env, [], yes=repl.yes, quiet=repl.quiet, debug=debug)
+            repl.chat.tools = toolbox
         for server in servers:
             try:
                 toolbox.add(server)

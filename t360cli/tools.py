@@ -16,7 +16,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -150,11 +150,18 @@ class Toolbox:
     """The MCP servers of one run (a one-shot or a REPL session) and their tools."""
 
     def __init__(
-        self, env: Environment, servers: Sequence[ServerConfig], *, yes: bool, quiet: bool
+        self,
+        env: Environment,
+        servers: Sequence[ServerConfig],
+        *,
+        yes: bool,
+        quiet: bool,
+        debug: Callable[[str], None] | None = None,
     ) -> None:
         self.env = env
         self.yes = yes
         self.quiet = quiet
+        self.debug = debug  # --debug: each server's messages, one line each
         self.configs: dict[str, ServerConfig] = {c.name: c for c in servers}
         #: Every server launched, started or still starting (``close`` stops them all).
         self._servers: dict[str, Server] = {}
@@ -180,6 +187,7 @@ class Toolbox:
                 environ=server_environment(self.env, config),
                 cwd=config.cwd,
                 log=log_path(self.env, config.name),
+                debug=self.debug,
             )
             self._servers[name] = server
             thread = threading.Thread(

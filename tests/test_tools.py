@@ -407,3 +407,19 @@ def test_schema_checks_the_answer_after_the_tool_calls(server: MockServer) -> No
     )
     assert result.code == 0, result.err
     assert json.loads(result.out)["content"] == 'Let me check. \n\n{"answer": "echo: q"}'
+
+
+def test_debug_logs_each_message_to_a_server_but_not_its_content(server: MockServer) -> None:
+    configure(raw=RAW)
+    listed = invoke("tools", "--debug")
+    for line in ("mcp raw started", "mcp raw → initialize #1", "mcp raw ← #1 result in"):
+        assert f"t360 debug: {line}" in listed.err
+    assert "mcp raw ← roots/list request: not supported" in listed.err
+    assert "mcp raw ← notifications/message (ignored)" in listed.err
+    assert "mcp raw stopped" in listed.err
+    configure(test=SDK)
+    result = ask(server, "-T", "test", "-y", "--debug", "-m", "tool-use:echo", "secret words")
+    debug = [line for line in result.err.splitlines() if line.startswith("t360 debug: mcp")]
+    assert any("→ tools/call #" in line for line in debug)
+    assert not [line for line in debug if "secret" in line]  # no arguments, no results
+    assert "echo: secret words" in result.out

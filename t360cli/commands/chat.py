@@ -199,9 +199,11 @@ def chat(
         )
         settings, request, chosen = setup(role)
         if tools:
+            from t360cli.session import debug_log
             from t360cli.tools import Toolbox, choose
 
-            toolbox = Toolbox(env, choose(setup.table, tools), yes=yes, quiet=quiet)
+            servers = choose(setup.table, tools)
+            toolbox = Toolbox(env, servers, yes=yes, quiet=quiet, debug=debug_log(env, settings))
             toolbox.start()  # the servers start while the rest is prepared
         message, attached = "", list[Attachment]()
         if not interactive:

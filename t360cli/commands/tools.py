@@ -6,10 +6,11 @@ from typing import Annotated
 
 import typer
 
-from t360cli.commands.common import complete_server, environment, write_out
-from t360cli.config import read_config
+from t360cli.commands.common import DebugOption, complete_server, environment, write_out
+from t360cli.config import load_settings, read_config
 from t360cli.errors import ExitCode
 from t360cli.safety import dumps, sanitize
+from t360cli.session import debug_log
 from t360cli.tools import Toolbox, choose, configured, server_error
 
 
@@ -20,6 +21,7 @@ def tools(
         typer.Argument(help="Only this server.", autocompletion=complete_server),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    debug: DebugOption = False,
 ) -> None:
     """List the tools each configured MCP server offers (name and one-line description).
 
@@ -34,7 +36,8 @@ def tools(
             " Tools section)\n"
         )
         return
-    toolbox = Toolbox(env, servers, yes=False, quiet=True)
+    settings = load_settings(env, {"debug": debug or None}, table=table)
+    toolbox = Toolbox(env, servers, yes=False, quiet=True, debug=debug_log(env, settings))
     try:
         toolbox.start()
         failed = toolbox.wait()
