@@ -223,10 +223,6 @@ class Server:
         with contextlib.suppress(OSError):
             os.killpg(process.pid, which)
 
-    @property
-    def pid(self) -> int | None:
-        return None if self._process is None else self._process.pid
-
     # -- requests ----------------------------------------------------------------------------
 
     def tools(self, timeout: float) -> list[Tool]:
@@ -250,9 +246,6 @@ class Server:
         request = self.begin("tools/call", {"name": tool, "arguments": arguments})
         request.tool = tool
         return request
-
-    def ping(self, timeout: float) -> None:
-        self.request("ping", None, timeout)
 
     def request(self, method: str, params: dict[str, Any] | None, timeout: float) -> dict[str, Any]:
         """Send a request and wait for its result (see ``Request.result``)."""

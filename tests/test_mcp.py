@@ -88,7 +88,7 @@ def test_calls_under_way_together_run_together(sdk: Server) -> None:
 def test_a_silent_call_times_out_is_cancelled_and_the_server_goes_on(sdk: Server) -> None:
     with pytest.raises(MCPError, match=r"no answer within 0\.3 s"):
         sdk.call("slow", {"seconds": 30}).result(0.3)
-    sdk.ping(10)  # still answering
+    assert sdk.request("ping", None, 10) == {}  # still answering
     assert sdk.call("echo", {"text": "after"}).result(10)["content"][0]["text"] == "echo: after"
 
 
@@ -139,11 +139,11 @@ def test_a_missing_command_and_an_early_exit_are_clear(tmp_path: Path) -> None:
 
 
 def test_close_ends_a_stubborn_server_and_what_it_started(tmp_path: Path) -> None:
-    pidfile = tmp_path / "child.pid"
-    server = make(tmp_path, [*RAW, "--stubborn", "--child", str(pidfile)])
+    pidfile, childfile = tmp_path / "server.pid", tmp_path / "child.pid"
+    args = ["--stubborn", "--pidfile", str(pidfile), "--child", str(childfile)]
+    server = make(tmp_path, [*RAW, *args])
     server.start(20)
-    child, pid = int(read_pid(pidfile)), server.pid
-    assert pid is not None
+    pid, child = int(read_pid(pidfile)), int(read_pid(childfile))
     server.close()
     assert gone(pid) and gone(child)
 
@@ -171,11 +171,11 @@ def test_the_reference_server_from_pypi(tmp_path: Path) -> None:
 def test_kill_all_ends_every_running_server_at_once(tmp_path: Path) -> None:
     from t360cli import mcp
 
-    pidfile = tmp_path / "child.pid"
-    server = make(tmp_path, [*RAW, "--stubborn", "--child", str(pidfile)])
+    pidfile, childfile = tmp_path / "server.pid", tmp_path / "child.pid"
+    args = ["--stubborn", "--pidfile", str(pidfile), "--child", str(childfile)]
+    server = make(tmp_path, [*RAW, *args])
     server.start(20)
-    child, pid = int(read_pid(pidfile)), server.pid
-    assert pid is not None
+    pid, child = int(read_pid(pidfile)), int(read_pid(childfile))
     mcp.kill_all()  # what a second Ctrl-C does before os._exit
     assert gone(pid) and gone(child)
     server.close()
