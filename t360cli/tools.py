@@ -29,6 +29,10 @@ from .safety import sanitize
 MAX_RESULT = 100_000
 #: A tool result as shown on stderr: at most this many characters, on one line.
 PREVIEW = 160
+#: Arguments shown in full before a question: at most this many lines, of at most LINE
+#: characters each.
+ARGUMENT_LINES = 60
+LINE = 4000
 #: Tools offered to the model at most (OpenAI-compatible APIs refuse more).
 MAX_TOOLS = 128
 DEFAULT_TIMEOUT = 60.0
@@ -368,8 +372,11 @@ class Toolbox:
             or found[1].name in self.configs[found[0]].auto_approve
             or (found[0], found[1].name) in self.always
         )
-        asking = not allowed and self.env.stderr_isatty
-        self._show(f"tool {label} {_compact(arguments)}", always=asking)  # -q: before a question
+        asking = not allowed and self.env.stderr_isatty and isinstance(arguments, dict)
+        line = f"tool {label} {_compact(arguments)}"
+        self._show(line, always=asking)  # with -q too: what is asked about
+        if asking and len(sanitize(line)) > self.env.columns - 1:
+            self._arguments_in_full(arguments)  # nothing hidden from the one who approves
         if found is None:
             return _run(call, None, approved=False, error=f"no tool named {function!r}")
         server, tool = found
@@ -398,6 +405,20 @@ class Toolbox:
             f" auto_approve in [mcp_servers.{server}]"
         )
         return _run(call, server, approved=False, error=DECLINED)
+
+    def _arguments_in_full(self, arguments: object) -> None:
+        """Arguments too long for the call's line, indented, before the question (at
+        most ARGUMENT_LINES lines; the rest counted)."""
+        lines = json.dumps(arguments, ensure_ascii=False, indent=2).splitlines()
+        shown = [
+            line if len(line) <= LINE else f"{line[:LINE]}… ({len(line) - LINE:,} more characters)"
+            for line in lines[:ARGUMENT_LINES]
+        ]
+        if len(lines) > len(shown):
+            shown.append(f"… {len(lines) - len(shown)} more lines")
+        text = "\n".join(f"    {sanitize(line)}" for line in shown)
+        self.env.stderr.write(self.env.style(text, "2") + "\n")
+        self.env.stderr.flush()
 
     def _show(self, line: str, *, always: bool = False) -> None:
         """A line about the tools, dimmed on stderr (not with -q, unless ``always``)."""

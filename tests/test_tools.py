@@ -423,3 +423,16 @@ def test_debug_logs_each_message_to_a_server_but_not_its_content(server: MockSer
     assert any("→ tools/call #" in line for line in debug)
     assert not [line for line in debug if "secret" in line]  # no arguments, no results
     assert "echo: secret words" in result.out
+
+
+def test_long_arguments_are_shown_whole_before_the_question(server: MockServer) -> None:
+    configure(test=SDK)
+    prompt = "word " * 40 + "THE-END"
+    child = spawn_t360("chat", "-T", "test", "-m", "tool-use:echo", prompt, env=chat_env(server))
+    child.expect_exact('"text": "word word')  # the indented form, under the cut line
+    child.expect_exact("THE-END")
+    child.expect_exact("[y]es [n]o [a]lways")
+    child.send("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
