@@ -436,3 +436,15 @@ def test_long_arguments_are_shown_whole_before_the_question(server: MockServer) 
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
+
+
+def test_config_show_lists_the_servers_without_env_values() -> None:
+    configure(
+        time={"command": "mcp-server-time", "env": {"TOKEN": "s3cret"}, "auto_approve": ["a"]}
+    )
+    shown = invoke("config", "show")
+    assert (
+        "[mcp_servers.time] mcp-server-time; env TOKEN; auto_approve a; timeout 60 s" in shown.out
+    )
+    as_json = json.loads(invoke("config", "show", "--json").out)["mcp_servers"]["time"]
+    assert as_json["env"] == ["TOKEN"] and "s3cret" not in shown.out + json.dumps(as_json)

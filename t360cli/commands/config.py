@@ -144,6 +144,7 @@ def config_show(
     ``api_key_cmd`` is shown as written, never run.
     """
     from t360cli.network import describe_trust, proxy_for
+    from t360cli.tools import configured
 
     env = environment(ctx)
     table = read_config(env)
@@ -155,6 +156,7 @@ def config_show(
         if isinstance(entries, dict)
     }
     aliases = aliases_in(table)
+    servers = configured(table)
     network = {
         "tls_trust": describe_trust(settings.ca_bundle, env.vars),
         "proxy": without_password(proxy[0]) if proxy else None,
@@ -168,7 +170,22 @@ def config_show(
             }
             for name in PARSERS
         }
-        obj.update(profile=settings.profile, profiles=profiles, aliases=aliases, network=network)
+        obj.update(
+            profile=settings.profile,
+            profiles=profiles,
+            aliases=aliases,
+            network=network,
+            mcp_servers={  # env values may be tokens: only their names are shown
+                name: {
+                    "command": [server.command, *server.args],
+                    "env": sorted(server.env),
+                    "cwd": server.cwd,
+                    "auto_approve": sorted(server.auto_approve),
+                    "timeout": server.timeout,
+                }
+                for name, server in servers.items()
+            },
+        )
         env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
         return
     rows = [(name, str(_effective(settings, name)), settings.sources[name]) for name in PARSERS]
@@ -184,6 +201,14 @@ def config_show(
         text += f"[profiles.{name}] " + ", ".join(f"{k} = {v}" for k, v in entries.items()) + "\n"
     if aliases:
         text += "[aliases] " + ", ".join(f"{k} = {v}" for k, v in aliases.items()) + "\n"
+    for name, server in servers.items():
+        details = [" ".join([server.command, *server.args])]
+        if server.env:  # names only: the values may be tokens
+            details.append("env " + ", ".join(sorted(server.env)))
+        if server.auto_approve:
+            details.append("auto_approve " + ", ".join(sorted(server.auto_approve)))
+        details.append(f"timeout {server.timeout:g} s")
+        text += f"[mcp_servers.{name}] " + "; ".join(details) + "\n"
     write_out(env, text)
 
 
