@@ -278,6 +278,7 @@ class Server:
         if params is not None:
             message["params"] = params
         self._send(message)
+        self._say(f"→ {method}")
 
     def _send(self, message: dict[str, Any]) -> None:
         process = self._process

@@ -86,8 +86,14 @@ def test_calls_under_way_together_run_together(sdk: Server) -> None:
 
 
 def test_a_silent_call_times_out_is_cancelled_and_the_server_goes_on(sdk: Server) -> None:
-    with pytest.raises(MCPError, match=r"no answer within 0\.3 s"):
-        sdk.call("slow", {"seconds": 30}).result(0.3)
+    said: list[str] = []
+    sdk.debug = said.append
+    try:
+        with pytest.raises(MCPError, match=r"no answer within 0\.3 s"):
+            sdk.call("slow", {"seconds": 30}).result(0.3)
+    finally:
+        sdk.debug = None
+    assert said[-1] == "mcp test → notifications/cancelled"
     assert sdk.request("ping", None, 10) == {}  # still answering
     assert sdk.call("echo", {"text": "after"}).result(10)["content"][0]["text"] == "echo: after"
 
@@ -99,9 +105,15 @@ def test_ctrl_c_while_waiting_cancels_the_call_and_is_raised(sdk: Server) -> Non
     request = sdk.call("slow", {"seconds": 30})
     timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
-    with pytest.raises(KeyboardInterrupt):
-        request.result(20)
+    said: list[str] = []
+    sdk.debug = said.append
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            request.result(20)
+    finally:
+        sdk.debug = None
     timer.join()
+    assert said == ["mcp test → notifications/cancelled"]
     assert sdk.call("echo", {"text": "x"}).result(10)["content"][0]["text"] == "echo: x"
 
 
