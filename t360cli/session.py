@@ -368,17 +368,7 @@ class Chat:
         payload = self.payload(user, attached)
         if self.guard is not None:
             payload = self.guard.apply(payload)
-        journal = None
-        if self.save:
-            journal = TurnJournal(
-                open_history(self.env.paths.history_db),
-                self.conversation_id,
-                user,
-                model=self.settings.model,
-                system=self.settings.system,
-                warn=self.env.warn,
-            )
-            journal.attached = attached
+        journal = self._journal(user, attached) if self.save else None
         began = time.perf_counter()
         rounds: list[Turn] = []
         runs: list[ToolRun] = []
@@ -428,6 +418,19 @@ class Chat:
         answer = answer._replace(conversation_id=self.conversation_id)
         self.turns.append(answer)
         return answer
+
+
+    def _journal(self, user: str, attached: Sequence[Attachment]) -> TurnJournal:
+        journal = TurnJournal(
+            open_history(self.env.paths.history_db),
+            self.conversation_id,
+            user,
+            model=self.settings.model,
+            system=self.settings.system,
+            warn=self.env.warn,
+        )
+        journal.attached = attached
+        return journal
 
 
 def _round_limit(rounds: int) -> GuardError:
