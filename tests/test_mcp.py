@@ -150,16 +150,6 @@ def test_a_missing_command_and_an_early_exit_are_clear(tmp_path: Path) -> None:
     server.close()
 
 
-def test_close_ends_a_stubborn_server_and_what_it_started(tmp_path: Path) -> None:
-    pidfile, childfile = tmp_path / "server.pid", tmp_path / "child.pid"
-    args = ["--stubborn", "--pidfile", str(pidfile), "--child", str(childfile)]
-    server = make(tmp_path, [*RAW, *args])
-    server.start(20)
-    pid, child = int(read_pid(pidfile)), int(read_pid(childfile))
-    server.close()
-    assert gone(pid) and gone(child)
-
-
 def mcp_server_time() -> str:
     """The reference server's command: beside this interpreter when not on PATH (CI runs
     the venv's python without activating it)."""
@@ -180,7 +170,10 @@ def test_the_reference_server_from_pypi(tmp_path: Path) -> None:
         server.close()
 
 
-def test_kill_all_ends_every_running_server_at_once(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["close", "kill_all"])
+def test_a_stubborn_server_and_what_it_started_are_ended(tmp_path: Path, how: str) -> None:
+    """close: stdin, then SIGTERM, then SIGKILL to the group; kill_all: what a second
+    Ctrl-C does just before os._exit, every running server's group at once."""
     from t360cli import mcp
 
     pidfile, childfile = tmp_path / "server.pid", tmp_path / "child.pid"
@@ -188,7 +181,9 @@ def test_kill_all_ends_every_running_server_at_once(tmp_path: Path) -> None:
     server = make(tmp_path, [*RAW, *args])
     server.start(20)
     pid, child = int(read_pid(pidfile)), int(read_pid(childfile))
-    mcp.kill_all()  # what a second Ctrl-C does before os._exit
-    assert gone(pid) and gone(child)
+    if how == "kill_all":
+        mcp.kill_all()
+        assert gone(pid) and gone(child)
     server.close()
+    assert gone(pid) and gone(child)
     assert pid not in mcp._RUNNING
