@@ -2,9 +2,9 @@
 
 JSON-RPC 2.0, one message per line, on the server's stdin and stdout. What it speaks:
 ``initialize`` (protocol-version negotiation) then ``notifications/initialized``;
-``tools/list`` (every page); ``tools/call``; ``ping`` both ways; ``notifications/cancelled``
-for a call given up on. A request from the server it does not support is answered
-"method not found"; notifications are read and ignored.
+``tools/list`` (every page); ``tools/call``; ``notifications/cancelled`` for a call given
+up on. Of the server's requests, ``ping`` is answered and any other gets "method not
+found"; its notifications are read and ignored.
 
 Why not the official SDK: importing it costs about 2 s and 65 MB before any server
 starts, and start-up is t360's headline; the SDK is the test suite's reference instead.
