@@ -147,7 +147,7 @@ def analyse(history: History, filters: Filters) -> Report:
                COUNT(*) AS requests,
                SUM(r.error IS NOT NULL AND r.error != 'interrupted') AS errors,
                SUM(r.completion_tokens) FILTER (WHERE r.latency_ms > r.ttft_ms) AS gen_tokens,
-               SUM(r.latency_ms - r.ttft_ms) FILTER (
+               SUM(COALESCE(r.generation_ms, r.latency_ms - r.ttft_ms)) FILTER (
                    WHERE r.latency_ms > r.ttft_ms AND r.completion_tokens IS NOT NULL
                ) AS gen_ms,
                SUM(r.prompt_tokens) AS prompt_tokens,

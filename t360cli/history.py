@@ -112,10 +112,12 @@ MIGRATIONS: list[str] = [
     CREATE INDEX attachments_by_sha ON attachments(sha256);
     """,
     # 6: tool results (role 'tool') answer a call by its id; what ran, where, whether
-    # approved and how long it took, as the ``tool_runs`` item of --json.
+    # approved and how long it took, as the ``tool_runs`` item of --json. An answer that
+    # took several requests keeps the time spent generating (tools' time left out).
     """
     ALTER TABLE messages ADD COLUMN tool_call_id TEXT;
     ALTER TABLE messages ADD COLUMN tool_run TEXT;
+    ALTER TABLE responses ADD COLUMN generation_ms REAL;
     """,
 ]
 
@@ -532,7 +534,7 @@ class History:
         self._db.execute(
             "UPDATE responses SET model = ?, served_model = ?, provider = ?, ttft_ms = ?,"
             " latency_ms = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,"
-            " cost = ?, finish_reason = ?, error = ?, partial = ?, usage = ?"
+            " cost = ?, finish_reason = ?, error = ?, partial = ?, usage = ?, generation_ms = ?"
             " WHERE message_id = ?",
             (
                 turn.requested_model,
@@ -548,6 +550,7 @@ class History:
                 error,
                 int(turn.partial),
                 dumps(turn.usage) if turn.usage is not None else None,
+                None if turn.generating is None else turn.generating * 1000,
                 message_id,
             ),
         )

@@ -419,7 +419,6 @@ class Chat:
         self.turns.append(answer)
         return answer
 
-
     def _journal(self, user: str, attached: Sequence[Attachment]) -> TurnJournal:
         journal = TurnJournal(
             open_history(self.env.paths.history_db),

@@ -139,6 +139,9 @@ class Turn(NamedTuple):
     #: The text of the last request, when the answer took several (``content`` joins
     #: them all): what --schema checks.
     final: str | None = None
+    #: Seconds spent generating, from each first token to each end, when the answer took
+    #: several requests (the time tools ran is not generation); else latency - TTFT.
+    generating: float | None = None
 
     @classmethod
     def failed(cls, model: str, error: T360Error) -> Turn:
@@ -182,7 +185,7 @@ class Turn(NamedTuple):
         completion = self.output_tokens()
         if completion is None or self.ttft is None:
             return None
-        generating = self.latency - self.ttft
+        generating = self.latency - self.ttft if self.generating is None else self.generating
         return completion / generating if generating > 0 else None
 
     def as_json(self) -> dict[str, Any]:
@@ -292,6 +295,7 @@ def combine(rounds: list[Turn], latency: float, tool_runs: list[dict[str, Any]] 
         requests=len(rounds),
         tool_runs=tool_runs,
         final=last.content,
+        generating=sum(turn.latency - turn.ttft for turn in rounds if turn.ttft is not None),
     )
 
 

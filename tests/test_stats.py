@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from t360cli.errors import APIError, NetworkError
 from t360cli.events import Finish, Meta, ReasoningDelta, Sent, TextDelta, ToolCallDelta, Usage
 from t360cli.stats import Recorder, Turn
@@ -108,6 +110,8 @@ def test_an_answer_of_several_requests_sums_them() -> None:
         "cost_details": {"upstream": 0.0002},
     }
     assert answer.ttft == 0.2 and answer.latency == 2.5 and answer.provider == "Other"
+    # 90 tokens over the generation of the three requests, not over the tools' time too
+    assert answer.tokens_per_second == pytest.approx(90 / (0.3 + 0.1 + 0.65))
     assert answer.requests == 3 and answer.as_json()["tool_runs"] == runs
     assert answer.footer().endswith("finish stop · 3 requests · 2 tool calls")
     narrow = answer.footer(width=60)

@@ -116,6 +116,9 @@ def test_a_failing_call_and_a_timeout_are_error_results(server: MockServer) -> N
     assert run["error"] == "no answer within 1 s" and run["approved"] is True
     assert run["duration_ms"] >= 1000
     assert server.calls[-1].body["messages"][-1]["content"] == "error: no answer within 1 s"
+    with open_history() as history:  # tok/s in stats: the second the tool took is not generation
+        row = history.query("SELECT * FROM responses ORDER BY created DESC LIMIT 1")[0]
+        assert row["generation_ms"] <= row["latency_ms"] - row["ttft_ms"] - 1000
 
 
 def test_a_big_result_is_cut_and_an_image_is_a_placeholder(server: MockServer) -> None:
