@@ -190,6 +190,9 @@ def test_without_T_a_tool_call_is_printed_not_run(server: MockServer) -> None:
     assert obj["tool_runs"] is None and len(server.calls) == 1
     plain = ask(server, "-o", f"tools={tools}", "-m", "tool-use", "q")
     assert "tool call: echo({})" in plain.err
+    configure(test=SDK)
+    both = ask(server, "-T", "test", "-o", f"tools={tools}", "-m", "tool-use", "q")
+    assert both.code == 2 and "give either -T or -o tools=…, not both" in both.err
 
 
 def test_a_server_that_cannot_start_is_exit_3_and_nothing_is_sent(server: MockServer) -> None:

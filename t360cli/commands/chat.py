@@ -188,6 +188,8 @@ def chat(
             "profile": profile,
         }
         options = parse_options(option or [])
+        if tools and "tools" in options:  # t360 could not run the calls of the -o ones
+            raise UsageError("give either -T or -o tools=…, not both")
         shape = parse_schema(schema) if schema is not None else None
         if shape is not None:
             options = {**options, "response_format": response_format(shape)}  # flag beats -o
