@@ -273,6 +273,7 @@ class Toolbox:
         self._threads = {}
         with self._lock:
             self._tools = {}
+        self.offered = {}
 
     # -- what the model is offered -------------------------------------------------------------
 
@@ -324,10 +325,9 @@ class Toolbox:
                 started = time.perf_counter()
                 try:
                     request = self._servers[server].call(tool, arguments)
-                except (KeyError, MCPError) as exc:
-                    why = str(exc) if isinstance(exc, MCPError) else "it is not running"
+                except MCPError as exc:  # it went away since it started
                     runs[index] = failed = _run(
-                        call, server, approved=True, error=why, since=started
+                        call, server, approved=True, error=str(exc), since=started
                     )
                     self._show_result(failed)
                     continue
@@ -336,16 +336,26 @@ class Toolbox:
                 left = started + self.configs[server].timeout - time.perf_counter()
                 spinner.start(sanitize(f"running {server}/{request.tool}"))
                 try:
-                    output, error = result_text(request.result(left))
+                    output, error, cut = result_text(request.result(left))
                 except Timeout:
-                    output, error = None, f"no answer within {self.configs[server].timeout:g} s"
+                    output, error, cut = (
+                        None,
+                        f"no answer within {self.configs[server].timeout:g} s",
+                        0,
+                    )
                 except MCPError as exc:
-                    output, error = None, str(exc)
+                    output, error, cut = None, str(exc), 0
                 finally:
                     spinner.stop()
-                ran = _run(calls[index], server, approved=True, output=output, error=error)
-                runs[index] = ran = ran._replace(duration_ms=_since(started))
+                runs[index] = ran = _run(
+                    calls[index], server, approved=True, output=output, error=error, since=started
+                )
                 self._show_result(ran)
+                if cut:
+                    self.env.warn(
+                        f"the result of {ran.name} was cut to {MAX_RESULT:,} characters"
+                        f" ({cut:,} left out)"
+                    )
         except KeyboardInterrupt as interrupt:
             stop = interrupt
             for index, (_, request, _) in under_way.items():
@@ -436,11 +446,6 @@ class Toolbox:
         text = " ".join((run.output or "").split())
         more = "…" if len(text) > PREVIEW else ""
         self._show(f"  ↳ {text[:PREVIEW]}{more}")
-        if run.output is not None and run.output.endswith(TRUNCATED_END):
-            self.env.warn(f"the result of {run.name} was cut to {MAX_RESULT:,} characters")
-
-
-TRUNCATED_END = "characters were left out by t360]"
 
 
 def _run(
@@ -482,10 +487,11 @@ def _compact(arguments: object) -> str:
     return json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
 
 
-def result_text(result: dict[str, Any]) -> tuple[str, str | None]:
-    """A ``tools/call`` result as text for the model, and the error if the tool failed:
-    text parts joined, structured content as JSON when there is no text, images and
-    resources as a short placeholder; at most MAX_RESULT characters, the cut said."""
+def result_text(result: dict[str, Any]) -> tuple[str, str | None, int]:
+    """A ``tools/call`` result as text for the model, the error if the tool failed, and
+    how many characters were cut: text parts joined, structured content as JSON when
+    there is no text, images and resources as a short placeholder; at most MAX_RESULT
+    characters, the cut said in the text."""
     parts: list[str] = []
     content = result.get("content")
     for item in content if isinstance(content, list) else []:
@@ -508,12 +514,12 @@ def result_text(result: dict[str, Any]) -> tuple[str, str | None]:
     if not any(item for item in parts if not item.startswith("[")) and structured is not None:
         parts.append(json.dumps(structured, ensure_ascii=False))
     text = "\n".join(parts)
-    if len(text) > MAX_RESULT:
-        left_out = len(text) - MAX_RESULT
-        text = f"{text[:MAX_RESULT]}\n[{left_out:,} more {TRUNCATED_END}"
+    cut = max(0, len(text) - MAX_RESULT)
+    if cut:
+        text = f"{text[:MAX_RESULT]}\n[{cut:,} more characters were left out by t360]"
     if result.get("isError") is True:
-        return "", text or "the tool failed"
-    return text, None
+        return "", text or "the tool failed", cut
+    return text, None, cut
 
 
 def function_name(server: str, tool: str, taken: Mapping[str, object]) -> str:

@@ -252,10 +252,14 @@ def test_names_offered_are_valid_and_distinct() -> None:
 def test_results_join_text_and_use_structured_content_alone() -> None:
     assert result_text(
         {"content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}
-    ) == ("a\nb", None)
-    assert result_text({"content": [], "structuredContent": {"n": 1}}) == ('{"n": 1}', None)
+    ) == ("a\nb", None, 0)
+    assert result_text({"content": [], "structuredContent": {"n": 1}}) == ('{"n": 1}', None, 0)
     link = {"type": "resource_link", "uri": "file:///x"}
-    assert result_text({"content": [link], "isError": True}) == ("", "[resource link file:///x]")
+    assert result_text({"content": [link], "isError": True}) == (
+        "",
+        "[resource link file:///x]",
+        0,
+    )
 
 
 def test_the_mock_refuses_a_tool_message_without_its_call(server: MockServer) -> None:
