@@ -243,9 +243,7 @@ class Server:
 
     def call(self, tool: str, arguments: dict[str, Any]) -> Request:
         """``tools/call``, under way: its ``result`` is the call's result object."""
-        request = self.begin("tools/call", {"name": tool, "arguments": arguments})
-        request.tool = tool
-        return request
+        return self.begin("tools/call", {"name": tool, "arguments": arguments})
 
     def request(self, method: str, params: dict[str, Any] | None, timeout: float) -> dict[str, Any]:
         """Send a request and wait for its result (see ``Request.result``)."""
@@ -372,8 +370,6 @@ class Request:
     def __init__(self, server: Server, method: str) -> None:
         self.server = server
         self.method = method
-        #: The tool a ``tools/call`` calls.
-        self.tool = ""
         self.number = 0
         self.pending = _Pending()
 

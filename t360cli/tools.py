@@ -313,7 +313,7 @@ class Toolbox:
 
         spinner = Spinner(self.env, show=not self.quiet)  # on a terminal, after 0.25 s
         runs: list[ToolRun | None] = [None] * len(calls)
-        under_way: dict[int, tuple[str, Request, float]] = {}
+        under_way: dict[int, tuple[str, str, Request, float]] = {}  # server, tool, …
         stop: KeyboardInterrupt | None = None
         try:
             for index, call in enumerate(calls):  # each shown and decided, in order
@@ -331,10 +331,10 @@ class Toolbox:
                     )
                     self._show_result(failed)
                     continue
-                under_way[index] = (server, request, started)
-            for index, (server, request, started) in under_way.items():  # all at once
+                under_way[index] = (server, tool, request, started)
+            for index, (server, tool, request, started) in under_way.items():  # all at once
                 left = started + self.configs[server].timeout - time.perf_counter()
-                spinner.start(sanitize(f"running {server}/{request.tool}"))
+                spinner.start(sanitize(f"running {server}/{tool}"))
                 try:
                     output, error, cut = result_text(request.result(left))
                 except Timeout:
@@ -358,7 +358,7 @@ class Toolbox:
                     )
         except KeyboardInterrupt as interrupt:
             stop = interrupt
-            for index, (_, request, _) in under_way.items():
+            for index, (_, _, request, _) in under_way.items():
                 if runs[index] is None:
                     request.cancel("interrupted by the user")
         done: list[ToolRun] = []
