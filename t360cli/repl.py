@@ -311,7 +311,7 @@ def _detach(repl: Repl, argument: str) -> None:
 def _tools(repl: Repl, argument: str) -> None:
     """/tools: the servers in use and their tools; /tools add NAME, /tools remove NAME."""
     from .config import read_config
-    from .tools import Toolbox, choose
+    from .tools import Toolbox, choose, server_error
 
     action, _, name = argument.partition(" ")
     name = name.strip()
@@ -347,8 +347,8 @@ def _tools(repl: Repl, argument: str) -> None:
     if toolbox is None:
         repl.say("no tools offered; /tools add NAME starts a server of [mcp_servers]")
         return
-    for why in toolbox.wait().values():
-        repl.say(why)
+    for failed, why in toolbox.drop_failed().items():  # the server's words: made safe there
+        repl.say(server_error(repl.env, failed, why).line())
     for using, tools in toolbox.tools().items():
         names = ", ".join(sanitize(tool.name) for tool in tools) or "(no tools)"
         repl.say(f"{using}: {names}")

@@ -219,11 +219,17 @@ class Toolbox:
         with self._lock:
             return {name: why for name, why in self._failed.items() if name in self.configs}
 
-    def ready(self) -> None:
-        """Wait for the servers; the first that could not start is a ConfigError (and is
-        no longer in use, so that a REPL session goes on without it)."""
-        for name, why in self.wait().items():
+    def drop_failed(self) -> dict[str, str]:
+        """Wait for the servers; those that could not start, with why, no longer in use
+        (a REPL session goes on without them)."""
+        failed = self.wait()
+        for name in failed:
             self.remove(name)
+        return failed
+
+    def ready(self) -> None:
+        """Wait for the servers; the first that could not start is a ConfigError."""
+        for name, why in self.drop_failed().items():
             raise server_error(self.env, name, why)
         self._offer()
 

@@ -458,3 +458,13 @@ def test_config_show_lists_the_servers_without_env_values() -> None:
     )
     as_json = json.loads(invoke("config", "show", "--json").out)["mcp_servers"]["time"]
     assert as_json["env"] == ["TOKEN"] and "s3cret" not in shown.out + json.dumps(as_json)
+
+
+def test_the_repl_reports_a_server_that_could_not_start_and_goes_on(server: MockServer) -> None:
+    configure(test=SDK, broken={"command": "no-such-mcp-server"})
+    session = Session(server, "-T", "test", "-T", "broken", "-m", "echo")
+    session.send("/tools", "MCP server 'broken' cannot start: command not found", "test: echo")
+    session.send("/tools add broken", "MCP server 'broken' cannot start")  # tried again
+    answered = session.send("still here", "still here", "still here")  # the line, the answer
+    assert "cannot start" not in answered  # the session went on without it
+    assert session.leave() == 0

@@ -227,10 +227,8 @@ def chat(
             env, settings, setup.table, max_cost=max_cost, ignore_budget=ignore_budget
         )
         if dry_run:
-            try:
-                _dry_run(env, session, message, setup.table)
-            finally:
-                session.close()
+            _dry_run(env, session, message, setup.table)  # on error, the servers stop below
+            session.close()
             return
         if max_cost is not None:
             refresh_models(env, session)  # prices needed: ask /models if the cache is old
