@@ -555,16 +555,14 @@ class History:
             ),
         )
 
-    def add_tool_results(self, message_id: int, runs: Sequence[dict[str, Any]]) -> int:
+    def add_tool_results(
+        self, conversation_id: str, message_id: int, runs: Sequence[dict[str, Any]]
+    ) -> int:
         """After the answer ``message_id`` called tools: their results, then the empty
         answer that continues it, which the answer's metrics row moves to (one row per
         answer, whatever its number of requests). Returns the new answer's id."""
         now = time.time()
         with self._transaction():
-            row = self._db.execute(
-                "SELECT conversation_id FROM messages WHERE id = ?", (message_id,)
-            ).fetchone()
-            conversation_id = row["conversation_id"]
             for run in runs:
                 self._db.execute(
                     "INSERT INTO messages (conversation_id, role, content, tool_call_id,"

@@ -53,7 +53,9 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
 
         def record_answer(self, message_id: int, turn: Turn) -> None: ...
 
-        def add_tool_results(self, message_id: int, runs: Sequence[dict[str, Any]]) -> int: ...
+        def add_tool_results(
+            self, conversation_id: str, message_id: int, runs: Sequence[dict[str, Any]]
+        ) -> int: ...
 
         def close(self) -> None: ...
 
@@ -164,8 +166,8 @@ class TurnJournal:
 
         def write() -> None:
             message = self._begin()
-            assert self._history is not None
-            self._message = self._history.add_tool_results(message, saved)
+            assert self._history is not None and self.conversation_id is not None
+            self._message = self._history.add_tool_results(self.conversation_id, message, saved)
 
         self._guard(write)
         self._close()
