@@ -9,7 +9,7 @@ monotonic ``perf_counter`` clock.
 from __future__ import annotations
 
 import time
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from . import units
 from .errors import APIError, T360Error
@@ -164,7 +164,7 @@ class Turn(NamedTuple):
     def cost(self) -> float | None:
         usage = self.usage or {}
         for value in (usage.get("cost"), usage.get("total_cost")):
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if _number(value):
                 return float(value)
         return None
 
@@ -315,5 +315,5 @@ def _summed(usages: list[dict[str, Any]]) -> dict[str, Any]:
     return total
 
 
-def _number(value: object) -> bool:
+def _number(value: object) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
