@@ -47,6 +47,18 @@ def _int(arg: str, default: int) -> int:
         return default
 
 
+def _body(server: Server) -> dict[str, Any]:
+    """The body of the request being answered."""
+    body = server.calls[-1].body if server.calls else {}
+    return body if isinstance(body, dict) else {}
+
+
+def _messages(server: Server) -> list[dict[str, Any]]:
+    """The messages of the request being answered (those that are objects)."""
+    messages = _body(server).get("messages")
+    return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+
+
 @scenario("echo", "answers with your own message, word by word (echo:N: N characters a chunk)")
 def _echo(model: str, prompt: str, arg: str, server: Server) -> Reply:
     text = prompt or "(empty)"
@@ -57,8 +69,7 @@ def _echo(model: str, prompt: str, arg: str, server: Server) -> Reply:
 
 @scenario("recall", "repeats the system prompt and every user message so far (memory tests)")
 def _recall(model: str, prompt: str, arg: str, server: Server) -> Reply:
-    body = server.calls[-1].body if server.calls else {}
-    messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
+    messages = _messages(server)
     system = next((m.get("content") for m in messages if m.get("role") == "system"), None)
     users = [str(m.get("content")) for m in messages if m.get("role") == "user"]
     text = f"system: {system or '(none)'}; you said: {' | '.join(users)}"
@@ -125,11 +136,6 @@ def _tools(model: str, prompt: str, arg: str, server: Server) -> Reply:
     return Reply(steps=steps)
 
 
-def _body(server: Server) -> dict[str, Any]:
-    body = server.calls[-1].body if server.calls else {}
-    return body if isinstance(body, dict) else {}
-
-
 def _offered(server: Server, wanted: str) -> list[tuple[str, object]]:
     """The tools offered, as (name, input schema); the one named ``wanted`` first."""
     found = []
@@ -144,8 +150,8 @@ def _offered(server: Server, wanted: str) -> list[tuple[str, object]]:
 def _results(server: Server) -> list[str]:
     """The contents of the tool messages that end the conversation (none: not answered)."""
     found: list[str] = []
-    for message in reversed(_body(server).get("messages") or []):
-        if not isinstance(message, dict) or message.get("role") != "tool":
+    for message in reversed(_messages(server)):
+        if message.get("role") != "tool":
             break
         found.insert(0, str(message.get("content")))
     return found
@@ -525,9 +531,7 @@ def _parts(model: str, prompt: str, arg: str, server: Server) -> Reply:
     import base64
     import hashlib
 
-    body = server.calls[-1].body if server.calls else {}
-    messages = [m for m in body.get("messages", []) if isinstance(m, dict)]
-    users = [m for m in messages if m.get("role") == "user"]
+    users = [m for m in _messages(server) if m.get("role") == "user"]
     content = users[-1].get("content") if users else None
     parts = content if isinstance(content, list) else [{"type": "text", "text": content or ""}]
     lines = []
