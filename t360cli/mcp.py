@@ -69,6 +69,12 @@ class Tool(NamedTuple):
     description: str
     schema: dict[str, Any]
 
+    @property
+    def summary(self) -> str:
+        """The first line of the description (``t360 tools``)."""
+        lines = self.description.strip().splitlines()
+        return lines[0].strip() if lines else ""
+
 
 class _Pending:
     __slots__ = ("done", "reply", "sent")

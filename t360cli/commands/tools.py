@@ -9,7 +9,7 @@ import typer
 from t360cli.commands.common import DebugOption, complete_server, environment, write_out
 from t360cli.config import load_settings, read_config
 from t360cli.errors import ExitCode
-from t360cli.safety import dumps, sanitize
+from t360cli.safety import dumps
 from t360cli.session import debug_log
 from t360cli.tools import Toolbox, choose, configured, server_error
 
@@ -57,32 +57,20 @@ def tools(
         }
         env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
     else:
-        rows = []
-        for s in servers:
-            if s.name in failed:
-                rows.append([s.name, "(cannot start)", failed[s.name]])
-            for tool in found.get(s.name, []):
-                rows.append([s.name, tool.name, _first_line(tool.description)])
-        if env.stdout_isatty and not env.dumb:
+        rows = [
+            [s.name, tool.name, tool.summary] for s in servers for tool in found.get(s.name, [])
+        ]
+        if env.stdout_isatty and not env.dumb:  # a server that failed has its row there
             from t360cli.render import print_table
 
-            print_table(
-                env, ["server", "tool", "description"], [list(map(sanitize, r)) for r in rows]
-            )
+            rows += [[name, "(cannot start)", why] for name, why in failed.items()]
+            print_table(env, ["server", "tool", "description"], rows)  # it makes them safe
         else:
-            write_out(
-                env,
-                "".join("\t".join(map(_field, r)) + "\n" for r in rows if r[1] != "(cannot start)"),
-            )
+            write_out(env, "".join("\t".join(map(_field, row)) + "\n" for row in rows))
     for name, why in failed.items():
         env.error(server_error(env, name, why).line())
     if failed:
         raise typer.Exit(ExitCode.CONFIG)
-
-
-def _first_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    return lines[0].strip() if lines else ""
 
 
 def _field(text: str) -> str:
