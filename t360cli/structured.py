@@ -15,7 +15,9 @@ from typing import Any
 
 from .errors import SchemaError, UsageError
 
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})[^\n]*\n(.*?)^ {0,3}\1[ \t]*$", re.M | re.S)
+#: A line that opens a fenced block, and one that may close it (CommonMark's rules).
+_OPENING = re.compile(r" {0,3}(`{3,}|~{3,})")
+_CLOSING = re.compile(r" {0,3}(`{3,}|~{3,})[ \t]*")
 _TYPES = {
     "str": "string",
     "string": "string",
@@ -30,8 +32,29 @@ _FIELD = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\s+([A-Za-z]+))?$")
 
 
 def code_blocks(text: str) -> list[str]:
-    """The content of every fenced code block (``` or ~~~), in order, without fences."""
-    return [match.group(2) for match in _FENCE.finditer(text)]
+    """The content of every fenced code block (``` or ~~~), in order, without fences.
+
+    One pass over the lines, so no answer costs more than linear time. As in CommonMark,
+    a block ends at a line holding only a fence of the same character, at least as long;
+    a backtick fence's info string has no backtick (that line is inline code); and a
+    fence never closed runs to the end of the text.
+    """
+    blocks: list[str] = []
+    fence = ""  # the open block's fence; "" outside a block
+    begin = offset = 0  # where the open block's content starts; where this line starts
+    for line in text.split("\n"):
+        end = offset + len(line) + 1
+        if not fence:
+            opening = _OPENING.match(line)
+            if opening and not (opening[1][0] == "`" and "`" in line[opening.end() :]):
+                fence, begin = opening[1], end
+        elif (closing := _CLOSING.fullmatch(line)) and closing[1].startswith(fence):
+            blocks.append(text[begin:offset])  # the same character, at least as many
+            fence = ""
+        offset = end
+    if fence and begin <= len(text):  # unclosed, after a line break
+        blocks.append(text[begin:])
+    return blocks
 
 
 def _concise(text: str) -> dict[str, Any]:
