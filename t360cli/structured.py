@@ -89,11 +89,15 @@ def parse_schema(value: str) -> dict[str, Any]:
             from .prompt import read_file
 
             text = read_file(path, "schema file").strip()
+    # Parsing and checking recurse once per level: RecursionError is how depth shows.
+    too_deep = UsageError("--schema is nested too deeply to be checked", "use fewer levels")
     if text.startswith("{"):
         try:
             schema = json.loads(text)
         except ValueError as exc:
             raise UsageError(f"--schema is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise too_deep from None
     else:
         schema = _concise(text)
     if not isinstance(schema, dict):
@@ -104,6 +108,8 @@ def parse_schema(value: str) -> dict[str, Any]:
         validators.validator_for(schema).check_schema(schema)
     except exceptions.SchemaError as exc:
         raise UsageError(f"--schema is not a valid JSON Schema: {exc.message}") from None
+    except RecursionError:
+        raise too_deep from None
     return schema
 
 
@@ -121,17 +127,26 @@ def validate(answer: str, schema: dict[str, Any]) -> Any:
     blocks = code_blocks(text)
     if blocks and not text.startswith(("{", "[")):
         text = blocks[0].strip()
+    printed = "the answer was printed as it came"
+    # Parsing and validating recurse once per level: RecursionError is how depth shows.
+    too_deep = SchemaError("the answer is nested too deeply to be checked", printed)
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
         raise SchemaError(
             f"the answer is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})",
-            "the answer was printed as it came",
+            printed,
         ) from None
+    except RecursionError:
+        raise too_deep from None
     from jsonschema import validators
 
     validator = validators.validator_for(schema)(schema)
-    errors = sorted(validator.iter_errors(value), key=lambda error: list(error.absolute_path))
+    try:
+        found = list(validator.iter_errors(value))
+    except RecursionError:
+        raise too_deep from None
+    errors = sorted(found, key=lambda error: list(error.absolute_path))
     if errors:
         first = errors[0]
         where = "$" + "".join(

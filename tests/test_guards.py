@@ -223,6 +223,8 @@ def test_the_three_schema_forms(server: MockServer, tmp_path: Path) -> None:
         ("name age int", "cannot read"),
         ('{"type": "objekt"}', "not a valid JSON Schema"),
         ('{"type": ', "not valid JSON"),
+        ('{"a": ' + "[" * 100_000, "nested too deeply"),  # too deep to parse
+        ('{"not": ' * 500 + "{}" + "}" * 500, "nested too deeply"),  # too deep to check
     ],
 )
 def test_a_bad_schema_is_exit_2_before_sending(
@@ -243,6 +245,25 @@ def test_an_answer_that_does_not_match_is_exit_7_and_still_printed(server: MockS
     not_json = invoke("chat", "-m", "echo", "--schema", "name", "plain words", env=chat_env(server))
     assert not_json.code == 7 and "not valid JSON" in not_json.err
     assert not_json.out == "plain words\n"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    ["[" * 100_000, "[" * 600 + "]" * 600],  # too deep to parse; to validate
+)
+def test_an_answer_nested_too_deeply_is_exit_7_and_still_printed(
+    server: MockServer, tmp_path: Path, answer: str
+) -> None:
+    schema = tmp_path / "nested.json"
+    schema.write_text('{"type": "array", "items": {"$ref": "#"}}')
+    result = invoke(
+        "chat", "-q", "-m", "echo:1000", "--schema", str(schema), answer, env=chat_env(server)
+    )
+    assert result.code == 7 and result.out == answer + "\n"
+    assert result.err.splitlines() == [
+        "t360: error: the answer is nested too deeply to be checked;"
+        " the answer was printed as it came"
+    ]
 
 
 # -- -x / --extract-last ------------------------------------------------------------------
