@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pexpect
 import pytest
 
 from t360cli.mockserver import MockServer
-from t360cli.shellcmd import dangers, extract
-from tests.helpers import chat_env, invoke, open_history, paths, spawn_t360
+from t360cli.shellcmd import dangers, extract, unseen, visible
+from tests.helpers import T360, chat_env, invoke, open_history, paths, spawn_t360
 
 
 def cmd_env(server: MockServer, **extra: str) -> dict[str, str]:
@@ -56,9 +59,77 @@ def test_destructive_commands_are_recognised(command: str) -> None:
     assert dangers(command)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        "r\u200bm -rf ~",  # a zero-width space inside the name
+        "rm\u2800-rf ~",  # a braille blank for the space
+        "\uff52\uff4d -rf ~",  # fullwidth letters
+        "find / -name '*.log' -delete",
+    ],
+)
+def test_destructive_commands_are_recognised_as_an_eye_reads_them(command: str) -> None:
+    assert dangers(command)
+
+
 @pytest.mark.parametrize("command", ["ls -la", "rm notes.txt", "curl -O https://x.example/a.tgz"])
 def test_ordinary_commands_are_not_flagged(command: str) -> None:
     assert dangers(command) == []
+
+
+_JUDGE = """
+import sys
+from t360cli.shellcmd import dangers, unseen, visible
+
+command = sys.stdin.read()
+dangers(command), unseen(command), visible(command)
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [part * (1_000_000 // len(part)) for part in ("dd ", "curl ", ":(){ ")]
+    + ["chmod -" + "R" * 1_000_000],
+    ids=["dd", "curl", "fork", "chmod"],
+)
+def test_a_megabyte_command_is_judged_in_linear_time(command: str) -> None:
+    # A regex gap rescanned from every "dd" took minutes on this; linear work, a second.
+    subprocess.run([sys.executable, "-c", _JUDGE], input=command, text=True, timeout=10, check=True)
+
+
+@pytest.mark.parametrize(
+    ("command", "found", "shown"),
+    [
+        (
+            "ls -la" + "\u2800" * 300 + "; rm x",
+            ["U+2800 BRAILLE PATTERN BLANK"],
+            "ls -la\\u2800\u00d7300; rm x",
+        ),
+        ("ls\u3164\u115f\u1160\uffa0", 4, "ls\\u3164\\u115f\\u1160\\uffa0"),
+        ("ls\u200b\u2060\ufeff\u202e", 4, "ls\\u200b\\u2060\\ufeff\\u202e"),  # format (Cf)
+        ("ls\u00a0-la\u3000", 2, "ls\\xa0-la\\u3000"),  # spaces that are not the space
+        ("ls\0 -la\r", ["U+0000", "U+000D"], "ls\\x00 -la\\x0d"),
+        ("ls" + " " * 40 + "x", ["40 blanks in a row"], "ls\\x20\u00d740x"),
+    ],
+)
+def test_what_would_not_show_is_found_and_written_as_escapes(
+    command: str, found: list[str] | int, shown: str
+) -> None:
+    assert (len(unseen(command)) if isinstance(found, int) else unseen(command)) == found
+    assert visible(command) == shown
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "ls -la",
+        "echo caf\u00e9 \U0001f600",
+        "for f in *; do\n\techo $f\ndone",
+        "a" + " " * 16 + "b",
+    ],
+)
+def test_ordinary_commands_show_as_they_are(command: str) -> None:
+    assert unseen(command) == [] and visible(command) == command
 
 
 # -- piped: printed, never run ----------------------------------------------------------
@@ -188,7 +259,52 @@ def test_a_script_is_shown_as_such_and_c_copies_without_running(
     assert not marker.exists()
 
 
+@pytest.mark.parametrize("answer", ["ls -la" + "\u2800" * 300 + "; rm x", "ls\0 -la"])
+def test_piped_a_command_that_would_not_show_is_refused(server: MockServer, answer: str) -> None:
+    result = invoke("cmd", "-q", "-m", "echo", input=answer, env=cmd_env(server))
+    assert result.code == 6 and result.out == ""
+    assert result.err.startswith("t360: error: the command holds what would not show as it runs")
+    assert len(result.err.splitlines()) == 1
+
+
 def test_piped_destructive_commands_are_warned_about(server: MockServer) -> None:
     result = invoke("cmd", "-m", "echo", "rm -rf ./build", env=cmd_env(server))
     assert result.out == "rm -rf ./build\n"
     assert "this looks destructive" in result.err
+
+
+def test_a_command_hidden_by_blank_looking_characters_is_shown_escaped_and_refused(
+    server: MockServer, tmp_path: Path
+) -> None:
+    marker = tmp_path / "never"
+    hostile = "ls -la" + "\u2800" * 3000 + f"; touch {marker}"  # blank on a screen
+    child = spawn_t360("cmd", "-m", "echo", hostile, env=cmd_env(server), encoding="utf-8")
+    refused = "t360: error: the command holds what would not show as it runs"
+    assert child.expect_exact([refused, "[r]un [e]dit [c]opy [q]uit"]) == 0
+    assert "ls -la\\u2800\u00d73000;" in child.before  # what it holds, made visible
+    child.expect_exact("(U+2800 BRAILLE PATTERN BLANK); nothing was run")
+    assert finish(child) == 6
+    assert not marker.exists()
+
+
+def test_a_nul_in_the_command_is_refused_on_a_terminal(server: MockServer) -> None:
+    child = pexpect.spawn(
+        "/bin/sh",
+        ["-c", f"printf 'ls\\000 -la' | {T360} cmd -m echo"],
+        env={**os.environ, "TERM": "xterm-256color", **cmd_env(server)},
+        timeout=30,
+        encoding="utf-8",
+    )
+    refused = "t360: error: the command holds what would not show as it runs (U+0000)"
+    assert child.expect_exact([refused, "[r]un [e]dit [c]opy [q]uit"]) == 0
+    assert finish(child) == 6
+
+
+def test_a_command_taller_than_the_screen_says_so_next_to_the_question(
+    server: MockServer,
+) -> None:
+    child = spawn_t360("cmd", "-m", "echo", "echo " + "x" * 3000, env=cmd_env(server))
+    child.expect_exact(b"the command takes 38 lines, more than the screen: scroll up to read it")
+    child.expect_exact(b"[r]un [e]dit [c]opy [q]uit")
+    child.send("q")
+    assert finish(child) == 0

@@ -28,13 +28,21 @@ from t360cli.commands.common import (
     require_key,
 )
 from t360cli.environment import Environment
-from t360cli.errors import ExitCode, UsageError
+from t360cli.errors import ExitCode, GuardError, UsageError
 from t360cli.prompt import compose, read_stdin
 from t360cli.report import report_turn
 from t360cli.request import RequestOptions, parse_options
 from t360cli.roles import names as role_names
 from t360cli.session import Chat, TurnJournal, open_history, run_turn
-from t360cli.shellcmd import Command, dangers, describe_system, extract, system_prompt
+from t360cli.shellcmd import (
+    Command,
+    dangers,
+    describe_system,
+    extract,
+    system_prompt,
+    unseen,
+    visible,
+)
 from t360cli.terminal import NullSink
 
 CHOICES = "[r]un [e]dit [c]opy [q]uit "
@@ -112,7 +120,7 @@ def cmd(
         chat.close()
     command = extract(turn.content)
     terminal = env.stdout_isatty
-    if turn.error is None and command.text and not terminal:
+    if turn.error is None and command.text and not terminal and not unseen(command.text):
         env.stdout.write(command.text + "\n")  # for | pbcopy and $(...): never run
         env.stdout.flush()
         for reason in dangers(command.text):
@@ -124,14 +132,33 @@ def cmd(
         raise typer.Exit(ExitCode.INTERRUPTED)
     if not command.text:
         raise UsageError("the model answered with no command", "describe the task differently")
-    if terminal:
-        status = _choose(env, command, shell)
-        if status is not None and journal is not None and journal.message_id is not None:
-            from t360cli.history import History
+    if not terminal:
+        _refuse_unseen(env, command.text, show=False)
+        return
+    status = _choose(env, command, shell)
+    if status is not None and journal is not None and journal.message_id is not None:
+        from t360cli.history import History
 
-            with History.open(env.paths.history_db) as history:
-                history.record_run(journal.message_id, command.text, status)
-        raise typer.Exit(status or 0)
+        with History.open(env.paths.history_db) as history:
+            history.record_run(journal.message_id, command.text, status)
+    raise typer.Exit(status or 0)
+
+
+def _refuse_unseen(env: Environment, text: str, *, show: bool) -> None:
+    """Refuse (exit 6) a command holding what would not show as it runs: a screen would
+    show another command than the one run. ``show`` writes it first, with escapes."""
+    hiding = unseen(text)
+    if not hiding:
+        return
+    if show:
+        from t360cli.render import print_code
+
+        print_code(env, visible(text), "text")
+    more = " and more" if len(hiding) > 3 else ""
+    raise GuardError(
+        f"the command holds what would not show as it runs ({', '.join(hiding[:3])}{more})",
+        "nothing was run; ask again, or write the command yourself",
+    )
 
 
 def _choose(env: Environment, command: Command, shell: str) -> int | None:
@@ -141,9 +168,15 @@ def _choose(env: Environment, command: Command, shell: str) -> int | None:
     from t360cli.terminal import copy_to_clipboard, read_key
 
     while True:
+        _refuse_unseen(env, command.text, show=True)
+        print_code(env, command.text, "bash" if shell in ("sh", "dash", "ash") else shell)
+        # The notices come after the command, next to the question, where a long command
+        # cannot push them off the screen.
         if command.script:
             env.warn(f"the model insisted on a script of {len(command.text.splitlines())} lines")
-        print_code(env, command.text, "bash" if shell in ("sh", "dash", "ash") else shell)
+        rows, height = _rows(command.text, env.columns), _height(env)
+        if height is not None and rows > height - 3:
+            env.warn(f"the command takes {rows} lines, more than the screen: scroll up to read it")
         for reason in dangers(command.text):
             env.stderr.write(env.style(f"t360: warning: this looks destructive: {reason}", "1;31"))
             env.stderr.write("\n")
@@ -167,6 +200,23 @@ def _edit(command: Command) -> Command:
 
     text = prompt("edit> ", default=command.text, multiline=command.script)
     return Command(text.strip(), "\n" in text.strip())
+
+
+def _rows(text: str, columns: int) -> int:
+    """About how many rows ``text`` takes on a screen ``columns`` wide, lines wrapped."""
+    return sum(1 + max(len(line) - 1, 0) // max(columns, 1) for line in text.split("\n"))
+
+
+def _height(env: Environment) -> int | None:
+    """The terminal's rows, if it says."""
+    import os
+
+    if env.size is not None:
+        return env.size[1]
+    try:
+        return os.get_terminal_size(env.stdout.fileno()).lines
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _run(env: Environment, text: str) -> int:
