@@ -308,3 +308,18 @@ def test_a_command_taller_than_the_screen_says_so_next_to_the_question(
     child.expect_exact(b"[r]un [e]dit [c]opy [q]uit")
     child.send("q")
     assert finish(child) == 0
+
+
+def test_ctrl_c_while_the_command_runs_is_the_command_s_to_handle(
+    server: MockServer, tmp_path: Path
+) -> None:
+    cleaned = tmp_path / "cleaned"
+    # "armed" comes from a process in the foreground that Ctrl-C ends: then the trap runs,
+    # whenever the key arrives
+    task = f"trap 'touch {cleaned}; exit 3' INT; sh -c 'echo armed; exec sleep 30'"
+    child = spawn_cmd(server, task)
+    child.send("r")
+    child.expect_exact("armed")
+    child.sendintr()
+    assert finish(child) == 3  # the command's status, not 130
+    assert cleaned.exists()

@@ -219,12 +219,31 @@ def _height(env: Environment) -> int | None:
         return None
 
 
+def _ignore(signum: int, frame: object) -> None:
+    """SIGINT and SIGQUIT while the command runs: they are the command's to handle."""
+
+
 def _run(env: Environment, text: str) -> int:
-    """Run ``text`` with the user's shell, attached to the terminal; its exit status."""
+    """Run ``text`` with the user's shell, attached to the terminal; its exit status
+    (128 + N when signal N ended it, as a shell reports it).
+
+    The command shares the terminal's foreground, so Ctrl-C reaches it as it would from a
+    shell, and t360 waits for whatever it makes of it. t360 ignores the signal meanwhile,
+    with a handler rather than SIG_IGN: a handler is reset on exec, an ignore would be
+    inherited and keep Ctrl-C from the command too.
+    """
+    import signal
     import subprocess
 
     shell = env.vars.get("SHELL") or "/bin/sh"
+    previous = {
+        number: signal.signal(number, _ignore) for number in (signal.SIGINT, signal.SIGQUIT)
+    }
     try:
-        return subprocess.run([shell, "-c", text], env=dict(env.vars), check=False).returncode
+        status = subprocess.run([shell, "-c", text], env=dict(env.vars), check=False).returncode
     except OSError as exc:
         raise UsageError(f"cannot run {shell}: {exc.strerror}", "check $SHELL") from None
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    return status if status >= 0 else 128 - status
