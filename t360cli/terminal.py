@@ -268,6 +268,18 @@ def copy_to_clipboard(env: Environment, text: str) -> str:
     return "through the terminal (OSC 52)"
 
 
+def has_controlling_terminal() -> bool:
+    """Whether ``/dev/tty`` opens, so ``read_key`` can ask: not under ``setsid`` or a
+    service, even when stdout is a terminal."""
+    import os
+
+    try:
+        os.close(os.open("/dev/tty", os.O_RDWR | os.O_NOCTTY))
+    except OSError:
+        return False
+    return True
+
+
 def read_key(env: Environment, prompt: str) -> str:
     """One key pressed on the terminal (``/dev/tty``, so piped stdin does not matter),
     lower-cased; Esc is ``"\\x1b"``. Ctrl-C raises KeyboardInterrupt as usual."""

@@ -323,3 +323,29 @@ def test_ctrl_c_while_the_command_runs_is_the_command_s_to_handle(
     child.sendintr()
     assert finish(child) == 3  # the command's status, not 130
     assert cleaned.exists()
+
+
+def test_a_terminal_that_is_not_the_controlling_one_gets_the_command_printed(
+    server: MockServer, tmp_path: Path
+) -> None:
+    marker = tmp_path / "never"
+    leader, follower = os.openpty()
+    with os.fdopen(leader, "rb", buffering=0) as screen:
+        proc = subprocess.run(  # a new session: stdout is a terminal, /dev/tty is none
+            [T360, "cmd", "-q", "-m", "echo", f"touch {marker}"],
+            stdin=subprocess.DEVNULL,
+            stdout=follower,
+            stderr=subprocess.PIPE,
+            env={**os.environ, **cmd_env(server)},
+            start_new_session=True,
+            timeout=60,
+            check=False,
+        )
+        os.close(follower)
+        shown = screen.read(65536)
+    assert proc.returncode == 0
+    assert proc.stderr.decode().splitlines() == [
+        "t360: no controlling terminal to ask on: the command is printed, not run"
+    ]
+    assert shown == f"touch {marker}\r\n".encode()
+    assert not marker.exists()

@@ -43,7 +43,7 @@ from t360cli.shellcmd import (
     unseen,
     visible,
 )
-from t360cli.terminal import NullSink
+from t360cli.terminal import NullSink, has_controlling_terminal
 
 CHOICES = "[r]un [e]dit [c]opy [q]uit "
 
@@ -119,7 +119,9 @@ def cmd(
     finally:
         chat.close()
     command = extract(turn.content)
-    terminal = env.stdout_isatty
+    terminal = env.stdout_isatty and has_controlling_terminal()
+    if env.stdout_isatty and not terminal:
+        env.warn("no controlling terminal to ask on: the command is printed, not run")
     if turn.error is None and command.text and not terminal and not unseen(command.text):
         env.stdout.write(command.text + "\n")  # for | pbcopy and $(...): never run
         env.stdout.flush()
