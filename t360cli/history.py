@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import re
 import secrets
 import sqlite3
 import time
@@ -26,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from .attachments import Attachment, content, text_of
+from .attachments import KINDS, Attachment, content, text_of
 from .errors import ConfigError, UsageError
 from .safety import dumps
 from .stats import Turn
@@ -128,6 +129,9 @@ _WITH_TURNS = (
 )
 
 ID_BYTES = 4  # 8 hex digits: short enough to type, unique prefixes accepted
+#: The only names a stored attachment's bytes have: their sha256, in the store's folder.
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_STORED_KINDS = frozenset(KINDS.values())
 TITLE_LENGTH = 60
 
 
@@ -334,8 +338,11 @@ class History:
         ).fetchall()
         return [str(row["model"]) for row in rows]
 
-    def delete(self, conversation_id: str) -> None:
-        """The conversation, its messages, and the attachments nothing else uses."""
+    def delete(self, conversation_id: str) -> int:
+        """The conversation, its messages, and the attachments nothing else uses. A
+        reference that is not a sha256 is never followed: the number of such damaged
+        references that went with the conversation is returned."""
+        damaged = 0
         with self._transaction():
             digests = [
                 row[0]
@@ -346,29 +353,37 @@ class History:
                 )
             ]
             self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-            unused = [
-                digest
-                for digest in digests
-                if not self._db.execute(
+            unused = []
+            for digest in digests:
+                blob = self._blob(digest)
+                if blob is None:
+                    damaged += 1
+                elif not self._db.execute(
                     "SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1", (digest,)
-                ).fetchone()
-            ]
-        for digest in unused:
-            (self._blobs / digest).unlink(missing_ok=True)
+                ).fetchone():
+                    unused.append(blob)
+        for blob in unused:
+            blob.unlink(missing_ok=True)
+        return damaged
 
     @property
     def _blobs(self) -> Path:
         return self.path.parent / "attachments"
 
+    def _blob(self, digest: object) -> Path | None:
+        """Where the bytes of ``digest`` are stored; None unless it is a sha256, so that
+        a damaged or crafted row can never name another file."""
+        if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            return None
+        return self._blobs / digest
+
     def _store(self, attachment: Attachment) -> None:
         """An attachment's bytes, once per content, private, written whole or not at all."""
-        if attachment.data is None or attachment.sha256 is None:
-            return
-        target = self._blobs / attachment.sha256
-        if target.exists():
+        target = self._blob(attachment.sha256)
+        if attachment.data is None or target is None or target.exists():
             return
         self._blobs.mkdir(parents=True, exist_ok=True, mode=0o700)
-        temporary = target.with_name(f".{attachment.sha256}.{secrets.token_hex(4)}")
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}")
         try:
             temporary.write_bytes(attachment.data)
             temporary.chmod(0o600)
@@ -377,21 +392,44 @@ class History:
             temporary.unlink(missing_ok=True)
             raise ConfigError(f"cannot store an attachment in {self._blobs}: {exc}") from None
 
-    def _attachments(self, message_id: int, *, load: bool) -> tuple[Attachment, ...]:
-        found = []
-        for row in self._db.execute(
-            "SELECT * FROM attachments WHERE message_id = ? ORDER BY position", (message_id,)
-        ):
-            data = None
-            if load and row["sha256"]:
-                try:
-                    data = (self._blobs / row["sha256"]).read_bytes()
-                except OSError:
-                    continue  # its file is gone: the rest of the message still goes
-            found.append(
-                Attachment(row["kind"], row["name"], row["mime"], row["size"], row["sha256"], data)
+    def _attachments(self, message_id: int) -> tuple[Attachment, ...]:
+        """What a message has attached, as saved (the bytes stay in the store)."""
+        return tuple(
+            Attachment(row["kind"], row["name"], row["mime"], row["size"], row["sha256"], None)
+            for row in self._db.execute(
+                "SELECT * FROM attachments WHERE message_id = ? ORDER BY position", (message_id,)
             )
-        return tuple(found)
+        )
+
+    def _loaded(self, conversation_id: str, attachment: Attachment) -> Attachment:
+        """``attachment`` with its bytes read back from the store and checked against its
+        sha256. A damaged reference or missing bytes is a ConfigError (exit 3): the message
+        would otherwise go without what it had attached."""
+        if attachment.kind == "url":
+            return attachment
+        blob = self._blob(attachment.sha256)
+
+        def damaged(what: str) -> ConfigError:
+            return ConfigError(
+                f"the history is damaged: the attachment {attachment.name!r} of conversation"
+                f" {conversation_id} {what}",
+                f"delete the conversation (t360 history delete {conversation_id})"
+                " or start a new one",
+            )
+
+        if blob is None or attachment.kind not in _STORED_KINDS:
+            raise damaged("is not a stored attachment (no sha256 or an unknown kind)")
+        try:
+            data = blob.read_bytes()
+        except FileNotFoundError:
+            raise damaged(f"is missing from {self._blobs}") from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read {blob}: {exc.strerror or exc}") from None
+        import hashlib
+
+        if hashlib.sha256(data).hexdigest() != attachment.sha256:
+            raise damaged("does not match its sha256")
+        return attachment._replace(data=data)
 
     def set_system(self, conversation_id: str, system: str | None) -> None:
         with self._transaction():
@@ -422,7 +460,7 @@ class History:
                 row["served_model"],
                 row["ran"],
                 row["ran_status"],
-                self._attachments(row["id"], load=False) if row["role"] == "user" else (),
+                self._attachments(row["id"]) if row["role"] == "user" else (),
                 tuple(_json(row["tool_calls"]) or ()),
                 row["tool_call_id"],
                 _json(row["tool_run"]),
@@ -436,7 +474,9 @@ class History:
         out), attachments included, their bytes read back from the store."""
         return answerable(
             [
-                dataclasses.replace(m, attached=self._attachments(m.id, load=True)).as_request()
+                dataclasses.replace(
+                    m, attached=tuple(self._loaded(conversation_id, a) for a in m.attached)
+                ).as_request()
                 if m.attached
                 else m.as_request()
                 for m in self.messages(conversation_id)

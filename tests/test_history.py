@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ from t360cli.history import MIGRATIONS, History
 from t360cli.mockserver import MockServer
 from t360cli.session import TurnJournal
 from t360cli.stats import Turn
-from tests.helpers import T360, chat_env, open_history, paths, run_t360
+from tests.helpers import T360, chat_env, invoke, open_history, paths, run_t360
 
 
 def a_turn(content: str = "answer", **changes: object) -> Turn:
@@ -271,6 +272,67 @@ def test_history_commands(server: MockServer, tmp_path: Path) -> None:
     assert len(run_t360("history", "list", env=env).out.splitlines()) == 1
     missing = run_t360("history", "show", beta, env=env)
     assert missing.code == 2 and "no conversation" in missing.err
+
+
+# -- attachments in the store -------------------------------------------------------------
+
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(24)  # what the type sniffer needs of a PNG
+
+
+def an_image_conversation(server: MockServer, tmp_path: Path) -> str:
+    image = tmp_path / "red.png"
+    image.write_bytes(PNG)
+    result = invoke("chat", "--json", "-m", "parts", "-a", str(image), "look", env=chat_env(server))
+    assert result.code == 0, result.err
+    return str(json.loads(result.out)["conversation_id"])
+
+
+def rewrite_attachments(sha256: str | None) -> None:
+    """What a crafted or damaged database holds: another reference on every attachment."""
+    db = sqlite3.connect(paths().history_db)
+    with db:
+        db.execute("UPDATE attachments SET sha256 = ?", (sha256,))
+    db.close()
+
+
+@pytest.mark.parametrize("reference", ["../../private.png", "absolute", None])
+def test_an_attachment_row_naming_another_file_is_damaged_history_never_read_or_deleted(
+    server: MockServer, tmp_path: Path, reference: str | None
+) -> None:
+    conversation = an_image_conversation(server, tmp_path)
+    private = paths().data_dir.parent / "private.png"  # ../../ from the store
+    private.write_bytes(PNG + b"not for the gateway")
+    rewrite_attachments(str(private) if reference == "absolute" else reference)
+    sent = len(server.calls)
+    again = invoke("chat", "-m", "parts", "-c", "and now?", env=chat_env(server))
+    assert again.code == 3 and len(server.calls) == sent
+    assert again.err.splitlines() == [
+        f"t360: error: the history is damaged: the attachment {str(tmp_path / 'red.png')!r}"
+        f" of conversation {conversation} is not a stored attachment (no sha256 or an unknown"
+        f" kind); delete the conversation (t360 history delete {conversation}) or start a new one"
+    ]
+    deleted = invoke("history", "delete", conversation, "--yes")
+    assert deleted.code == 0 and private.exists()
+    named = reference is not None  # a reference to a file, never followed
+    assert ("1 of its attachment references were damaged" in deleted.err) == named
+
+
+@pytest.mark.parametrize(
+    ("damage", "said"), [("remove", "is missing from"), ("alter", "does not match its sha256")]
+)
+def test_continuing_without_an_attachment_s_bytes_is_damaged_history(
+    server: MockServer, tmp_path: Path, damage: str, said: str
+) -> None:
+    conversation = an_image_conversation(server, tmp_path)
+    blob = paths().data_dir / "attachments" / hashlib.sha256(PNG).hexdigest()
+    if damage == "remove":
+        blob.unlink()
+    else:
+        blob.write_bytes(PNG + b"changed")
+    sent = len(server.calls)
+    again = invoke("chat", "-m", "parts", "-c", "and now?", env=chat_env(server))
+    assert again.code == 3 and len(server.calls) == sent  # not sent without the image
+    assert said in again.err and f"t360 history delete {conversation}" in again.err
 
 
 def test_migration_from_schema_1_fills_in_the_kind(tmp_path: Path) -> None:

@@ -157,5 +157,9 @@ def history_delete(
                 raise UsageError("refusing to delete without confirmation", "add --yes")
             if not typer.confirm(env.shown(f"Delete {full} ({title})?"), err=True):
                 raise typer.Exit(ExitCode.OK)
-        history.delete(full)
+        damaged = history.delete(full)
     env.stderr.write(f"deleted {full}\n")
+    if damaged:
+        env.warn(
+            f"{damaged} of its attachment references were damaged: no file was touched for them"
+        )
