@@ -15,6 +15,7 @@ says answered (``served_model``): alias-resolving gateways make them differ.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
@@ -339,9 +340,14 @@ class History:
         return [str(row["model"]) for row in rows]
 
     def delete(self, conversation_id: str) -> int:
-        """The conversation, its messages, and the attachments nothing else uses. A
-        reference that is not a sha256 is never followed: the number of such damaged
-        references that went with the conversation is returned."""
+        """The conversation, its messages, and the attachments nothing else uses.
+
+        The unused ones are found and unlinked inside the transaction that deletes the
+        rows: it holds the write lock, so no other run can add a reference in between
+        (one that adds a reference stores the bytes under that lock too, see
+        ``begin_turn``). A reference that is not a sha256 is never followed: the number
+        of such damaged references that went with the conversation is returned.
+        """
         damaged = 0
         with self._transaction():
             digests = [
@@ -353,7 +359,6 @@ class History:
                 )
             ]
             self._db.execute("DELETE FROM conversations WHERE id = ?", (conversation_id,))
-            unused = []
             for digest in digests:
                 blob = self._blob(digest)
                 if blob is None:
@@ -361,9 +366,8 @@ class History:
                 elif not self._db.execute(
                     "SELECT 1 FROM attachments WHERE sha256 = ? LIMIT 1", (digest,)
                 ).fetchone():
-                    unused.append(blob)
-        for blob in unused:
-            blob.unlink(missing_ok=True)
+                    with contextlib.suppress(OSError):  # left behind, it only takes space
+                        blob.unlink(missing_ok=True)
         return damaged
 
     @property
@@ -507,11 +511,15 @@ class History:
         attached: Sequence[Attachment] = (),
     ) -> int:
         """Write the user message (if any, with what is attached to it) and an empty
-        partial answer; returns its id. ``model`` is the id asked for."""
+        partial answer; returns its id. ``model`` is the id asked for.
+
+        The attachments' bytes are stored under the write lock, with the rows that refer
+        to them: a ``delete`` that found them unused cannot unlink them in between.
+        """
         now = time.time()
-        for attachment in attached:
-            self._store(attachment)
         with self._transaction():
+            for attachment in attached:
+                self._store(attachment)
             if user is not None:
                 cursor = self._db.execute(
                     "INSERT INTO messages (conversation_id, role, content, created)"

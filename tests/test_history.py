@@ -8,10 +8,13 @@ import os
 import signal
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from t360cli.attachments import from_bytes
 from t360cli.errors import ConfigError, NetworkError, UsageError
 from t360cli.history import MIGRATIONS, History
 from t360cli.mockserver import MockServer
@@ -333,6 +336,76 @@ def test_continuing_without_an_attachment_s_bytes_is_damaged_history(
     again = invoke("chat", "-m", "parts", "-c", "and now?", env=chat_env(server))
     assert again.code == 3 and len(server.calls) == sent  # not sent without the image
     assert said in again.err and f"t360 history delete {conversation}" in again.err
+
+
+def write_lock_free(database: Path) -> bool:
+    """Whether another run could write to ``database`` at this moment (without waiting)."""
+    probe = sqlite3.connect(database, timeout=0, isolation_level=None)
+    try:
+        probe.execute("BEGIN IMMEDIATE")
+        probe.execute("ROLLBACK")
+        return True
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        probe.close()
+
+
+def meanwhile(
+    monkeypatch: pytest.MonkeyPatch,
+    method: str,
+    database: Path,
+    other: Callable[[], object],
+    *,
+    before: bool,
+) -> list[object]:
+    """Another run interleaved, deterministically: the first time this run calls
+    ``Path.<method>`` on a stored attachment, ``other`` runs just ``before`` (or just
+    after) that call, if it could write then. The list returned holds what it returned."""
+    real = getattr(Path, method)
+    ran: list[object] = []
+
+    def interleaved(path: Path, *args: Any, **kwargs: Any) -> Any:
+        can = path.parent.name == "attachments" and not ran and write_lock_free(database)
+        if can and before:
+            ran.append(other())
+        result = real(path, *args, **kwargs)
+        if can and not before:
+            ran.append(other())
+        return result
+
+    monkeypatch.setattr(Path, method, interleaved)
+    return ran
+
+
+@pytest.mark.parametrize("interleaving", ["delete, then attach", "attach, then delete"])
+def test_a_blob_deleted_while_another_run_attaches_it_is_never_lost(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, interleaving: str
+) -> None:
+    database = tmp_path / "h.db"
+    image = from_bytes("red.png", PNG)
+    with History.open(database) as deleter, History.open(database) as writer:
+        first = deleter.create("m", None, "first")
+        deleter.begin_turn(first, "look", "m", [image])
+        second = writer.create("m", None, "second")
+
+        def attach() -> int:
+            return writer.begin_turn(second, "look too", "m", [image])
+
+        def delete() -> int:
+            return deleter.delete(first)
+
+        if interleaving == "delete, then attach":  # attach just before the blob's unlink
+            ran = meanwhile(monkeypatch, "unlink", database, attach, before=True)
+            delete()
+        else:  # delete just after the writer saw the blob stored
+            ran = meanwhile(monkeypatch, "exists", database, delete, before=False)
+            attach()
+        monkeypatch.undo()
+        if not ran:  # the lock made the other run wait its turn
+            (attach if interleaving == "delete, then attach" else delete)()
+        sent = writer.context(second)[0]["content"]
+    assert sent[1]["image_url"]["url"].startswith("data:image/png;base64,")
 
 
 def test_migration_from_schema_1_fills_in_the_kind(tmp_path: Path) -> None:
