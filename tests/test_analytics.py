@@ -14,6 +14,7 @@ from t360cli.analytics import Filters, analyse, daily, parse_since, ttft_counts
 from t360cli.errors import UsageError
 from t360cli.history import History
 from t360cli.mockserver import MockServer
+from t360cli.stats import Turn
 from tests.helpers import chat_env, open_history, run_t360
 
 DAY = 86400.0
@@ -135,6 +136,18 @@ def test_stats_command_formats(history: History) -> None:
     assert table[0].startswith("By model")
     assert table[2].split()[:6] == ["alpha", "100", "5", "(5%)", "50", "90"]
     assert run_t360("stats", "--since", "yesterday").code == 2
+
+
+def test_csv_cells_a_spreadsheet_would_run_are_made_inert() -> None:
+    names = ['=HYPERLINK("https://evil.example","x")', "+1", "-2+3", "@SUM(A1)", "\tx", "\rx"]
+    with open_history() as history:
+        for name in names:  # as the gateway said: the model that answered and its provider
+            message = history.begin_turn(history.create(name, None, "t"), "q", name)
+            turn = Turn("a", None, name, name, "stop", {"total_tokens": 2}, None, 0.25, 0.5)
+            history.finish_turn(message, turn)
+    rows = list(csv.DictReader(io.StringIO(run_t360("stats", "--csv").out, newline="")))
+    assert sorted(row["key"] for row in rows) == sorted(["'" + name for name in names] * 2)
+    assert {(row["requests"], row["ttft_p50_ms"]) for row in rows} == {("1", "250.0")}
 
 
 def test_stats_on_an_empty_history() -> None:

@@ -141,12 +141,14 @@ def stats(
         return
     if csv_out:
         buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
+        # Text quoted, numbers bare: a CR inside a name cannot split a row, and a
+        # spreadsheet tells the two apart.
+        writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
         for group, rows in (("model", by_model), ("provider", by_provider)):
             for summary in rows:
                 if buffer.tell() == 0:
                     writer.writerow(["group", "key", *summary.as_json()])
-                writer.writerow([group, summary.key, *summary.as_json().values()])
+                writer.writerow(map(_inert, [group, summary.key, *summary.as_json().values()]))
         text = buffer.getvalue()
         env.stdout.write(sanitize(text) if env.stdout_isatty else text)
         return
@@ -172,6 +174,19 @@ def stats(
         lines,
         PRIORITY,
     )
+
+
+#: What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(cell: object) -> object:
+    """A CSV cell no spreadsheet will run: text starting like a formula (a model or
+    provider name the gateway chose, ``=HYPERLINK(...)``) gets a leading ``'``, as OWASP
+    advises; numbers stay numbers."""
+    if isinstance(cell, str) and cell.startswith(_FORMULA_START):
+        return "'" + cell
+    return cell
 
 
 def spent_line(spend: Budget) -> str:
