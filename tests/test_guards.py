@@ -90,6 +90,17 @@ def test_max_cost_with_unknown_prices_is_refused(server: MockServer) -> None:
     assert chats(server) == []
 
 
+def test_a_refused_key_before_the_request_still_names_the_model_in_json(
+    server: MockServer,
+) -> None:
+    # --max-cost asks GET /models for the prices first: the gateway refuses the key there
+    env = chat_env(server, T360_API_KEY="sk-invalid", T360_MODEL="echo")
+    result = invoke("chat", "--json", "--max-cost", "1", "hi", env=env)
+    obj = json.loads(result.out)
+    assert result.code == 3 and obj["error"]["status"] == 401
+    assert obj["model"] == "echo"
+
+
 def test_max_cost_bounds_the_request_and_says_so(server: MockServer) -> None:
     write_config('[models."echo"]\nprice_in = 0.000001\nprice_out = 0.000002\n')
     result = invoke("chat", "-m", "echo", "--max-cost", "0.0001", "hi", env=chat_env(server))

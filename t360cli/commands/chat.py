@@ -156,7 +156,8 @@ def chat(
     """Send a prompt and stream the answer; without one on a terminal, start a REPL."""
     env = environment(ctx)
     interactive = not prompt and not files and not attach and env.stdin_isatty and not editor
-    toolbox = None
+    toolbox = session = None
+    asked = model or ""  # the model --json names on an error: the settings' once known
     try:
         _exclusive(
             ("--system", "--system-file", system is not None, system_file is not None),
@@ -200,6 +201,7 @@ def chat(
             RequestOptions(temperature, max_tokens, options, not no_stream),
         )
         settings, request, chosen = setup(role)
+        asked = settings.model
         if tools:
             from t360cli.session import debug_log
             from t360cli.tools import Toolbox, choose
@@ -235,8 +237,10 @@ def chat(
     except BaseException as error:  # Ctrl-C while stdin is read too: no server left behind
         if toolbox is not None:
             toolbox.close()
+        if session is not None:  # a refused /models request: its connection too
+            session.close()
         if json_out and isinstance(error, T360Error):
-            emit_json(env, Turn.failed(model or "", error))
+            emit_json(env, Turn.failed(asked, error))
         raise
     try:
         if interactive:
