@@ -47,14 +47,7 @@ class Attachment(NamedTuple):
         """How it is listed: ``[image red.png 1.2 KB]``."""
         if self.kind == "url":
             return f"[image {self.name}]"
-        return f"[{self.kind} {Path(self.name).name} {_size(self.size)}]"
-
-
-def _size(count: int) -> str:
-    for unit, scale in (("MB", 1_000_000), ("KB", 1_000)):
-        if count >= scale:
-            return f"{count / scale:.1f} {unit}"
-    return f"{count} B"
+        return f"[{self.kind} {Path(self.name).name} {units.size(self.size)}]"
 
 
 def _looks_like_text(data: bytes) -> bool:
@@ -79,7 +72,11 @@ def from_bytes(name: str, data: bytes) -> Attachment:
         digest = hashlib.sha256(data).hexdigest()
         return Attachment(KINDS[mime], name, mime, len(data), digest, data)
     if mime is None and _looks_like_text(data):
-        raise UsageError(f"{name} is a text file, not an attachment", f"add it with -f {name}")
+        hint = "pipe it in without -a - to send it as the prompt"
+        raise UsageError(
+            f"{name} is a text file, not an attachment",
+            hint if name == "stdin" else f"add it with -f {name}",
+        )
     what = f"{mime} ({found.extension})" if found is not None else "an unknown binary type"
     raise UsageError(
         f"{name} is {what}, which cannot be attached",
@@ -95,17 +92,18 @@ def load(spec: str, stdin: IO[str]) -> Attachment:
         if not urlsplit(spec).hostname:
             raise UsageError(f"-a {spec}: not a URL with a host")
         return Attachment("url", spec, None, 0, None, None)
+    from . import bounded
+
     if spec == "-":
         stream = getattr(stdin, "buffer", None)
-        data = stream.read(MAX_ATTACHMENT + 1) if stream is not None else b""
+        data = bounded.read_stream(stream, MAX_ATTACHMENT) if stream is not None else b""
         if len(data) > MAX_ATTACHMENT:
-            raise UsageError(f"the attachment on stdin is larger than {MAX_ATTACHMENT:,} bytes")
+            raise bounded.over("the attachment on stdin", MAX_ATTACHMENT, "attach a smaller file")
         if not data:
             raise UsageError("-a - found nothing on stdin", "pipe the file in")
         return from_bytes("stdin", data)
-    from .prompt import read_limited
-
-    return from_bytes(spec, read_limited(Path(spec), "attachment", MAX_ATTACHMENT))
+    data = bounded.read_path(spec, "attachment", MAX_ATTACHMENT, hint="attach a smaller file")
+    return from_bytes(spec, data)
 
 
 def part(attachment: Attachment) -> dict[str, Any]:
@@ -156,18 +154,50 @@ class TextFile(NamedTuple):
     size: int
 
 
-def _walk(root: Path) -> Iterator[Path]:
-    """Files under ``root``, hidden and VCS folders and hidden files left out, and what a
-    ``.gitignore`` at the root (or in a folder below it) matches."""
+#: The most a ``.gitignore`` may hold; a larger one is not read (its rules do not apply).
+MAX_IGNORE = 1_000_000
+
+
+class _Skipped:
+    """What a folder walk left out, for the notice."""
+
+    def __init__(self) -> None:
+        self.binary = 0  # binary, unreadable or special files
+        self.outside = 0  # links that leave the folder
+        self.links = 0  # links to folders or to special files, and repeated links
+
+
+def _ignore_rules(folder: Path) -> list[str] | None:
+    """The lines of ``folder/.gitignore`` when it is a regular file of sane size."""
+    from . import bounded
+
+    try:
+        data = bounded.read_path(folder / ".gitignore", ".gitignore", MAX_IGNORE)
+    except UsageError:
+        return None
+    return data.decode("utf-8", errors="replace").splitlines()
+
+
+def _walk(root: Path, skipped: _Skipped) -> Iterator[tuple[Path, Path]]:
+    """(name, file to read) under ``root``: hidden and VCS folders and hidden files left
+    out, and what a ``.gitignore`` at the root (or in a folder below it) matches.
+
+    Links are never followed out of ``root``: a link to a file inside it is read once
+    (the file it names is read under its own name when the walk meets it), a link that
+    leaves it, or that names a folder or a special file, is skipped and counted. Folders
+    that are links are not entered, so no walk loops.
+    """
     import pathspec
 
+    real_root = Path(os.path.realpath(root))
+    seen: set[Path] = set()
+    links: list[Path] = []
     specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
     for folder, dirs, files in os.walk(root):
         here = Path(folder)
-        ignore = here / ".gitignore"
-        if ignore.is_file():
-            with ignore.open(encoding="utf-8", errors="replace") as handle:
-                specs.append((here, pathspec.GitIgnoreSpec.from_lines(handle)))
+        rules = _ignore_rules(here)
+        if rules is not None:
+            specs.append((here, pathspec.GitIgnoreSpec.from_lines(rules)))
 
         def ignored(path: Path, is_dir: bool) -> bool:
             for base, spec in specs:
@@ -177,52 +207,169 @@ def _walk(root: Path) -> Iterator[Path]:
                         return True
             return False
 
-        dirs[:] = sorted(
-            d
-            for d in dirs
-            if not d.startswith(".") and d not in SKIPPED_DIRS and not ignored(here / d, True)
-        )
+        kept = []
+        for name in sorted(dirs):
+            if name.startswith(".") or name in SKIPPED_DIRS or ignored(here / name, True):
+                continue
+            if (here / name).is_symlink():
+                skipped.links += 1
+                continue
+            kept.append(name)
+        dirs[:] = kept
         for name in sorted(files):
             path = here / name
-            if not name.startswith(".") and not ignored(path, False):
-                yield path
+            if name.startswith(".") or ignored(path, False):
+                continue
+            if path.is_symlink():
+                links.append(path)
+            else:
+                seen.add(Path(os.path.realpath(path)))
+                yield path, path
+    for path in links:  # after the files, so a linked file is read under its own name
+        target = Path(os.path.realpath(path))
+        if not target.is_relative_to(real_root):
+            skipped.outside += 1
+        elif target in seen or not target.is_file():
+            skipped.links += 1
+        else:
+            seen.add(target)
+            yield path, target
 
 
 def read_directory(root: Path, warn: Callable[[str], None]) -> list[TextFile]:
     """Every text file under ``root`` (binaries skipped), labelled with its relative path;
-    refused (exit 2, the largest listed) when they add up to more than 2 MB."""
-    from .prompt import read_limited
+    refused (exit 2, the largest listed) as soon as they add up to more than 2 MB, so
+    memory stays near the limit whatever the folder holds."""
+    from . import bounded
 
     found: list[TextFile] = []
-    skipped = 0
-    for path in _walk(root):
+    skipped = _Skipped()
+    total = 0
+    for path, target in _walk(root, skipped):
         try:
-            data = read_limited(path, "file", MAX_DIRECTORY)
+            fd = bounded.open_regular(target, "file", follow=False)
         except UsageError:
-            skipped += 1  # special files, unreadable or alone too large: not text to add
+            skipped.binary += 1  # special files, unreadable: not text to add
             continue
-        if not _looks_like_text(data):
-            skipped += 1
+        try:
+            head = bounded.read_fd(fd, min(8192, MAX_DIRECTORY - total))
+            if not _looks_like_text(head[:8192]):
+                skipped.binary += 1
+                continue
+            data = head + bounded.read_fd(fd, MAX_DIRECTORY - total - len(head))
+            claimed = os.fstat(fd).st_size  # what the file says it holds: for the listing
+        except OSError:
+            skipped.binary += 1
             continue
-        text = data.decode("utf-8", errors="replace")
-        found.append(TextFile(path.relative_to(root).as_posix(), text, len(data)))
-    total = sum(f.size for f in found)
-    if total > MAX_DIRECTORY:
-        largest = sorted(found, key=lambda f: -f.size)[:5]
-        listed = ", ".join(f"{f.relative} ({_size(f.size)})" for f in largest)
-        raise UsageError(
-            f"{root} holds {_size(total)} of text, more than the {_size(MAX_DIRECTORY)} limit",
-            f"the largest: {listed}; point -f at a smaller folder or add a .gitignore",
-        )
-    extra = f", {skipped} binary or unreadable skipped" if skipped else ""
-    warn(f"-f {root}: {len(found)} text files, {units.count(total)} bytes{extra}")
+        finally:
+            os.close(fd)
+        total += len(data)
+        relative = path.relative_to(root).as_posix()
+        if total > MAX_DIRECTORY:
+            last = TextFile(relative, "", max(len(data), claimed))
+            largest = sorted([*found, last], key=lambda f: -f.size)
+            listed = ", ".join(f"{f.relative} ({units.size(f.size)})" for f in largest[:5])
+            raise UsageError(
+                f"{root} holds more than the {units.size(MAX_DIRECTORY)} limit of text",
+                f"the largest read: {listed}; point -f at a smaller folder or add a .gitignore",
+            )
+        found.append(TextFile(relative, data.decode("utf-8", errors="replace"), len(data)))
+    extra = [f"{skipped.binary} binary or unreadable skipped"] if skipped.binary else []
+    if skipped.outside:
+        extra.append(f"{_links(skipped.outside)} outside {root} skipped")
+    if skipped.links:
+        extra.append(f"{_links(skipped.links)} to folders, special or repeated files skipped")
+    listed = "".join(f", {part}" for part in extra)
+    warn(f"-f {root}: {len(found)} text files, {units.count(total)} bytes{listed}")
     return found
+
+
+def _links(count: int) -> str:
+    return f"{count} link{'s' * (count != 1)}"
 
 
 # -- -f URL -------------------------------------------------------------------------------
 
 #: The most of a web page that is read.
 MAX_PAGE = 5_000_000
+
+
+#: Codecs Python knows that are not character sets a page may declare.
+_NOT_CHARSETS = frozenset(
+    {"idna", "punycode", "undefined", "unicode_escape", "raw_unicode_escape", "mbcs", "oem"}
+)
+
+
+def _decode_page(body: bytes, charset: str) -> str:
+    """The page's text in its declared character set when that is one, else UTF-8."""
+    import codecs
+
+    try:
+        name = codecs.lookup(charset).name
+    except LookupError:
+        name = "utf-8"
+    if name in _NOT_CHARSETS:
+        name = "utf-8"
+    try:
+        return body.decode(name, errors="replace")
+    except (LookupError, UnicodeError, TypeError):  # a bytes-to-bytes codec, say
+        return body.decode("utf-8", errors="replace")
+
+
+class _PlainText:
+    """The text of an HTML page without a tree: what is left when a page nests too deeply
+    for one (scripts, styles and their like dropped, blocks on lines of their own)."""
+
+    SKIP = frozenset({"script", "style", "noscript", "template", "head", "svg"})
+
+    def __init__(self) -> None:
+        from html.parser import HTMLParser
+
+        outer = self
+
+        class Parser(HTMLParser):
+            def handle_starttag(self, tag: str, attrs: object) -> None:
+                outer.tag(tag, opening=True)
+
+            def handle_endtag(self, tag: str) -> None:
+                outer.tag(tag, opening=False)
+
+            def handle_data(self, data: str) -> None:
+                if not outer.hidden:
+                    outer.parts.append(data)
+
+        self.parser = Parser(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.hidden = 0
+
+    def tag(self, tag: str, *, opening: bool) -> None:
+        if tag in self.SKIP:
+            self.hidden = self.hidden + 1 if opening else max(0, self.hidden - 1)
+        elif tag in ("p", "div", "br", "li", "tr", "h1", "h2", "h3", "h4", "h5", "h6"):
+            self.parts.append("\n")
+
+    def text(self, html: str) -> str:
+        self.parser.feed(html)
+        self.parser.close()
+        lines = (" ".join(line.split()) for line in "".join(self.parts).splitlines())
+        return "\n".join(line for line in lines if line)
+
+
+def _markdown(text: str) -> str:
+    """HTML as Markdown (scripts and styles dropped); a page nested too deeply for that
+    (the converters recurse) as its plain text."""
+    from bs4 import BeautifulSoup
+    from markdownify import markdownify
+
+    try:
+        soup = BeautifulSoup(text, "html.parser")
+        for element in soup(["script", "style", "noscript", "template", "head", "svg"]):
+            element.decompose()
+        markdown: str = markdownify(str(soup), heading_style="ATX")
+    except RecursionError:
+        return _PlainText().text(text)
+    lines = [line.rstrip() for line in markdown.splitlines()]
+    return "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1]))
 
 
 def readable(content_type: str, body: bytes, url: str) -> str:
@@ -234,20 +381,9 @@ def readable(content_type: str, body: bytes, url: str) -> str:
         key, _, value = field.strip().partition("=")
         if key.lower() == "charset" and value:
             charset = value.strip('"')
-    try:
-        text = body.decode(charset, errors="replace")
-    except LookupError:
-        text = body.decode("utf-8", errors="replace")
+    text = _decode_page(body, charset)
     if kind in ("text/html", "application/xhtml+xml"):
-        from bs4 import BeautifulSoup
-        from markdownify import markdownify
-
-        soup = BeautifulSoup(text, "html.parser")
-        for element in soup(["script", "style", "noscript", "template", "head", "svg"]):
-            element.decompose()
-        markdown: str = markdownify(str(soup), heading_style="ATX")
-        lines = [line.rstrip() for line in markdown.splitlines()]
-        return "\n".join(line for i, line in enumerate(lines) if line or (i and lines[i - 1]))
+        return _markdown(text)
     if kind.startswith("text/") or kind in ("application/json", "application/xml"):
         return text
     raise UsageError(
@@ -263,16 +399,20 @@ def gather(
 ) -> list[tuple[str, str]]:
     """What ``-f`` adds, as (label, text): a file; every text file under a directory; a
     web page (``fetch`` gets it through the gateway's network settings)."""
-    from .errors import StreamError
+    import re
+
     from .prompt import read_file
 
     texts: list[tuple[str, str]] = []
     for spec in specs:
-        if spec.startswith(("http://", "https://")):
-            try:
-                content_type, body = fetch(spec)
-            except StreamError as exc:
-                raise UsageError(exc.message, "point -f at a smaller page") from None
+        scheme = re.match(r"([A-Za-z][A-Za-z0-9+.-]*)://", spec)
+        if scheme and scheme[1].lower() not in ("http", "https") and not Path(spec).exists():
+            raise UsageError(
+                f"-f {spec}: {scheme[1]}:// URLs are not fetched",
+                "give an http(s) URL, or the path of a local file",
+            )
+        if scheme and scheme[1].lower() in ("http", "https"):
+            content_type, body = fetch(spec)
             texts.append((spec, readable(content_type, body, spec)))
         elif Path(spec).is_dir():
             root = Path(spec)

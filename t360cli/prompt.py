@@ -13,8 +13,9 @@ from typing import IO
 
 from .errors import UsageError
 
-#: A file larger than this is refused rather than sent (it would cost a fortune in tokens).
-MAX_FILE_BYTES = 4 * 1024 * 1024
+#: A file or piped stdin larger than this is refused rather than sent (it would cost a
+#: fortune in tokens).
+MAX_FILE_BYTES = 4_000_000
 
 
 def _decode(data: bytes, what: str) -> str:
@@ -28,55 +29,27 @@ def _decode(data: bytes, what: str) -> str:
 
 
 def read_stdin(stdin: IO[str]) -> str:
-    """All of piped stdin as text (the caller checks it is not a terminal)."""
+    """Piped stdin as text, at most MAX_FILE_BYTES (the caller checks it is not a
+    terminal); read in steps, so a signal is acted on while it flows."""
+    from .bounded import over, read_stream
+
     stream = getattr(stdin, "buffer", None)
-    data = stream.read() if stream is not None else stdin.read().encode("utf-8")
+    if stream is None:  # a text stream with no bytes below it (an embedding caller)
+        text = stdin.read(MAX_FILE_BYTES + 1)
+        if len(text) > MAX_FILE_BYTES:
+            raise over("stdin", MAX_FILE_BYTES)
+        return text
+    data = read_stream(stream, MAX_FILE_BYTES)
+    if len(data) > MAX_FILE_BYTES:
+        raise over("stdin", MAX_FILE_BYTES)
     return _decode(data, "stdin")
-
-
-def read_limited(path: Path, what: str, limit: int) -> bytes:
-    """A regular file's bytes, at most ``limit``: refused (exit 2) when it is larger,
-    not a regular file (a device, a FIFO, a directory), or cannot be read.
-
-    The size the file system reports is not trusted (``/dev/zero`` says 0): at most
-    ``limit + 1`` bytes are read, whatever it says. The file is opened without blocking,
-    so a FIFO with no writer is refused instead of hanging.
-    """
-    import os
-    import stat
-
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            kind = "a directory" if stat.S_ISDIR(mode) else "not a regular file"
-            raise UsageError(f"{what} {path} is {kind}", "give a regular file")
-        chunks: list[bytes] = []
-        left = limit + 1
-        size = os.fstat(fd).st_size
-        first = min(left, size + 1) if size else min(left, 1 << 20)  # no realloc, mostly
-        while left > 0 and (chunk := os.read(fd, first if not chunks else min(left, 1 << 20))):
-            chunks.append(chunk)
-            left -= len(chunk)
-    except OSError as exc:
-        raise UsageError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    finally:
-        os.close(fd)
-    data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    if len(data) > limit:
-        raise UsageError(
-            f"{what} {path} is larger than the limit of {limit / 2**20:g} MiB",
-            "send a smaller excerpt",
-        )
-    return data
 
 
 def read_file(path: Path, what: str) -> str:
     """A text file's content, within MAX_FILE_BYTES."""
-    return _decode(read_limited(path, what, MAX_FILE_BYTES), f"{what} {path}")
+    from .bounded import read_path
+
+    return _decode(read_path(path, what, MAX_FILE_BYTES), f"{what} {path}")
 
 
 def check_argument(text: str, what: str = "the prompt") -> str:

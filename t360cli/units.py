@@ -5,12 +5,14 @@ Unknown values are ``n/a``, never zeros; an estimate carries a leading ``~``.
 
 from __future__ import annotations
 
+import math
+
 NA = "n/a"
 
 
 def cost(value: float | None) -> str:
-    """``$0.000123``: up to six decimals, trailing zeros cut."""
-    if value is None:
+    """``$0.000123``: up to six decimals, trailing zeros cut; not a real amount: n/a."""
+    if value is None or not math.isfinite(value):
         return NA
     text = f"${value:,.6f}".rstrip("0").rstrip(".")
     return "$0" if text == "$" else text
@@ -39,3 +41,11 @@ def speed(value: float | None) -> str:
     if value is None:
         return NA
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+
+def size(count: int) -> str:
+    """A size or a limit in decimal units, as the README writes them: ``20 MB``, ``1.2 KB``."""
+    for unit, scale in (("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1_000)):
+        if count >= scale:
+            return f"{count / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{count} B"

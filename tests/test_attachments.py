@@ -152,7 +152,7 @@ def test_dev_zero_and_a_directory_are_refused_without_eating_memory(
     big = tmp_path / "big.png"
     big.write_bytes(png() + b"\x00" * 20_000_000)
     too_big = invoke("chat", "-a", str(big), "x", env=chat_env(server))
-    assert too_big.code == 2 and "larger than the limit" in too_big.err
+    assert too_big.code == 2 and "is over 20 MB; attach a smaller file" in too_big.err
     folder = invoke("chat", "-a", str(tmp_path), "x", env=chat_env(server))
     assert folder.code == 2 and "directory" in folder.err
 

@@ -113,7 +113,7 @@ def test_a_file_over_the_limit_is_refused_whatever_it_claims(
     big = tmp_path / "big.txt"
     big.write_bytes(b"x" * (4 * 2**20 + 1))
     result = invoke("chat", "-f", str(big), "hi", env=chat_env(server))
-    assert result.code == 2 and "larger than the limit of 4 MiB" in result.err
+    assert result.code == 2 and "is over 4 MB" in result.err
 
 
 # -- 3. compressed bodies -----------------------------------------------------------------
