@@ -24,6 +24,7 @@ import math
 import select
 import socket
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -34,7 +35,7 @@ import httpcore
 import httpx
 import httpx_sse
 
-from . import __version__
+from . import __version__, units
 from .config import Settings, without_password
 from .errors import (
     APIError,
@@ -171,13 +172,28 @@ def _bound(response: httpx.Response) -> None:
     response.stream = _BoundedBody(response.stream, encodings[0] if encodings else None)
 
 
-def _read(response: httpx.Response, limit: int, what: str) -> bytes:
+def _read(
+    response: httpx.Response,
+    limit: int,
+    too_large: T360Error,
+    stop: threading.Event | None = None,
+) -> bytes:
+    """The body, at most ``limit`` decoded bytes (``too_large`` past them); with ``stop``,
+    reading ends at the next step once it is set (a deadline passed elsewhere)."""
     body = bytearray()
     for chunk in response.iter_bytes():
+        if stop is not None and stop.is_set():
+            raise NetworkError("the fetch was stopped")
         body += chunk
         if len(body) > limit:
-            raise StreamError(f"{what} is larger than {limit // 2**20} MiB")
+            raise too_large
     return bytes(body)
+
+
+def _over(what: str) -> StreamError:
+    return StreamError(
+        f"{what} is over {units.size(MAX_BODY_BYTES)}", "the gateway is misbehaving; report it"
+    )
 
 
 def _certificate_problem(exc: BaseException) -> str | None:
@@ -191,15 +207,21 @@ def _certificate_problem(exc: BaseException) -> str | None:
 
 
 @contextmanager
-def _translate(host: str, timeout: float, proxy: str | None = None) -> Iterator[None]:
-    """Turn httpx's transport exceptions into NetworkError, with advice."""
+def _translate(
+    host: str,
+    timeout: float,
+    proxy: str | None = None,
+    check: str = "check your network, or --base-url",
+) -> Iterator[None]:
+    """Turn httpx's transport exceptions into NetworkError, with advice (``check``: what
+    to check when the host cannot be reached)."""
     via = f"the proxy {without_password(proxy)}" if proxy else None
     try:
         yield
     except httpx.ConnectTimeout:
         raise NetworkError(
             f"timed out connecting to {via or host}",
-            "check the proxy setting" if via else "check your network, or --base-url",
+            "check the proxy setting" if via else check,
         ) from None
     except httpx.ConnectError as exc:
         problem = _certificate_problem(exc)
@@ -214,9 +236,7 @@ def _translate(host: str, timeout: float, proxy: str | None = None) -> Iterator[
                 f"cannot connect to {via}: {_reason(exc)}",
                 "check the proxy (the proxy setting, T360_PROXY, HTTPS_PROXY or ALL_PROXY)",
             ) from None
-        raise NetworkError(
-            f"cannot connect to {host}: {_reason(exc)}", "check your network, or --base-url"
-        ) from None
+        raise NetworkError(f"cannot connect to {host}: {_reason(exc)}", check) from None
     except httpx.ProxyError as exc:
         raise NetworkError(
             f"{via or 'the proxy'} refused to connect to {host}: {_reason(exc)}",
@@ -225,7 +245,7 @@ def _translate(host: str, timeout: float, proxy: str | None = None) -> Iterator[
     except httpx.TimeoutException:
         raise NetworkError(
             f"no data from {host} for {timeout:g} s",
-            "the gateway stalled; try again, or raise --timeout",
+            f"{host} stalled; try again, or raise --timeout",
         ) from None
     except httpx.InvalidURL as exc:
         raise ConfigError(f"invalid gateway URL: {exc}", "check --base-url") from None
@@ -706,7 +726,7 @@ class Gateway:
             if response.status_code != 200:
                 raise _status_error(response)
             _bound(response)
-            body = _read(response, MAX_BODY_BYTES, "the model list")
+            body = _read(response, MAX_BODY_BYTES, _over("the model list"))
         return _model_list(body)
         yield  # a generator, for the one retry loop
 
@@ -767,7 +787,7 @@ class _Stream:
             yield from self._checked(decode(parse_data(data)))
 
     def _completion(self) -> Iterator[Event]:
-        body = _read(self.response, MAX_BODY_BYTES, "the gateway's answer")
+        body = _read(self.response, MAX_BODY_BYTES, _over("the gateway's answer"))
         obj = parse_data(body.decode("utf-8", "replace"))
         yield from self._checked(self.decoder.decode(obj, part="message"))
         self.complete = True
@@ -796,39 +816,132 @@ def _model_list(body: bytes) -> list[dict[str, Any]]:
     return [item for item in data if isinstance(item, dict) and isinstance(item.get("id"), str)]
 
 
+#: ``-f URL``: the most redirects followed, and how long the whole fetch may take.
+MAX_REDIRECTS = 5
+PAGE_DEADLINE = 30.0
+
+
 def fetch_page(
-    settings: Settings, environ: Mapping[str, str], url: str, limit: int
+    settings: Settings,
+    environ: Mapping[str, str],
+    url: str,
+    limit: int,
+    warn: Callable[[str], None],
+    deadline: float | None = None,
 ) -> tuple[str, bytes]:
     """GET ``url`` (``-f URL``) through the same proxy and TLS trust as the gateway, but
-    without the API key; its content type and at most ``limit`` bytes of body."""
-    found = proxy_for(url, settings.proxy, environ)
-    origin = Origin.of(url)
-    verify: ssl.SSLContext | bool = tls_context(settings.ca_bundle) if origin.tls else False
-    host = origin.host or url
-    timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
+    without the API key; its content type and at most ``limit`` decoded bytes of body.
+
+    At most MAX_REDIRECTS redirects are followed (each change of host said through
+    ``warn``; only to http and https), a redirect's own body is never read, and the whole
+    fetch ends after ``deadline`` seconds (PAGE_DEADLINE) however slowly the page
+    trickles in: it runs on a thread of its own that is left to stop at its next step.
+    """
+    deadline = PAGE_DEADLINE if deadline is None else deadline
+    done = threading.Event()
+    stop = threading.Event()
+    outcome: list[tuple[str, bytes] | BaseException] = []
+
+    def work() -> None:
+        try:
+            outcome.append(_fetch(settings, environ, url, limit, warn, stop))
+        except BaseException as exc:  # handed to the caller's thread
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=work, name="t360-fetch", daemon=True).start()
+    try:
+        if not done.wait(deadline):
+            raise NetworkError(
+                f"-f {url} did not arrive within {deadline:g} s",
+                "the page is too slow; save it to a file and use -f FILE",
+            )
+    finally:
+        stop.set()
+    result = outcome[0]
+    if isinstance(result, BaseException):
+        raise result
+    return result
+
+
+def _fetch(
+    settings: Settings,
+    environ: Mapping[str, str],
+    url: str,
+    limit: int,
+    warn: Callable[[str], None],
+    stop: threading.Event,
+) -> tuple[str, bytes]:
     headers = {
         "User-Agent": f"t360/{__version__}",
         "Accept": "text/html, text/plain;q=0.9, */*;q=0.1",
     }
-    try:
+    timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
+    target = url
+    for _ in range(MAX_REDIRECTS + 1):
+        try:
+            httpx.URL(target)
+        except httpx.InvalidURL as exc:
+            raise UsageError(f"-f {target}: not a URL t360 can fetch ({exc})") from None
+        found = proxy_for(target, settings.proxy, environ)
+        origin = Origin.of(target)
+        verify: ssl.SSLContext | bool = tls_context(settings.ca_bundle) if origin.tls else False
+        host = origin.host or target
         with (
             httpx.Client(
                 verify=verify,
                 proxy=found[0] if found else None,
                 timeout=timeout,
                 headers=headers,
-                follow_redirects=True,
+                follow_redirects=False,
                 trust_env=False,
             ) as client,
-            _translate(host, settings.timeout, found[0] if found else None),
-            client.stream("GET", url) as response,
+            _translate(host, settings.timeout, found[0] if found else None, f"check {url}"),
+            client.stream("GET", target) as response,
         ):
+            if response.is_redirect:
+                following = _redirect(url, response, host, warn)
+                if following is not None:
+                    target = following
+                    continue
             if response.status_code >= 400:
                 raise NetworkError(
-                    f"cannot fetch {url}: HTTP {response.status_code} {response.reason_phrase}",
+                    f"cannot fetch {target}: HTTP {response.status_code} {response.reason_phrase}",
                     "check the address",
                 )
             _bound(response)
-            return response.headers.get("content-type", ""), _read(response, limit, url)
-    except httpx.InvalidURL as exc:
-        raise UsageError(f"-f {url}: not a URL t360 can fetch ({exc})") from None
+            too_large = UsageError(
+                f"{url} is over {units.size(limit)}",
+                "save the part you need to a file and use -f FILE",
+            )
+            body = _read(response, limit, too_large, stop)
+            return response.headers.get("content-type", ""), body
+    raise NetworkError(
+        f"-f {url} redirected more than {MAX_REDIRECTS} times", "give the page's final address"
+    )
+
+
+def _redirect(
+    url: str, response: httpx.Response, host: str, warn: Callable[[str], None]
+) -> str | None:
+    """Where a redirect leads (None: no Location, so the response stands); refused when
+    it leaves http and https; a change of host is said."""
+    location = response.headers.get("location")
+    if not location:
+        return None
+    try:
+        following = response.url.join(location)
+    except httpx.InvalidURL:
+        raise NetworkError(
+            f"-f {url} redirected to an invalid address: {snippet(location)!r}",
+            "give the page's final address",
+        ) from None
+    if following.scheme not in ("http", "https"):
+        raise UsageError(
+            f"-f {url} redirected to a {following.scheme}: URL, which t360 does not fetch",
+            "give an http(s) page",
+        )
+    if following.host != host:
+        warn(f"-f {url}: redirected to {following.host}")
+    return str(following)

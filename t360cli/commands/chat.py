@@ -33,6 +33,7 @@ from t360cli.commands.common import (
     complete_conversation,
     complete_server,
     environment,
+    known_key,
     make_guard,
     refresh_models,
     require_key,
@@ -207,6 +208,7 @@ def chat(
             from t360cli.tools import Toolbox, choose
 
             servers = choose(setup.table, tools)
+            settings = known_key(env, settings)  # kept from the servers: known before they start
             toolbox = Toolbox(env, servers, yes=yes, quiet=quiet, debug=debug_log(env, settings))
             toolbox.start()  # the servers start while the rest is prepared
         message, attached = "", list[Attachment]()
@@ -332,7 +334,7 @@ def fetch(env: Environment, settings: Settings, url: str) -> tuple[str, bytes]:
     """``-f URL``: the page, through the gateway's proxy and TLS trust (httpx loads here)."""
     from t360cli.client import fetch_page
 
-    return fetch_page(settings, env.vars, url, MAX_PAGE)
+    return fetch_page(settings, env.vars, url, MAX_PAGE, env.warn)
 
 
 def _print_code(env: Environment, answer: str, *, last: bool) -> None:
