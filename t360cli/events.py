@@ -8,6 +8,7 @@ should see them. It is on the per-token hot path, so it allocates as little as i
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from .errors import StreamError
@@ -144,6 +145,22 @@ def snippet(text: str | bytes, limit: int = SNIPPET) -> str:
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_HIGH = re.compile("[\ud800-\udbff]$")
+
+
+def mend(text: str) -> str:
+    """``text`` with surrogate pairs joined and lone surrogates (which JSON's ``\\u``
+    escapes can carry, and UTF-8 cannot) replaced by U+FFFD."""
+    if text.isascii() or not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
+def _mended(value: Any) -> Any:
+    return mend(value) if isinstance(value, str) else value
+
+
 def error_event(error: object, fallback: str = "the gateway reported an error") -> ErrorEvent:
     """An ErrorEvent from an ``error`` value of any shape (object, string, or junk)."""
     if isinstance(error, dict):
@@ -153,13 +170,15 @@ def error_event(error: object, fallback: str = "the gateway reported an error") 
         if message and not isinstance(message, str):  # a nested object: show it as JSON
             message = json.dumps(message, ensure_ascii=False, default=str)
         return ErrorEvent(
-            message=str(message) if message else fallback,
-            type=str(kind) if kind is not None else None,
-            code=code if isinstance(code, (str, int)) and not isinstance(code, bool) else None,
+            message=mend(str(message)) if message else fallback,
+            type=mend(str(kind)) if kind is not None else None,
+            code=_mended(code)
+            if isinstance(code, (str, int)) and not isinstance(code, bool)
+            else None,
         )
     if error and not isinstance(error, str):
         error = json.dumps(error, ensure_ascii=False, default=str)
-    return ErrorEvent(message=str(error) if error else fallback, type=None, code=None)
+    return ErrorEvent(message=mend(str(error)) if error else fallback, type=None, code=None)
 
 
 def parse_data(data: str) -> dict[str, Any]:
@@ -197,13 +216,27 @@ _REASONING_KEYS = frozenset({"reasoning", "reasoning_content", "reasoning_detail
 
 
 class ChunkDecoder:
-    """Turns chunks into events, remembering what must be reported only on change."""
+    """Turns chunks into events, remembering what must be reported only on change, and
+    the first half of a surrogate pair whose second half is in the next chunk."""
 
-    __slots__ = ("_model", "_provider")
+    __slots__ = ("_held", "_model", "_provider")
 
     def __init__(self) -> None:
         self._model: str | None = None
         self._provider: str | None = None
+        #: A high surrogate that ended the last text (or reasoning) delta, by kind.
+        self._held: dict[type[TextDelta | ReasoningDelta], str] = {}
+
+    def _text(self, kind: type[TextDelta | ReasoningDelta], text: str, events: list[Event]) -> None:
+        """A text delta, its surrogates mended: a pair split across chunks is joined."""
+        if self._held or not text.isascii():
+            text = self._held.pop(kind, "") + text
+            if _HIGH.search(text):
+                self._held[kind] = text[-1]
+                text = text[:-1]
+            text = mend(text)
+        if text:
+            events.append(kind(text))
 
     def decode(self, obj: dict[str, Any], part: str = "delta") -> list[Event]:
         """Events of one chunk; ``part`` is ``"message"`` for a non-streamed completion."""
@@ -211,8 +244,10 @@ class ChunkDecoder:
         model = obj.get("model")
         provider = obj.get("provider")
         if (model and model != self._model) or (provider and provider != self._provider):
-            self._model = model if isinstance(model, str) and model else self._model
-            self._provider = provider if isinstance(provider, str) and provider else self._provider
+            self._model = mend(model) if isinstance(model, str) and model else self._model
+            self._provider = (
+                mend(provider) if isinstance(provider, str) and provider else self._provider
+            )
             events.append(Meta(self._model, self._provider))
         error = obj.get("error")
         if error is not None:
@@ -228,8 +263,7 @@ class ChunkDecoder:
             events.append(clean_usage(usage))
         return events
 
-    @staticmethod
-    def _decode_choice(choice: dict[str, Any], part: str, events: list[Event]) -> None:
+    def _decode_choice(self, choice: dict[str, Any], part: str, events: list[Event]) -> None:
         delta = choice.get(part)
         if isinstance(delta, dict):
             if _REASONING_KEYS & delta.keys():  # rare: keep the common chunk cheap
@@ -239,10 +273,10 @@ class ChunkDecoder:
                 if not reasoning:
                     reasoning = _reasoning_details_text(delta.get("reasoning_details"))
                 if reasoning:
-                    events.append(ReasoningDelta(reasoning))
+                    self._text(ReasoningDelta, reasoning, events)
             content = delta.get("content")
             if content and isinstance(content, str):
-                events.append(TextDelta(content))
+                self._text(TextDelta, content, events)
             tool_calls = delta.get("tool_calls")
             if tool_calls and isinstance(tool_calls, list):
                 for position, call in enumerate(tool_calls):
@@ -255,7 +289,7 @@ class ChunkDecoder:
         if reason == "error":
             events.append(error_event(None, "the provider ended the answer with an error"))
         elif reason and isinstance(reason, str):
-            events.append(Finish(reason))
+            events.append(Finish(mend(reason)))
 
 
 def _tool_call(call: dict[str, Any], position: int) -> ToolCallDelta:
@@ -267,8 +301,8 @@ def _tool_call(call: dict[str, Any], position: int) -> ToolCallDelta:
         arguments = json.dumps(arguments)
     return ToolCallDelta(
         index=index if isinstance(index, int) and not isinstance(index, bool) else position,
-        id=call.get("id") if isinstance(call.get("id"), str) else None,
-        type=call.get("type") if isinstance(call.get("type"), str) else None,
-        name=function.get("name") if isinstance(function.get("name"), str) else None,
-        arguments=arguments if isinstance(arguments, str) else "",
+        id=_mended(call.get("id")) if isinstance(call.get("id"), str) else None,
+        type=_mended(call.get("type")) if isinstance(call.get("type"), str) else None,
+        name=_mended(function.get("name")) if isinstance(function.get("name"), str) else None,
+        arguments=mend(arguments) if isinstance(arguments, str) else "",
     )

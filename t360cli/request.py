@@ -44,6 +44,8 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
             if "JSON allows" in str(exc):
                 raise UsageError(f"-o {key}: {value} is not a finite number") from None
             options[key] = value
+        except RecursionError:
+            raise UsageError(f"-o {key}: the JSON value is nested too deeply") from None
         if key == "stream_options" and not isinstance(options[key], dict):
             raise UsageError(
                 f"-o stream_options must be a JSON object, got {value!r}",
@@ -120,43 +122,86 @@ BIG = 1 << 20
 _PLAIN = re.compile(r"[A-Za-z0-9+/=:;,._-]*")
 
 
+def _has_big(value: Any) -> bool:
+    if isinstance(value, str):
+        return len(value) > BIG and _PLAIN.fullmatch(value) is not None
+    if isinstance(value, dict):
+        return any(_has_big(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_big(item) for item in value)
+    return False
+
+
+def _pieces(value: Any, out: list[str | _Big]) -> None:
+    """``value`` as JSON text pieces, a big string kept whole as a ``_Big``; a part that
+    holds no big string is one ``json.dumps``."""
+    if not _has_big(value):
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, str):
+        out.append(_Big(value))
+    elif isinstance(value, dict):
+        out.append("{")
+        for position, (key, item) in enumerate(value.items()):
+            out.append(("," if position else "") + json.dumps(str(key)) + ":")
+            _pieces(item, out)
+        out.append("}")
+    else:
+        out.append("[")
+        for position, item in enumerate(value):
+            if position:
+                out.append(",")
+            _pieces(item, out)
+        out.append("]")
+
+
+class _Big(str):
+    """A long string of plain characters, sent in slices between quotes."""
+
+    __slots__ = ()
+
+
 def encode(payload: dict[str, Any]) -> tuple[int, Iterable[bytes]]:
     """The JSON body of ``payload``: its length and its bytes, as pieces.
 
     A 20 MB attachment is 27 MB of base64; serialising it as one JSON string and then as
     bytes would hold three copies at once. Long strings made only of characters JSON
-    writes as they are (base64, data: URLs) are left out of ``json.dumps`` and sent in
+    writes as they are (base64, data: URLs) are kept out of ``json.dumps`` and sent in
     1 MiB slices, so the body adds next to nothing to what the payload already holds.
+    Text is encoded as UTF-8 with lone surrogates (never valid there) replaced.
     """
-    big: list[str] = []
-
-    def swap(value: Any) -> Any:
-        if isinstance(value, str) and len(value) > BIG and _PLAIN.fullmatch(value):
-            big.append(value)
-            return f"\0{len(big) - 1}\0"
-        if isinstance(value, dict):
-            return {key: swap(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [swap(item) for item in value]
-        return value
-
-    text = json.dumps(swap(payload), ensure_ascii=False)
-    if not big:
-        data = text.encode("utf-8")
+    if not _has_big(payload):
+        data = _utf8(json.dumps(payload, ensure_ascii=False))
         return len(data), [data]
-    pieces = [piece.encode("utf-8") for piece in text.split("\\u0000")]
-    # pieces alternate: JSON, index of a big string, JSON, index, ...
-    length = sum(len(piece) for piece in pieces[0::2]) + sum(
-        len(big[int(index)]) for index in pieces[1::2]
-    )
+    parts: list[str | _Big] = []
+    _pieces(payload, parts)
+    encoded: list[bytes | _Big] = []
+    text: list[str] = []
+    for part in parts:  # runs of JSON text joined, the big strings between them
+        if isinstance(part, _Big):
+            encoded += [_utf8("".join(text)), part]
+            text = []
+        else:
+            text.append(part)
+    encoded.append(_utf8("".join(text)))
+    length = sum(len(piece) + (2 if isinstance(piece, _Big) else 0) for piece in encoded)
 
     def chunks() -> Iterator[bytes]:
-        for position, piece in enumerate(pieces):
-            if position % 2 == 0:
+        for piece in encoded:
+            if isinstance(piece, bytes):
                 yield piece
-            else:
-                value = big[int(piece)]
-                for start in range(0, len(value), BIG):
-                    yield value[start : start + BIG].encode("ascii")
+                continue
+            yield b'"'
+            for start in range(0, len(piece), BIG):
+                yield piece[start : start + BIG].encode("ascii")
+            yield b'"'
 
     return length, chunks()
+
+
+def _utf8(text: str) -> bytes:
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a tool or an old history row
+        from .events import mend
+
+        return mend(text).encode("utf-8")
