@@ -60,16 +60,23 @@ def check_budget(budget: Budget) -> None:
 
 
 def check_context(estimate: int, max_tokens: int | None, info: ModelInfo) -> None:
+    """Refused when the prompt and ``--max-tokens`` do not fit the model's context (a
+    prompt that alone does not fit is said so, whatever set max_tokens)."""
     if info.context_length is None:
         return
     need = estimate + (max_tokens or 0)
     if need > info.context_length:
-        answer = f" + {max_tokens:,} for the answer (--max-tokens)" if max_tokens else ""
+        fits = estimate <= info.context_length
+        answer = f" + {max_tokens:,} for the answer (--max-tokens)" if max_tokens and fits else ""
         raise GuardError(
             f"the prompt (about {estimate:,} tokens){answer} does not fit {info.id}'s context "
             f"of {info.context_length:,} tokens",
             "nothing was sent; shorten it, start a new conversation, or /compact in the REPL",
         )
+
+
+#: The largest max_tokens sent when the model's context length is not known.
+MAX_ANSWER = 2**31 - 1
 
 
 class CostBound(NamedTuple):
@@ -97,9 +104,12 @@ def bound_cost(
             f"more than --max-cost {units.cost(max_cost)}",
             "nothing was sent; shorten the prompt or raise --max-cost",
         )
-    affordable = math.floor((max_cost - prompt_cost) / info.price_out) if info.price_out else None
-    if affordable is None:
+    room = (max_cost - prompt_cost) / info.price_out if info.price_out else None
+    if room is None:
         return CostBound(max_tokens or 0, False) if max_tokens else CostBound(0, False)
+    # never more than the model can answer: an int a gateway takes, whatever the prices
+    limit = info.context_length - estimate if info.context_length else MAX_ANSWER
+    affordable = math.floor(min(room, max(limit, 1)))
     if affordable < 1:
         raise GuardError(
             f"--max-cost {units.cost(max_cost)} leaves no room for an answer after the prompt",
@@ -151,6 +161,11 @@ class Guard:
         estimate = estimate_tokens(payload["messages"])
         info = self.info(str(payload["model"]))
         if self.max_cost is not None:
+            if info.ignored:
+                self.warn(
+                    f"the gateway's {' and '.join(info.ignored)} for {info.id} cannot be true "
+                    f'and were ignored; set them in [models."{info.id}"] of the config file'
+                )
             allowed = self.max_cost - spent
             bound = bound_cost(allowed, estimate, payload.get("max_tokens"), info)
             if bound.binds and bound.max_tokens is not None:

@@ -27,6 +27,8 @@ class ModelInfo(NamedTuple):
     #: USD per prompt token and per completion token.
     price_in: float | None = None
     price_out: float | None = None
+    #: Prices the gateway gave that cannot be true, ignored (their names).
+    ignored: tuple[str, ...] = ()
 
     @property
     def priced(self) -> bool:
@@ -44,25 +46,56 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) and number >= 0 else None
 
 
+#: A price per token outside these bounds (free aside) cannot be true: $10,000 per
+#: million tokens at most, and at least a millionth of a dollar per million.
+MAX_PRICE = 0.01
+MIN_PRICE = 1e-12
+#: The longest context length believed.
+MAX_CONTEXT = 100_000_000
+
+
+def _price(value: object) -> float | None:
+    number = _number(value)
+    return number if number is not None and _sane(number) else None
+
+
+def _sane(price: float) -> bool:
+    return price == 0 or MIN_PRICE <= price <= MAX_PRICE
+
+
 def from_gateway(item: Mapping[str, Any]) -> ModelInfo:
-    """One object of ``GET /models``: ``context_length`` and ``pricing`` when present."""
+    """One object of ``GET /models``: ``context_length`` and ``pricing`` when present;
+    prices that cannot be true are left out and named in ``ignored``."""
     found = item.get("pricing")
     pricing: Mapping[str, Any] = found if isinstance(found, dict) else {}
     length = _number(item.get("context_length"))
+    ignored = tuple(
+        name
+        for name, key in (("price_in", "prompt"), ("price_out", "completion"))
+        if _number(pricing.get(key)) is not None and _price(pricing.get(key)) is None
+    )
     return ModelInfo(
         str(item["id"]),
-        int(length) if length else None,
-        _number(pricing.get("prompt")),
-        _number(pricing.get("completion")),
+        int(length) if length and length <= MAX_CONTEXT else None,
+        _price(pricing.get("prompt")),
+        _price(pricing.get("completion")),
+        ignored,
     )
 
 
 def remember(paths: Paths, base_url: str, items: list[dict[str, Any]], now: float) -> None:
     """Keep what the gateway said, for completion and the guards."""
-    models = {
-        str(item["id"]): {**from_gateway(item)._asdict(), "owned_by": item.get("owned_by")}
-        for item in items
-    }
+    models = {}
+    for item in items:
+        found = item.get("pricing")
+        pricing: Mapping[str, Any] = found if isinstance(found, dict) else {}
+        owned = item.get("owned_by")
+        models[str(item["id"])] = {  # as the gateway said: lookup() judges the prices
+            "context_length": _number(item.get("context_length")),
+            "price_in": _number(pricing.get("prompt")),
+            "price_out": _number(pricing.get("completion")),
+            "owned_by": owned if isinstance(owned, str) else None,
+        }
     path = paths.cache_dir / CACHE_FILE
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -90,7 +123,9 @@ def owners(paths: Paths) -> dict[str, str]:
     if not isinstance(models, dict):
         return {}
     return {
-        str(name): str(entry.get("owned_by") or "") if isinstance(entry, dict) else ""
+        str(name): owned
+        if isinstance(entry, dict) and isinstance(owned := entry.get("owned_by"), str)
+        else ""
         for name, entry in models.items()
     }
 
@@ -120,8 +155,14 @@ def overrides(table: Mapping[str, object]) -> dict[str, dict[str, Any]]:
                     f'[models."{name}"] has an unknown key {key!r}',
                     "it takes context_length, price_in and price_out",
                 )
-            if _number(value) is None:
+            number = _number(value)
+            if number is None:
                 raise ConfigError(f'[models."{name}"] {key} must be a number from 0 up')
+            if key != "context_length" and not _sane(number):
+                raise ConfigError(
+                    f'[models."{name}"] {key} = {value} is not a price per token t360 believes',
+                    f"give USD per token, 0 or from {MIN_PRICE:g} to {MAX_PRICE:g}",
+                )
     return models
 
 
@@ -144,4 +185,5 @@ def lookup(paths: Paths, table: Mapping[str, object], model: str) -> ModelInfo:
         context_length=int(length) if length else info.context_length,
         price_in=_number(override.get("price_in")) if "price_in" in override else info.price_in,
         price_out=_number(override.get("price_out")) if "price_out" in override else info.price_out,
+        ignored=tuple(name for name in info.ignored if name not in override),
     )
