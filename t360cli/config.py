@@ -348,36 +348,62 @@ def aliases_in(file: Mapping[str, object], file_name: str = "config file") -> di
     return {name: str(target).strip() for name, target in table.items()}
 
 
+#: The most of ``api_key_cmd``'s output read: a key is far shorter.
+MAX_KEY_OUTPUT = 4096
+
+
 def api_key_from(command: str, environ: Mapping[str, str], timeout: float = 10.0) -> str:
     """Run ``api_key_cmd`` through the shell; its stdout, stripped, is the key. Failure,
-    a timeout or empty output is exit 3 naming ``api_key_cmd`` and its status, never its
-    output nor the command itself (either may hold the key, or part of it); ``config
-    show`` shows the command as written."""
+    a timeout, empty output or more than MAX_KEY_OUTPUT bytes is exit 3 naming
+    ``api_key_cmd`` and its status, never its output nor the command itself (either may
+    hold the key, or part of it); ``config show`` shows the command as written. The
+    command runs in a session of its own, so what it started ends with it."""
+    import contextlib
+    import os
+    import signal
     import subprocess
+    import time
 
+    from .bounded import Deadline, read_fd
+
+    deadline = time.monotonic() + timeout
     try:
-        done = subprocess.run(
+        process = subprocess.Popen(
             command,
             shell=True,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             env=dict(environ),
-            timeout=timeout,
-            check=False,
+            start_new_session=True,
         )
-    except subprocess.TimeoutExpired:
+    except OSError as exc:
+        raise ConfigError(f"api_key_cmd could not run: {exc.strerror}") from None
+    assert process.stdout is not None
+    try:
+        output = read_fd(process.stdout.fileno(), MAX_KEY_OUTPUT, deadline)
+        if len(output) > MAX_KEY_OUTPUT:
+            raise ConfigError(
+                f"api_key_cmd printed more than {MAX_KEY_OUTPUT:,} bytes",
+                "it must print the key alone on stdout (t360 config show shows it)",
+            )
+        status = process.wait(max(0.0, deadline - time.monotonic()))
+    except (Deadline, subprocess.TimeoutExpired):
         raise ConfigError(
             f"api_key_cmd did not finish within {timeout:g} s",
             "check that it runs without waiting for input (t360 config show shows it)",
         ) from None
-    except OSError as exc:
-        raise ConfigError(f"api_key_cmd could not run: {exc.strerror}") from None
-    if done.returncode != 0:
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        process.stdout.close()
+    if status != 0:
         raise ConfigError(
-            f"api_key_cmd failed with exit status {done.returncode}",
+            f"api_key_cmd failed with exit status {status}",
             "run it yourself to see why (t360 config show shows it)",
         )
-    key = done.stdout.decode("utf-8", "replace").strip()
+    key = output.decode("utf-8", "replace").strip()
     if not key:
         raise ConfigError("api_key_cmd printed nothing", "it must print the key on stdout")
     try:

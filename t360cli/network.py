@@ -89,6 +89,10 @@ def describe_trust(ca_bundle: str | None, environ: Mapping[str, str]) -> str:
     return " + ".join(parts)
 
 
+#: The largest ``ca_bundle`` read (the Mozilla bundle is about 220 KB).
+MAX_CA_BUNDLE = 10_000_000
+
+
 def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
     """A verifying TLS context: the OS trust store plus ``ca_bundle`` (PEM) when set.
 
@@ -108,13 +112,15 @@ def tls_context(ca_bundle: str | None) -> ssl.SSLContext:
 
         context = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if ca_bundle:
+        from .bounded import read_path
+
+        hint = "point it at a PEM file of CA certificates (t360 config set ca_bundle PATH)"
+        # read here, bounded: OpenSSL would wait for ever on a FIFO, and read a device whole
+        pem = read_path(ca_bundle, "ca_bundle", MAX_CA_BUNDLE, ConfigError, hint)
         try:
-            context.load_verify_locations(cafile=ca_bundle)
-        except (OSError, ssl.SSLError) as exc:
-            raise ConfigError(
-                f"cannot use ca_bundle {ca_bundle}: {getattr(exc, 'strerror', None) or exc}",
-                "point it at a PEM file of CA certificates (t360 config set ca_bundle PATH)",
-            ) from None
+            context.load_verify_locations(cadata=pem.decode("ascii", "replace"))
+        except (ssl.SSLError, ValueError) as exc:
+            raise ConfigError(f"cannot use ca_bundle {ca_bundle}: {exc}", hint) from None
     return context
 
 

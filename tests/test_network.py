@@ -137,7 +137,7 @@ def test_a_private_ca_is_trusted_when_configured(
 def test_a_missing_ca_bundle_is_a_config_error(https_server: MockServer, tmp_path: Path) -> None:
     env = chat_env(https_server, T360_CA_BUNDLE=str(tmp_path / "nope.pem"))
     result = run_t360("chat", "-m", "echo", "hi", env=env)
-    assert result.code == 3 and "cannot use ca_bundle" in result.err and "nope.pem" in result.err
+    assert result.code == 3 and "cannot read ca_bundle" in result.err and "nope.pem" in result.err
 
 
 def test_repl_turns_over_tls_share_one_connection(https_server: MockServer, ca_file: str) -> None:
