@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import select
 import socket
 import ssl
@@ -253,12 +254,25 @@ def _translate(
         raise StreamError(
             f"the answer from {host} could not be decoded", "try again, or report it"
         ) from None
+    except httpx.RemoteProtocolError as exc:
+        reason = _reason(exc)
+        if any(word in reason.lower() for word in ("disconnect", "closed", "incomplete")):
+            raise NetworkError(f"connection to {host} lost: {reason}", "try again") from None
+        raise StreamError(  # not HTTP: the framing of the answer itself is broken
+            f"{host} sent a malformed HTTP response ({reason})",
+            "a proxy or the gateway is misbehaving; try again, or report it",
+        ) from None
     except httpx.TransportError as exc:
         raise NetworkError(f"connection to {host} lost: {_reason(exc)}", "try again") from None
 
 
+#: A Python repr of bytes inside a library's message: ``: bytearray(b'ZZZZ\\r\\n')``.
+_BYTES_REPR = re.compile(r""":?\s*(?:bytearray\()?b(['"]).*?(?<!\\)\1\)?""")
+
+
 def _reason(exc: Exception) -> str:
-    text = str(exc) or type(exc).__name__
+    """The library's words for a failure, without its reprs of the bytes it saw."""
+    text = _BYTES_REPR.sub("", str(exc) or type(exc).__name__)
     return snippet(text.rsplit("] ", 1)[-1], 120)
 
 

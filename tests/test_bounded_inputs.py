@@ -462,3 +462,38 @@ def test_limits_are_said_as_the_readme_says_them() -> None:
 
     assert units.size(20_000_000) == "20 MB" and units.size(5_000_000) == "5 MB"
     assert units.size(1_234) == "1.2 KB" and units.cost(float("inf")) == "n/a"
+
+
+# -- a malformed chunked body (issue 25.12) ------------------------------------------------
+
+
+def test_a_malformed_chunked_body_is_exit_4_without_a_repr() -> None:
+    import socket
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(30)
+
+    def serve() -> None:
+        for _ in range(5):  # the first attempt and any retries
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data and (more := conn.recv(65536)):
+                    data += more
+                conn.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                    b"Transfer-Encoding: chunked\r\n\r\nZZZZ\r\n"
+                )
+
+    threading.Thread(target=serve, daemon=True).start()
+    env = {"T360_API_KEY": KEY, "T360_BASE_URL": f"http://127.0.0.1:{listener.getsockname()[1]}"}
+    try:
+        result = invoke("chat", "hi", env=env)
+    finally:
+        listener.close()
+    assert result.code == 4, result.err
+    assert "malformed HTTP response (illegal chunk header)" in result.err
+    assert "bytearray" not in result.err and "b'" not in result.err
