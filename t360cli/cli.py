@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated
 
+import click
 import typer
 
 from . import version_line
@@ -138,12 +139,8 @@ def run(args: list[str], env: Environment | None = None) -> int:
         return ExitCode.INTERRUPTED
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
-    except typer.TyperException as usage:  # the parser's errors: bad flags, arguments
-        show = getattr(usage, "show", None)
-        if show is not None:
-            show(file=env.stderr)
-        else:
-            env.error(usage.format_message())
+    except click.ClickException as usage:  # the parser's errors: bad flags, arguments
+        usage.show(file=env.stderr)
         return usage.exit_code
     except OSError as exc:
         if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EPIPE:

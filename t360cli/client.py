@@ -28,7 +28,7 @@ import ssl
 import threading
 import time
 import zlib
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -474,7 +474,7 @@ class _Opened(httpcore.NetworkStream):
 
     def get_extra_info(self, info: str) -> Any:
         if info == "ssl_object" and isinstance(self._sock, ssl.SSLSocket):
-            return self._sock._sslobj  # type: ignore[attr-defined]
+            return self._sock  # what httpcore asks of it (the ALPN chosen), it answers too
         if info == "socket":
             return self._sock
         if info == "is_readable":  # an idle connection that is readable was closed
@@ -509,10 +509,58 @@ class _Backend(httpcore.SyncBackend):
         self.warmed.clear()
 
 
-class _Transport(httpx.HTTPTransport):
-    """httpx's transport with a connection pool of t360's own making: its network backend
-    takes connections opened early and lets the end of an answer be read in bounded time
-    (httpx offers no parameter for the backend, so the pool is built here as httpx would)."""
+#: httpcore's exceptions and the httpx ones they are raised as (most specific first), so
+#: that everything above the transport sees httpx's tree only.
+_HTTPCORE_ERRORS: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
+
+
+@contextmanager
+def _as_httpx() -> Iterator[None]:
+    try:
+        yield
+    except Exception as exc:
+        for theirs, ours in _HTTPCORE_ERRORS:
+            if isinstance(exc, theirs):
+                raise ours(str(exc)) from exc
+        raise
+
+
+class _Body(httpx.SyncByteStream):
+    """A response body from the pool, its errors raised as httpx's."""
+
+    def __init__(self, inner: Iterable[bytes]) -> None:
+        self._inner = inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _as_httpx():
+            yield from self._inner
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            with _as_httpx():
+                close()
+
+
+class _Transport(httpx.BaseTransport):
+    """A transport over an httpcore connection pool of t360's own, built through httpcore's
+    public constructors: its network backend takes connections opened early and lets the
+    end of an answer be read in bounded time (httpx's own transport takes no backend)."""
 
     def __init__(
         self,
@@ -521,7 +569,6 @@ class _Transport(httpx.HTTPTransport):
         proxy: str | None,
         warm: Warm | None,
     ) -> None:
-        # httpx.HTTPTransport.__init__ would only build a pool of its own: not called.
         self._backend = _Backend(warm)
         context = verify if isinstance(verify, ssl.SSLContext) else None
         pool: dict[str, Any] = {
@@ -531,6 +578,7 @@ class _Transport(httpx.HTTPTransport):
             "keepalive_expiry": limits.keepalive_expiry,
             "network_backend": self._backend,
         }
+        self._pool: httpcore.ConnectionPool | httpcore.HTTPProxy | httpcore.SOCKSProxy
         if proxy is None:
             self._pool = httpcore.ConnectionPool(**pool)
             return
@@ -544,14 +592,41 @@ class _Transport(httpx.HTTPTransport):
         if via.url.scheme in ("socks5", "socks5h"):
             self._pool = httpcore.SOCKSProxy(proxy_url=url, proxy_auth=via.raw_auth, **pool)
         else:
-            self._pool = httpcore.HTTPProxy(proxy_url=url, proxy_auth=via.raw_auth, **pool)
+            self._pool = httpcore.HTTPProxy(
+                proxy_url=url, proxy_auth=via.raw_auth, proxy_headers=via.headers.raw, **pool
+            )
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        assert isinstance(request.stream, Iterable)
+        core = httpcore.Request(
+            method=request.method,
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _as_httpx():
+            response = self._pool.handle_request(core)
+        assert isinstance(response.stream, Iterable)
+        return httpx.Response(
+            status_code=response.status,
+            headers=response.headers,
+            stream=_Body(response.stream),
+            extensions=response.extensions,
+        )
 
     def warm(self, warm: Warm) -> None:
         self._backend.close()  # one fresh connection in reserve is enough
         self._backend.warmed.append(warm)
 
     def close(self) -> None:
-        super().close()
+        with _as_httpx():
+            self._pool.close()
         self._backend.close()
 
 
