@@ -1,8 +1,9 @@
 """Entry point of the ``t360`` console script and ``python -m t360cli``.
 
-``t360 --version`` is answered here, before Typer (and everything it imports) loads, so
-it costs little more than the interpreter's own start-up. For ``t360 chat``, the
-connection to the gateway starts opening here too, while Typer and the rest load.
+``t360 --version`` and TAB completion are answered here, before Typer (and everything it
+imports) loads, so they cost little more than the interpreter's own start-up. For
+``t360 chat``, the connection to the gateway starts opening here too, while Typer and the
+rest load.
 """
 
 from __future__ import annotations
@@ -13,18 +14,21 @@ from . import version_line
 
 
 def main() -> None:
+    import os
+
     args = sys.argv[1:]
+    if "_T360_COMPLETE" in os.environ:  # TAB: answered from a table, before Typer loads
+        from . import completion
+
+        completion.main()
+        return
     if args == ["--version"]:
         try:
             sys.stdout.write(version_line() + "\n")
             sys.stdout.flush()
         except BrokenPipeError:  # ``t360 --version | false``: nothing to say
-            import os
-
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return
-    import os
-
     _skip_httpx_cli()
     from .startup import prewarm
 

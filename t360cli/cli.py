@@ -17,9 +17,8 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 
 from . import version_line
@@ -125,8 +124,6 @@ def run(args: list[str], env: Environment | None = None) -> int:
     env = env or Environment.from_process()
     app = build_app(args[0] if args and args[0] in COMMANDS else None)
     command = typer.main.get_command(app)
-    # Shell completion (TAB) answers here and exits; the Environment reaches it too.
-    command._main_shell_completion({"obj": env}, "t360", None)
     try:
         with _signals(), command.make_context("t360", list(args), obj=env) as ctx:
             command.invoke(ctx)
@@ -139,9 +136,9 @@ def run(args: list[str], env: Environment | None = None) -> int:
         return ExitCode.INTERRUPTED
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
-    except click.ClickException as usage:  # the parser's errors: bad flags, arguments
+    except _usage_errors() as usage:  # the parser's errors: bad flags, arguments
         usage.show(file=env.stderr)
-        return usage.exit_code
+        return int(usage.exit_code)
     except OSError as exc:
         if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EPIPE:
             return _internal(env, exc)
@@ -149,6 +146,18 @@ def run(args: list[str], env: Environment | None = None) -> int:
     except Exception as exc:
         return _internal(env, exc)
     return ExitCode.OK
+
+
+def _usage_errors() -> type[Any]:
+    """The base of the parser's errors, by the public name the installed Typer gives it:
+    Typer 0.28 carries a click of its own and names it ``typer.TyperException``; earlier
+    releases are built on click, whose name for it is ``click.ClickException``."""
+    found = getattr(typer, "TyperException", None)
+    if isinstance(found, type):
+        return found
+    import click
+
+    return click.ClickException
 
 
 def _internal(env: Environment, exc: Exception) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,80 @@ def test_bash_completes_mcp_server_names(server: MockServer) -> None:
     assert bash_complete("t360 chat -T t", env) == ["time", "test"]
     assert bash_complete("t360 chat -T a", env) == ["all"]
     assert bash_complete("t360 tools te", env) == ["test"]
+
+
+# -- TAB answered before Typer loads (issue 28) --------------------------------------------
+
+
+def test_the_completion_table_is_generated_and_current() -> None:
+    assert generate.TABLE_FILE.read_text() == generate.completion_table(), (
+        "t360cli/completion_table.py drifted: run python -m tests.generate"
+    )
+
+
+def test_tab_loads_neither_typer_nor_the_commands(server: MockServer, with_history: str) -> None:
+    env = {
+        **shell_env(server),
+        "_T360_COMPLETE": "complete_bash",
+        "COMP_WORDS": "t360 chat -m ech",
+        "COMP_CWORD": "3",
+    }
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", T360],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    )  # fmt: skip
+    assert proc.stdout.split() == ["echo", "echo-key"]
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()}
+    assert not {"typer", "click", "httpx", "rich", "t360cli.cli", "t360cli.config"} & loaded
+
+
+def complete_in(line: str, env: dict[str, str], shell: str = "bash") -> str:
+    """What t360cli.completion prints for ``line`` in ``shell`` (in this process)."""
+    import io
+
+    from t360cli.completion import answer
+
+    words = line.split(" ")
+    request = {**env, "_T360_COMPLETE": f"complete_{shell}"}
+    if shell == "bash":
+        request |= {"COMP_WORDS": line, "COMP_CWORD": str(len(words) - 1)}
+    else:
+        request |= {"_TYPER_COMPLETE_ARGS": line, "_TYPER_COMPLETE_FISH_ACTION": "get-args"}
+    out = io.StringIO()
+    answer(request, out)
+    return out.getvalue()
+
+
+def test_options_values_choices_and_each_shells_format(isolated: Path) -> None:
+    env = dict(os.environ)
+    assert complete_in("t360 history export --format ", env) == "md\njson"
+    assert complete_in("t360 history export --format=j", env) == "--format=json"
+    assert complete_in("t360 config set ", env).split()[:2] == ["api_key", "base_url"]
+    assert complete_in("t360 config set model ", env) == ""  # a value: nothing to offer
+    assert complete_in("t360 chat --no-s", env).split() == [
+        "--no-stream",
+        "--no-save",
+        "--no-stdin",
+    ]
+    assert complete_in("t360 'con", env) == "config"  # an open quote: the word typed
+    zsh = complete_in("t360 con", env, "zsh")
+    assert zsh == '_arguments \'*: :(("config":"Read and change settings (the config file)."))\''
+    assert complete_in("t360 nothing-like-it ", env, "zsh") == "_files"
+    assert (
+        complete_in("t360 con", env, "fish")
+        == "config\tRead and change settings (the config file)."
+    )
+
+
+def test_values_follow_the_config_file_as_it_changes(isolated: Path) -> None:
+    env = dict(os.environ)
+    config = isolated / "xdg_config_home" / "t360" / "config.toml"
+    config.parent.mkdir(parents=True)
+    config.write_text('[profiles.work]\nmodel = "x"\n[aliases]\nfast = "glm-5.1-air"\n')
+    assert complete_in("t360 chat -p ", env) == "work"
+    assert complete_in("t360 chat -m f", env) == "fast"
+    config.write_text('[profiles.work]\n[profiles.home]\n[mcp_servers.time]\ncommand = "t"\n')
+    assert complete_in("t360 chat -p ", env) == "work\nhome"  # the kept values were renewed
+    assert complete_in("t360 chat -T ", env) == "all\ntime"
+    config.write_text("[profiles\n")  # broken: offers nothing, never fails
+    assert complete_in("t360 chat -p ", env) == ""

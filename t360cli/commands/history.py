@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,11 @@ from t360cli.safety import dumps
 app = typer.Typer(
     help="List, show, search, export and delete saved conversations.", no_args_is_help=True
 )
+
+class Format(str, Enum):
+    md = "md"
+    json = "json"
+
 
 IdArgument = Annotated[
     str,
@@ -84,8 +90,8 @@ def history_export(
     ctx: typer.Context,
     conversation_id: IdArgument,
     format_: Annotated[
-        str, typer.Option("--format", help="md (a transcript) or json (messages and metrics).")
-    ] = "md",
+        Format, typer.Option("--format", help="md (a transcript) or json (messages and metrics).")
+    ] = Format.md,
     output: Annotated[
         Path | None, typer.Option("-o", "--output", help="Write to this file, not stdout.")
     ] = None,
@@ -93,18 +99,16 @@ def history_export(
     """Export a conversation as markdown or JSON."""
     from t360cli.history import History
 
-    if format_ not in ("md", "json"):
-        raise UsageError(f"unknown format {format_!r}", "use --format md or --format json")
     env = environment(ctx)
     terminal = output is None and env.stdout_isatty
     with History.open(env.paths.history_db) as history:
         full = history.resolve(conversation_id)
-        if format_ == "json":
+        if format_ is Format.json:
             text = dumps(history.export_json(full), terminal=terminal, indent=2) + "\n"
         else:
             text = history.export_markdown(full)
     if output is None:
-        if format_ == "json":
+        if format_ is Format.json:
             env.stdout.write(text)
         else:
             write_out(env, text)
