@@ -37,7 +37,8 @@ class _Record:
 
 
 class Sent(_Record):
-    """A request is on its way (again, after a retry): the turn's clock starts here."""
+    """An attempt at the request is on its way (again, after a retry): the first one
+    starts the turn's clock (the user's TTFT), the last the answering attempt's."""
 
     __slots__ = ()
 

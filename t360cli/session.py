@@ -233,7 +233,6 @@ def run_turn(
     recorder = Recorder(model, estimate_tokens(payload["messages"]))
 
     def wait(seconds: float, attempt: int, reason: T360Error) -> None:
-        recorder.retries = attempt
         sink.waiting(seconds, attempt, reason.line())
 
     events = gateway.chat(payload, on_wait=wait)
@@ -365,13 +364,16 @@ class Chat:
         is approved, run and answered, and the model asked again, up to the round limit.
         A guard that refuses the first request, or a tool server that cannot start,
         raises before anything is sent or saved."""
+        ready = None  # seconds the tool servers, still starting, delayed the request
         if self.tools is not None:
+            waiting = time.perf_counter()
             self.tools.ready()
+            ready = time.perf_counter() - waiting
         payload = self.payload(user, attached)
         if self.guard is not None:
             payload = self.guard.apply(payload)
         journal = self._journal(user, attached) if self.save else None
-        began = time.perf_counter()
+        tool_time = 0.0  # seconds the tool calls took between the requests
         rounds: list[Turn] = []
         runs: list[ToolRun] = []
         added = [payload["messages"][-1]]  # the same parts, not encoded again
@@ -387,7 +389,9 @@ class Chat:
                 break
             called: dict[str, Any] = {"role": "assistant", "content": turn.content or None}
             called["tool_calls"] = turn.tool_calls
+            running = time.perf_counter()
             done, stop = self.tools.run(turn.tool_calls)
+            tool_time += time.perf_counter() - running
             ran_last = True
             runs += done
             results = [run.message() for run in done]
@@ -407,7 +411,9 @@ class Chat:
                     rounds[-1] = turn._replace(error=error)
                     break
         tool_runs = None if self.tools is None else [run.as_json() for run in runs]
-        answer = combine(rounds, time.perf_counter() - began, tool_runs)
+        answer = combine(rounds, time.perf_counter() - rounds[0].started, tool_runs)
+        if self.tools is not None:
+            answer = answer._replace(tools_ready=ready, tool_time=tool_time)
         if journal is not None:
             if answer is not rounds[0]:
                 journal.summary(answer)

@@ -1,9 +1,12 @@
 """What one turn produced and how fast: recorded from the events, shown as footer or JSON.
 
-TTFT is measured from sending the request (of the attempt that answered) to the first
-event carrying answer text, reasoning text or a tool call; a role-only chunk is not a
-token. Latency runs from sending the request to the end of the stream. Both use the
-monotonic ``perf_counter`` clock.
+Timing is what the user lived through: TTFT runs from sending the first attempt of the
+request to the first event carrying answer text, reasoning text or a tool call (a
+role-only chunk is not a token), so failed attempts and the waits before their retries
+are inside it; latency runs from the same moment to the end of the stream. The attempt
+that answered is also timed on its own (``attempt_ttft``, ``attempt_latency``): what the
+gateway measures. Every ``Sent`` event is one attempt. All use the monotonic
+``perf_counter`` clock.
 """
 
 from __future__ import annotations
@@ -14,6 +17,9 @@ from typing import Any, NamedTuple, TypeGuard
 from . import units
 from .errors import APIError, T360Error
 from .events import Event, Finish, Meta, ReasoningDelta, Sent, TextDelta, ToolCallDelta, Usage
+
+#: The footer says how long the tool servers delayed the first request past this (s).
+TOOLS_READY_SHOWN = 0.5
 
 
 class ToolCall:
@@ -50,10 +56,11 @@ class Recorder:
         self.tool_calls: dict[int, ToolCall] = {}
         self.usage: dict[str, Any] | None = None
         self.finish_reason: str | None = None
-        self.sent: float = time.perf_counter()
+        #: When the first attempt was sent, and the last one (the one that answered).
+        self.started = self.sent = time.perf_counter()
+        self.attempts = 0
         self.first: float | None = None
         self.end: float | None = None
-        self.retries = 0
         self.error: T360Error | None = None
         self.interrupted = False
 
@@ -84,6 +91,9 @@ class Recorder:
             self.finish_reason = event.reason
         elif isinstance(event, Sent):
             self.sent = time.perf_counter()
+            if not self.attempts:
+                self.started = self.sent
+            self.attempts += 1
 
     def finish(self) -> Turn:
         end = self.end if self.end is not None else time.perf_counter()
@@ -95,14 +105,17 @@ class Recorder:
             finish_reason=self.finish_reason,
             usage=self.usage,
             tool_calls=[c.as_json(i) for i, c in sorted(self.tool_calls.items())] or None,
-            ttft=None if self.first is None else self.first - self.sent,
-            latency=end - self.sent,
-            retries=self.retries,
+            ttft=None if self.first is None else self.first - self.started,
+            latency=end - self.started,
+            retries=max(0, self.attempts - 1),
             error=self.error,
             interrupted=self.interrupted,
             requested=self.requested,
             chunks=len(self.content) + len(self.reasoning),
             prompt_estimate=self.prompt_estimate,
+            attempt_ttft=None if self.first is None else self.first - self.sent,
+            waited=self.sent - self.started,
+            started=self.started,
         )
 
 
@@ -142,6 +155,19 @@ class Turn(NamedTuple):
     #: Seconds spent generating, from each first token to each end, when the answer took
     #: several requests (the time tools ran is not generation); else latency - TTFT.
     generating: float | None = None
+    #: The TTFT of the attempt that answered (of the first request), from sending it:
+    #: what the gateway measures. ``ttft`` is the user's, retries and their waits inside.
+    attempt_ttft: float | None = None
+    #: Seconds from sending a request's first attempt to sending the one that answered
+    #: (failed attempts and retry waits), summed over the answer's requests.
+    waited: float = 0.0
+    #: ``perf_counter`` when the first attempt of the first request was sent: the
+    #: answer's clock starts there.
+    started: float = 0.0
+    #: Seconds the MCP servers delayed the first request (starting); None without tools.
+    tools_ready: float | None = None
+    #: Seconds spent on tool calls between the requests; None without tools.
+    tool_time: float | None = None
 
     @classmethod
     def failed(cls, model: str, error: T360Error) -> Turn:
@@ -155,6 +181,11 @@ class Turn(NamedTuple):
     @property
     def partial(self) -> bool:
         return self.error is not None or self.interrupted
+
+    @property
+    def attempt_latency(self) -> float:
+        """Latency as the gateway measures it: without failed attempts and retry waits."""
+        return self.latency - self.waited
 
     def tokens(self, name: str) -> int | None:
         value = (self.usage or {}).get(name)
@@ -207,8 +238,12 @@ class Turn(NamedTuple):
             "finish_reason": self.finish_reason,
             "usage": self.usage,
             "tool_calls": self.tool_calls,
-            "ttft_ms": None if self.ttft is None else round(self.ttft * 1000, 1),
+            "ttft_ms": _ms(self.ttft),
             "latency_ms": round(self.latency * 1000, 1),
+            "attempt_ttft_ms": _ms(self.attempt_ttft),
+            "retries": self.retries,
+            "tools_ready_ms": _ms(self.tools_ready),
+            "tool_ms": _ms(self.tool_time),
             "conversation_id": self.conversation_id,
             "tool_runs": self.tool_runs,
             "error": error,
@@ -240,11 +275,19 @@ class Turn(NamedTuple):
         if self.requested and self.requested != self.model:
             model = f"{self.requested}→{self.model}"
         failed = self.partial
+        ttft = f"TTFT {units.duration(self.ttft)}"
+        retried = ""
+        if self.retries:
+            retried = f"{self.retries} {'retry' if self.retries == 1 else 'retries'}"
+        if retried and self.ttft is not None:  # the user's TTFT, and the gateway's
+            if self.attempt_ttft is not None:
+                retried += f"; {units.duration(self.attempt_ttft)} on the last"
+            ttft, retried = f"{ttft} ({retried})", ""
         # (priority, text): the lowest priority goes first when the line is too long.
         parts: list[tuple[int, str]] = [
             (7, model) if not compact else (0, ""),
             (2, self.provider or "provider n/a") if not compact else (0, ""),
-            (9, f"TTFT {units.duration(self.ttft)}"),
+            (9, ttft),
             (3, f"total {units.duration(self.latency)}") if not compact else (0, ""),
             (6, speed_text),
             (5, f"{prompt_text} in/{out_text} out"),
@@ -253,8 +296,10 @@ class Turn(NamedTuple):
         ]
         if failed:  # a partial answer: only what is known, no wall of n/a
             parts = [(p, t) for p, t in parts if "n/a" not in t]
-        if self.retries:
-            parts.append((4, f"{self.retries} {'retry' if self.retries == 1 else 'retries'}"))
+        if retried:  # no TTFT to put them beside
+            parts.append((4, retried))
+        if self.tools_ready is not None and self.tools_ready > TOOLS_READY_SHOWN:
+            parts.append((4, f"tools ready {units.duration(self.tools_ready)}"))
         if self.requests > 1:  # kept before speed and provider on a narrow screen
             parts.append((6, f"{self.requests} requests"))
         if self.tool_runs:
@@ -274,8 +319,8 @@ class Turn(NamedTuple):
 
 def combine(rounds: list[Turn], latency: float, tool_runs: list[dict[str, Any]] | None) -> Turn:
     """One answer made of several requests (tools ran between them): text joined, token
-    counts and cost summed, the first request's TTFT, ``latency`` for the whole answer,
-    and the last request's ending."""
+    counts, cost, retries and their waits summed, the first request's TTFT (lived and
+    per attempt), ``latency`` for the whole answer, and the last request's ending."""
     if len(rounds) == 1 and tool_runs is None:
         return rounds[0]
     first, last = rounds[0], rounds[-1]
@@ -287,8 +332,11 @@ def combine(rounds: list[Turn], latency: float, tool_runs: list[dict[str, Any]] 
         usage=_summed(usages) if usages else None,
         tool_calls=calls or None,
         ttft=first.ttft,
+        attempt_ttft=first.attempt_ttft,
+        started=first.started,
         latency=latency,
         retries=sum(turn.retries for turn in rounds),
+        waited=sum(turn.waited for turn in rounds),
         requested=first.requested,
         chunks=sum(turn.chunks for turn in rounds),
         prompt_estimate=sum(turn.prompt_estimate or 0 for turn in rounds) or None,
@@ -297,6 +345,10 @@ def combine(rounds: list[Turn], latency: float, tool_runs: list[dict[str, Any]] 
         final=last.content,
         generating=sum(turn.latency - turn.ttft for turn in rounds if turn.ttft is not None),
     )
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else round(seconds * 1000, 1)
 
 
 def _summed(usages: list[dict[str, Any]]) -> dict[str, Any]:

@@ -47,8 +47,25 @@ def test_footer_marks_unknowns_never_zero() -> None:
 
 
 def test_footer_marks_retries_interruptions_and_failures() -> None:
-    assert turn(retries=1, interrupted=True).footer().endswith(" · 1 retry · interrupted")
-    assert turn(retries=2, error=NetworkError("x")).footer().endswith(" · 2 retries · failed")
+    assert turn(interrupted=True).footer().endswith(" · interrupted")
+    assert turn(error=NetworkError("x")).footer().endswith(" · failed")
+    # interrupted after a retry, before any text: no TTFT to put the retry beside
+    waited = turn(ttft=None, retries=1, interrupted=True).footer()
+    assert waited.endswith(" · 1 retry · interrupted")
+
+
+def test_footer_shows_the_lived_ttft_with_the_retries_and_the_last_attempt_s() -> None:
+    retried = turn(ttft=2.41, attempt_ttft=0.003, retries=2, waited=2.407, latency=3.0)
+    assert "· TTFT 2.41 s (2 retries; 3 ms on the last) · total 3.00 s ·" in retried.footer()
+    assert "TTFT 412 ms (1 retry; 5 ms on the last)" in turn(attempt_ttft=0.005, retries=1).footer()
+    assert "retr" not in turn(attempt_ttft=0.412).footer()
+
+
+def test_footer_says_when_tool_servers_delayed_the_first_request() -> None:
+    assert " · tools ready 4.20 s" in turn(tools_ready=4.2).footer()
+    assert " · tools ready 510 ms" in turn(tools_ready=0.51).footer()
+    assert "tools ready" not in turn(tools_ready=0.5).footer()  # half a second or less: no
+    assert "tools ready" not in turn().footer()
 
 
 def test_json_keeps_every_usage_field_and_reports_errors() -> None:
@@ -65,6 +82,38 @@ def test_json_keeps_every_usage_field_and_reports_errors() -> None:
     assert turn(error=NetworkError("lost")).as_json()["error"]["type"] == "network_error"
 
 
+def test_json_has_the_attempt_s_ttft_the_retries_and_the_tools_times() -> None:
+    obj = turn(ttft=2.41, attempt_ttft=0.0031, retries=2, tools_ready=0.25, tool_time=1.5).as_json()
+    assert {k: obj[k] for k in ("ttft_ms", "attempt_ttft_ms", "retries")} == {
+        "ttft_ms": 2410.0,
+        "attempt_ttft_ms": 3.1,
+        "retries": 2,
+    }
+    assert (obj["tools_ready_ms"], obj["tool_ms"]) == (250.0, 1500.0)
+    plain = turn().as_json()  # no tools offered, no retry, no text: null, 0, null
+    assert (plain["tools_ready_ms"], plain["tool_ms"], plain["retries"]) == (None, None, 0)
+    assert turn(ttft=None).as_json()["attempt_ttft_ms"] is None
+
+
+def test_recorder_times_from_the_first_attempt_and_the_answering_one() -> None:
+    recorder = Recorder("m")
+    recorder.add(Sent())
+    first_sent = recorder.sent
+    recorder.add(Sent())  # a retry
+    recorder.add(Sent())  # and another: this one answers
+    recorder.add(TextDelta("a"))
+    recorder.end = recorder.sent + 1.0
+    result = recorder.finish()
+    assert recorder.started == first_sent < recorder.sent and result.retries == 2
+    assert recorder.first is not None
+    assert result.ttft == recorder.first - first_sent  # what the user lived
+    assert result.attempt_ttft == recorder.first - recorder.sent  # what the gateway saw
+    assert result.latency == recorder.end - first_sent
+    assert result.waited == recorder.sent - first_sent
+    assert result.attempt_latency == pytest.approx(1.0)
+    assert result.started == first_sent
+
+
 def test_recorder_measures_ttft_from_the_last_sent_and_ignores_role_only_chunks() -> None:
     recorder = Recorder("m")
     recorder.add(Sent())
@@ -79,7 +128,8 @@ def test_recorder_measures_ttft_from_the_last_sent_and_ignores_role_only_chunks(
     recorder.add(Usage({"completion_tokens": 3}))
     recorder.add(Finish("tool_calls"))
     result = recorder.finish()
-    assert first is not None and result.ttft == first - recorder.sent
+    assert first is not None and result.ttft == result.attempt_ttft == first - recorder.sent
+    assert result.retries == 0 and result.waited == 0
     assert (result.model, result.provider, result.content, result.reasoning) == (
         "m2",
         "P",
@@ -118,3 +168,16 @@ def test_an_answer_of_several_requests_sums_them() -> None:
     assert "2 tool calls" in narrow and "Other" not in narrow  # before the provider
     alone = turn()
     assert combine([alone], 9.0, None) is alone  # one request, no tools: as it was
+
+
+def test_an_answer_of_several_requests_sums_their_retries_and_waits() -> None:
+    from t360cli.stats import combine
+
+    first = turn(ttft=0.2, attempt_ttft=0.05, retries=1, waited=0.15, started=7.0)
+    second = turn(ttft=0.25, attempt_ttft=0.05, retries=2, waited=0.2, started=9.0)
+    answer = combine([first, second], 2.5, [])
+    # the first request's TTFT, lived and per attempt; retries and waits of both
+    assert (answer.ttft, answer.attempt_ttft, answer.retries) == (0.2, 0.05, 3)
+    assert answer.attempt_latency == pytest.approx(2.5 - 0.35)
+    assert answer.started == 7.0  # the answer's clock: the first request's first attempt
+    assert "TTFT 200 ms (3 retries; 50 ms on the last)" in answer.footer()
