@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +36,11 @@ SDK = {"command": sys.executable, "args": [str(HERE / "sdk_server.py")]}
 RAW = {"command": sys.executable, "args": [str(HERE / "raw_server.py")]}
 
 
-def configure(**servers: dict[str, Any]) -> None:
+def configure(top: Mapping[str, object] | None = None, /, **servers: dict[str, Any]) -> None:
+    """The config file: these MCP servers, and the ``top`` settings."""
     path = paths().config_file
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.write_text(tomli_w.dumps({"mcp_servers": servers}))
+    path.write_text(tomli_w.dumps({**(top or {}), "mcp_servers": servers}))
     path.chmod(0o600)
 
 
@@ -468,3 +470,22 @@ def test_the_repl_reports_a_server_that_could_not_start_and_goes_on(server: Mock
     answered = session.send("still here", "still here", "still here")  # the line, the answer
     assert "cannot start" not in answered  # the session went on without it
     assert session.leave() == 0
+
+
+@pytest.mark.parametrize("command", ["tools", "chat"])
+def test_a_key_from_api_key_cmd_is_kept_from_the_servers_too(
+    server: MockServer, command: str
+) -> None:
+    """The key is known before any server starts, so that another variable holding it
+    (here SECRET_SEEN) is not passed on, as with T360_API_KEY."""
+    configure({"base_url": server.url, "api_key_cmd": f"echo {KEY}"}, raw=RAW)
+    if command == "tools":
+        listed = run_t360("tools", "raw", env={"SECRET_SEEN": KEY})
+        assert listed.code == 0, listed.err
+        assert "raw\tenvironment\tenvironment tool\n" in listed.out  # not "SECRET_SEEN is set"
+        return
+    args = ("chat", "-T", "raw", "-y", "--json", "-m", "tool-use:environment", "q")
+    result = run_t360(*args, env={"SECRET_SEEN": KEY})
+    assert result.code == 0, result.err
+    seen = json.loads(json.loads(result.out)["tool_runs"][0]["output"])
+    assert seen["secret"] is None and "SECRET_SEEN" not in seen["names"]

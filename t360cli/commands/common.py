@@ -160,13 +160,21 @@ def warn_plain_http(env: Environment, settings: Settings) -> None:
         env.warn(f"sending your API key unencrypted to {host} (use https:// in --base-url)")
 
 
-def require_key(env: Environment, settings: Settings) -> Settings:
-    """``settings`` with the API key, run from ``api_key_cmd`` if that is where it comes
-    from (only now that a key is needed); no key at all is a configuration error."""
+def known_key(env: Environment, settings: Settings) -> Settings:
+    """``settings`` with the API key run from ``api_key_cmd`` if that is where it comes
+    from, and the key among the secrets: only when it is needed, for a request or before
+    MCP servers start (a variable holding it is kept from them, so it must be known)."""
     if not settings.api_key and settings.api_key_cmd:
         key = api_key_from(settings.api_key_cmd, env.vars)
         env.secrets.add(key)
         settings = settings._replace(api_key=key)
+    return settings
+
+
+def require_key(env: Environment, settings: Settings) -> Settings:
+    """``settings`` with the API key (``known_key``); no key at all is a configuration
+    error."""
+    settings = known_key(env, settings)
     if not settings.api_key:
         raise ConfigError(
             "no API key", "set T360_API_KEY, or run: t360 config set api_key (it asks for it)"

@@ -6,7 +6,13 @@ from typing import Annotated
 
 import typer
 
-from t360cli.commands.common import DebugOption, complete_server, environment, write_out
+from t360cli.commands.common import (
+    DebugOption,
+    complete_server,
+    environment,
+    known_key,
+    write_out,
+)
 from t360cli.config import load_settings, read_config
 from t360cli.errors import ExitCode
 from t360cli.safety import dumps
@@ -37,6 +43,7 @@ def tools(
         )
         return
     settings = load_settings(env, {"debug": debug or None}, table=table)
+    settings = known_key(env, settings)  # kept from the servers: known before they start
     toolbox = Toolbox(env, servers, yes=False, quiet=True, debug=debug_log(env, settings))
     try:
         toolbox.start()
