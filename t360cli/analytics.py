@@ -1,8 +1,13 @@
 """Latency and cost analytics over the saved history, computed in SQL.
 
+Times are the user's by default (TTFT and latency from the first attempt of a request,
+retries and their waits inside); with ``Filters.attempts``, the gateway's (from the
+attempt that answered). Every request counts, a failed one too: those that failed before
+any answer text are saved as metrics alone, outside any conversation.
+
 Percentiles are nearest-rank: the p-th percentile of n values is the value at rank
 ceil(p/100 * n) in ascending order, so every reported figure is a latency that really
-happened. Each is one walk along a covering index (schema 2); the sums come from one
+happened. Each is one walk along a covering index (schemas 2 and 7); the sums come from one
 sequential pass grouped in SQL; no Python loop ever runs over the answers themselves.
 """
 
@@ -21,13 +26,21 @@ PERCENTILES = (50, 90, 99)
 
 @dataclass(frozen=True)
 class Filters:
-    """Which answers count; models are the ids that were asked for."""
+    """Which answers count (models are the ids that were asked for), and which times."""
 
     since: float | None = None  # unix time
     model: str | None = None
     provider: str | None = None
     include_bench: bool = False
     conversations: tuple[str, ...] = ()  # only these (one bench run)
+    attempts: bool = False  # times per attempt, as the gateway measures them
+
+    @property
+    def timing(self) -> tuple[str, str]:
+        """The columns TTFT and latency are read from."""
+        if self.attempts:
+            return "attempt_ttft_ms", "attempt_latency_ms"
+        return "ttft_ms", "latency_ms"
 
 
 @dataclass(frozen=True)
@@ -172,8 +185,8 @@ def analyse(history: History, filters: Filters) -> Report:
 
     def summaries(column: str) -> list[Summary]:
         key = f"r.{column}"
-        ttft = _percentiles(history, key, "ttft_ms", where, values)
-        latency = _percentiles(history, key, "latency_ms", where, values)
+        ttft = _percentiles(history, key, filters.timing[0], where, values)
+        latency = _percentiles(history, key, filters.timing[1], where, values)
         empty = dict.fromkeys(PERCENTILES)
         found = [
             Summary(
@@ -205,11 +218,12 @@ def ttft_counts(history: History, filters: Filters) -> dict[str, list[tuple[int,
     """Per model, how many answers had each TTFT (whole ms), in ascending order: a
     loop over distinct milliseconds, never over the answers themselves."""
     where, values = _where(filters)
+    ttft = filters.timing[0]
     counts: dict[str, list[tuple[int, int]]] = {}
     for row in history.query(
         f"""
-        SELECT r.model AS model, CAST(r.ttft_ms AS INTEGER) AS ms, COUNT(*) AS n
-        FROM responses r WHERE {where} AND r.ttft_ms IS NOT NULL
+        SELECT r.model AS model, CAST(r.{ttft} AS INTEGER) AS ms, COUNT(*) AS n
+        FROM responses r WHERE {where} AND r.{ttft} IS NOT NULL
         GROUP BY r.model, ms ORDER BY r.model, ms
         """,
         values,
@@ -232,6 +246,7 @@ class Day:
 def daily(history: History, filters: Filters, now: float) -> list[Day]:
     """Per local day: requests, median TTFT, p90 latency and cost (nearest rank, SQL)."""
     where, values = _where(filters)
+    ttft, latency = filters.timing
     offset = -time.altzone if time.localtime(now).tm_isdst > 0 else -time.timezone
     day = f"CAST((r.created + {int(offset)}) / 86400 AS INTEGER)"
     found: list[Day] = []
@@ -244,8 +259,8 @@ def daily(history: History, filters: Filters, now: float) -> list[Day]:
             Day(
                 time.strftime("%Y-%m-%d", time.gmtime(row["day"] * 86400)),
                 row["n"],
-                _rank(history, "ttft_ms", 50, where, values, f"{day} = {row['day']}"),
-                _rank(history, "latency_ms", 90, where, values, f"{day} = {row['day']}"),
+                _rank(history, ttft, 50, where, values, f"{day} = {row['day']}"),
+                _rank(history, latency, 90, where, values, f"{day} = {row['day']}"),
                 row["cost"],
             )
         )

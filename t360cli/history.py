@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .attachments import KINDS, Attachment, content, text_of
-from .errors import ConfigError, UsageError
+from .errors import APIError, ConfigError, UsageError
 from .safety import dumps
 from .stats import Turn
 
@@ -120,6 +120,71 @@ MIGRATIONS: list[str] = [
     ALTER TABLE messages ADD COLUMN tool_call_id TEXT;
     ALTER TABLE messages ADD COLUMN tool_run TEXT;
     ALTER TABLE responses ADD COLUMN generation_ms REAL;
+    """,
+    # 7: a request that failed before any answer text is no turn of a conversation: its
+    # row has no message (and no conversation when it would have begun one), so its
+    # error still counts. Times as the user lived them (ttft_ms and latency_ms from the
+    # first attempt, retries and their waits inside) beside the gateway's (attempt_*,
+    # from the attempt that answered); the retries, and a failure's HTTP status. Rows
+    # before this were timed per attempt, with their retries unknown: both the same. A
+    # row whose message or conversation is gone (written without foreign keys) keeps
+    # its metrics, with no reference.
+    """
+    CREATE TABLE responses_7 (
+        id INTEGER PRIMARY KEY,
+        message_id INTEGER UNIQUE REFERENCES messages(id) ON DELETE CASCADE,
+        conversation_id TEXT REFERENCES conversations(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        provider TEXT,
+        ttft_ms REAL,
+        latency_ms REAL,
+        prompt_tokens INTEGER,
+        completion_tokens INTEGER,
+        total_tokens INTEGER,
+        cost REAL,
+        finish_reason TEXT,
+        error TEXT,
+        partial INTEGER NOT NULL DEFAULT 1,
+        usage TEXT,
+        created REAL NOT NULL,
+        kind TEXT NOT NULL DEFAULT 'chat',
+        served_model TEXT,
+        ran TEXT,
+        ran_status INTEGER,
+        generation_ms REAL,
+        attempt_ttft_ms REAL,
+        attempt_latency_ms REAL,
+        retries INTEGER,
+        status INTEGER
+    );
+    INSERT INTO responses_7 (
+        message_id, conversation_id, model, provider, ttft_ms, latency_ms, prompt_tokens,
+        completion_tokens, total_tokens, cost, finish_reason, error, partial, usage, created,
+        kind, served_model, ran, ran_status, generation_ms, attempt_ttft_ms, attempt_latency_ms
+    ) SELECT
+        (SELECT m.id FROM messages m WHERE m.id = r.message_id),
+        (SELECT c.id FROM conversations c WHERE c.id = r.conversation_id),
+        model, provider, ttft_ms, latency_ms, prompt_tokens,
+        completion_tokens, total_tokens, cost, finish_reason, error, partial, usage, created,
+        kind, served_model, ran, ran_status, generation_ms, ttft_ms, latency_ms
+    FROM responses r ORDER BY r.message_id;
+    DROP TABLE responses;
+    ALTER TABLE responses_7 RENAME TO responses;
+    CREATE INDEX responses_by_time ON responses(created);
+    CREATE INDEX responses_model_ttft ON responses(kind, model, ttft_ms, created, provider);
+    CREATE INDEX responses_model_latency
+        ON responses(kind, model, latency_ms, created, provider);
+    CREATE INDEX responses_provider_ttft ON responses(kind, provider, ttft_ms, created, model);
+    CREATE INDEX responses_provider_latency
+        ON responses(kind, provider, latency_ms, created, model);
+    CREATE INDEX responses_model_attempt_ttft
+        ON responses(kind, model, attempt_ttft_ms, created, provider);
+    CREATE INDEX responses_model_attempt_latency
+        ON responses(kind, model, attempt_latency_ms, created, provider);
+    CREATE INDEX responses_provider_attempt_ttft
+        ON responses(kind, provider, attempt_ttft_ms, created, model);
+    CREATE INDEX responses_provider_attempt_latency
+        ON responses(kind, provider, attempt_latency_ms, created, model);
     """,
 ]
 
@@ -582,13 +647,14 @@ class History:
         self._db.execute(
             "UPDATE responses SET model = ?, served_model = ?, provider = ?, ttft_ms = ?,"
             " latency_ms = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,"
-            " cost = ?, finish_reason = ?, error = ?, partial = ?, usage = ?, generation_ms = ?"
+            " cost = ?, finish_reason = ?, error = ?, partial = ?, usage = ?, generation_ms = ?,"
+            " attempt_ttft_ms = ?, attempt_latency_ms = ?, retries = ?, status = ?"
             " WHERE message_id = ?",
             (
                 turn.requested_model,
                 turn.model,
                 turn.provider,
-                None if turn.ttft is None else turn.ttft * 1000,
+                _ms(turn.ttft),
                 turn.latency * 1000,
                 turn.tokens("prompt_tokens"),
                 turn.tokens("completion_tokens"),
@@ -598,7 +664,11 @@ class History:
                 error,
                 int(turn.partial),
                 dumps(turn.usage) if turn.usage is not None else None,
-                None if turn.generating is None else turn.generating * 1000,
+                _ms(turn.generating),
+                _ms(turn.attempt_ttft),
+                turn.attempt_latency * 1000,
+                turn.retries,
+                turn.error.status if isinstance(turn.error, APIError) else None,
                 message_id,
             ),
         )
@@ -684,6 +754,9 @@ class History:
                         "provider",
                         "ttft_ms",
                         "latency_ms",
+                        "attempt_ttft_ms",
+                        "attempt_latency_ms",
+                        "retries",
                         "prompt_tokens",
                         "completion_tokens",
                         "total_tokens",
@@ -752,6 +825,10 @@ def transcript(messages: list[dict[str, Any]], model: str) -> list[Exchange]:
             speaker = model if role == "assistant" else None
             found.append(Exchange(role, text, speaker, note=_called(calls) if calls else None))
     return found
+
+
+def _ms(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
 
 
 def _json(text: str | None) -> Any:

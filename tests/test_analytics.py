@@ -15,7 +15,7 @@ from t360cli.errors import UsageError
 from t360cli.history import History
 from t360cli.mockserver import MockServer
 from t360cli.stats import Turn
-from tests.helpers import chat_env, open_history, run_t360
+from tests.helpers import chat_env, invoke, open_history, run_t360
 
 DAY = 86400.0
 NOON = time.mktime(time.strptime("2026-11-20 12:00", "%Y-%m-%d %H:%M"))
@@ -157,6 +157,7 @@ def test_stats_on_an_empty_history() -> None:
         "by_model": {},
         "by_provider": {},
         "cost_per_day": [],
+        "timing": "lived",
     }
 
 
@@ -203,3 +204,37 @@ def test_bench_table_and_limit(server: MockServer) -> None:
     assert table.code == 0 and table.out.splitlines()[1].split()[:2] == ["echo", "2"]
     refused = run_t360("bench", "-m", "echo", "-n", "21", env=chat_env(server))
     assert refused.code == 2 and "--yes" in refused.err and len(server.calls) == 2
+
+
+def test_stats_times_are_lived_and_attempts_are_the_gateway_s(server: MockServer) -> None:
+    assert invoke("chat", "-m", "rate-limit-ms", "hi", env=chat_env(server)).code == 0
+    with open_history() as history:
+        row = history.query("SELECT * FROM responses")[0]
+    # the gateway asked for 250 ms before the retry: inside the lived TTFT, not the attempt's
+    assert row["ttft_ms"] - row["attempt_ttft_ms"] >= 250 and row["retries"] == 1
+    assert row["latency_ms"] - row["attempt_latency_ms"] >= 250
+    lived = json.loads(invoke("stats", "--json").out)
+    attempts = json.loads(invoke("stats", "--attempts", "--json").out)
+    assert (lived["timing"], attempts["timing"]) == ("lived", "attempt")
+    for obj, ttft, latency in (
+        (lived, row["ttft_ms"], row["latency_ms"]),
+        (attempts, row["attempt_ttft_ms"], row["attempt_latency_ms"]),
+    ):
+        for group in (obj["by_model"]["rate-limit-ms"], obj["by_provider"]["MockProvider"]):
+            assert (group["ttft_p50_ms"], group["latency_p90_ms"]) == (ttft, latency)
+    table = invoke("stats", "--attempts").out
+    assert "Times per attempt, as the gateway measures them" in table
+    assert "Times per attempt" not in invoke("stats").out
+
+
+def test_bench_measures_per_attempt_and_says_so(server: MockServer) -> None:
+    result = invoke("bench", "-m", "rate-limit-ms", "-n", "1", "--json", env=chat_env(server))
+    assert result.code == 0, result.err
+    assert "Times per attempt, as the gateway measures them" in result.err
+    with open_history() as history:
+        row = history.query("SELECT * FROM responses")[0]
+    assert row["ttft_ms"] - row["attempt_ttft_ms"] >= 250  # it waited for a retry
+    measured = json.loads(result.out)["rate-limit-ms"]
+    assert measured["ttft_p50_ms"] == row["attempt_ttft_ms"]
+    assert measured["latency_p50_ms"] == row["attempt_latency_ms"]
+    assert "per attempt" in " ".join(run_t360("bench", "--help").out.split())

@@ -426,6 +426,42 @@ def test_migration_from_schema_1_fills_in_the_kind(tmp_path: Path) -> None:
         assert history.query("SELECT kind FROM responses")[0][0] == "bench"
 
 
+def test_migration_7_keeps_every_row_and_times_the_old_ones_per_attempt_too(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "six.db"
+    db = sqlite3.connect(path)  # foreign keys off, as any tool may have written it
+    for script in MIGRATIONS[:6]:
+        db.executescript(script)
+    db.execute("INSERT INTO conversations VALUES ('c1', 't', 'm', NULL, 'chat', 0, 0)")
+    db.execute(
+        "INSERT INTO messages (id, conversation_id, role, content, created)"
+        " VALUES (5, 'c1', 'assistant', 'x', 0)"
+    )
+    db.execute(
+        "INSERT INTO responses (message_id, conversation_id, model, ttft_ms, latency_ms,"
+        " partial, created, error) VALUES (5, 'c1', 'm', 40, 90, 0, 0, NULL),"
+        " (9, 'gone', 'm', 60, 70, 1, 0, 'boom')"  # its message and conversation deleted
+    )
+    db.execute("PRAGMA user_version = 6")
+    db.commit()
+    db.close()
+    with History.open(path) as history:
+        assert history.query("PRAGMA user_version")[0][0] == len(MIGRATIONS) == 7
+        rows = [
+            tuple(row)
+            for row in history.query(
+                "SELECT message_id, conversation_id, ttft_ms, attempt_ttft_ms, latency_ms,"
+                " attempt_latency_ms, retries, error FROM responses ORDER BY id"
+            )
+        ]
+        assert history.query("PRAGMA foreign_key_check") == []
+    assert rows == [
+        (5, "c1", 40.0, 40.0, 90.0, 90.0, None, None),
+        (None, None, 60.0, 60.0, 70.0, 70.0, None, "boom"),
+    ]
+
+
 def test_a_transcript_of_messages_in_progress_shows_parts_calls_and_results() -> None:
     from t360cli.history import to_markdown, transcript
 

@@ -2,7 +2,9 @@
 
 Every request runs the one-shot pipeline (``run_turn``) with nothing shown, and is saved
 to the history tagged as a bench run, so the report is the same SQL as ``t360 stats``,
-restricted to this run (and ``stats`` leaves bench runs out unless asked).
+restricted to this run (and ``stats`` leaves bench runs out unless asked). Times are per
+attempt, as the gateway measures them (``stats --attempts``): a retry's wait is the
+gateway's refusal, not the model's speed.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from t360cli.commands.common import (
     environment,
     gateway_settings,
 )
-from t360cli.commands.stats import COLUMNS, PRIORITY, cells, label
+from t360cli.commands.stats import COLUMNS, PER_ATTEMPT, PRIORITY, cells, label
 from t360cli.config import aliases_in, read_config
 from t360cli.environment import Environment
 from t360cli.errors import UsageError
@@ -64,7 +66,11 @@ def bench(
     base_url: BaseUrlOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Send N short requests per model and compare TTFT, latency, speed and cost."""
+    """Send N short requests per model and compare TTFT, latency, speed and cost.
+
+    Times are per attempt, as the gateway measures them: failed attempts and retry waits
+    are left out.
+    """
     from t360cli.analytics import Filters, analyse, providers, served, ttft_counts
     from t360cli.client import Gateway
     from t360cli.history import History
@@ -85,7 +91,7 @@ def bench(
             f"sending {total} request{'s' * (total != 1)} ({count} per model, "
             f"{concurrency} at a time) to {settings.base_url}"
         )
-        + "\n"
+        + f"\n{PER_ATTEMPT}\n"
     )
     database = env.paths.history_db
     with History.open(database) as history:
@@ -120,7 +126,7 @@ def bench(
         gateway.close()
         progress.close()
 
-    filters = Filters(conversations=tuple(runs.values()))
+    filters = Filters(conversations=tuple(runs.values()), attempts=True)
     with History.open(database) as history:
         summaries = {s.key: s for s in analyse(history, filters).by_model}
         seen = providers(history, filters)
@@ -176,7 +182,7 @@ class _Progress:
             turns = self._turns[model]
             turns.append(turn)
             if self._view is not None:
-                ttfts = [t.ttft for t in turns if t.ttft is not None]
+                ttfts = [t.attempt_ttft for t in turns if t.attempt_ttft is not None]
                 p50 = units.duration(statistics.median(ttfts)) if ttfts else "n/a"
                 errors = sum(t.error is not None for t in turns)
                 self._view.update(model, len(turns), errors, p50)

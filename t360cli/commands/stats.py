@@ -87,8 +87,20 @@ def stats(
         Path | None,
         typer.Option("--html", help="Also write a self-contained HTML report to this file."),
     ] = None,
+    attempts: Annotated[
+        bool,
+        typer.Option(
+            "--attempts",
+            help="TTFT and latency per attempt, as the gateway measures them (retries and"
+            " their waits left out).",
+        ),
+    ] = False,
 ) -> None:
-    """Per model and per provider: TTFT and latency percentiles (ms), speed, tokens, cost."""
+    """Per model and per provider: TTFT and latency percentiles (ms), speed, tokens, cost.
+
+    Times are as you lived them: from sending a request's first attempt, retries and their
+    waits inside. Failed requests count, as errors.
+    """
     from t360cli.history import History
 
     env = environment(ctx)
@@ -97,6 +109,7 @@ def stats(
         model=model,
         provider=provider,
         include_bench=include_bench,
+        attempts=attempts,
     )
     settings = load_settings(env, {})
     budgeted = settings.budget_daily is not None or settings.budget_monthly is not None
@@ -134,6 +147,7 @@ def stats(
             },
             "by_provider": {s.key: s.as_json() for s in by_provider},
             "cost_per_day": [{"day": day, "cost": cost} for day, cost in days],
+            "timing": "attempt" if attempts else "lived",
         }
         if spend is not None:
             obj["budget"] = spend._asdict()
@@ -166,6 +180,8 @@ def stats(
         lines += ["", *trend]
     if spend is not None:
         lines += ["", spent_line(spend)]
+    if attempts:  # which times these are, above the charts drawn from them
+        lines = [PER_ATTEMPT, *lines]
     print_stats(
         env,
         COLUMNS,
@@ -174,6 +190,12 @@ def stats(
         lines,
         PRIORITY,
     )
+
+
+#: The note under times measured per attempt (``--attempts``, ``t360 bench``).
+PER_ATTEMPT = (
+    "Times per attempt, as the gateway measures them: failed attempts and retry waits left out."
+)
 
 
 #: What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list).
