@@ -84,16 +84,29 @@ def _checked(name: str, entry: object) -> ServerConfig:
     variables = entry.get("env", {})
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ConfigError(f"{where}: env must be a table of strings")
+    for variable in variables:
+        if not variable or "=" in variable:
+            raise ConfigError(f"{where}: env has a bad variable name {variable!r}")
     cwd = entry.get("cwd")
     if cwd is not None and not (isinstance(cwd, str) and cwd):
         raise ConfigError(f"{where}: cwd must be a folder's path")
     timeout = entry.get("timeout", DEFAULT_TIMEOUT)
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
         raise ConfigError(f"{where}: timeout must be a number of seconds above 0")
+    args = strings("args")
+    # a process can be given no NUL: its command, arguments and environment are C strings
+    for key, texts in (
+        ("command", [command]),
+        ("args", args),
+        ("env", [*variables, *variables.values()]),
+        ("cwd", [cwd or ""]),
+    ):
+        if any("\0" in text for text in texts):
+            raise ConfigError(f"{where}: {key} holds a NUL character")
     return ServerConfig(
         name,
         _home(command),
-        tuple(strings("args")),
+        tuple(args),
         dict(variables),
         _home(cwd) if cwd else None,
         frozenset(strings("auto_approve")),

@@ -489,3 +489,23 @@ def test_a_key_from_api_key_cmd_is_kept_from_the_servers_too(
     assert result.code == 0, result.err
     seen = json.loads(json.loads(result.out)["tool_runs"][0]["output"])
     assert seen["secret"] is None and "SECRET_SEEN" not in seen["names"]
+
+
+@pytest.mark.parametrize(
+    ("entry", "said"),
+    [
+        ({"command": "mcp\0server"}, "command holds a NUL character"),
+        ({"args": ["a\0b"]}, "args holds a NUL character"),
+        ({"env": {"TOKEN": "a\0b"}}, "env holds a NUL character"),
+        ({"env": {"A\0B": "1"}}, "env holds a NUL character"),
+        ({"env": {"A=B": "1"}}, "env has a bad variable name 'A=B'"),
+        ({"cwd": "/tmp\0x"}, "cwd holds a NUL character"),
+    ],
+)
+def test_what_no_process_can_be_given_is_a_configuration_error(
+    server: MockServer, entry: dict[str, Any], said: str
+) -> None:
+    configure(bad={**RAW, **entry})
+    result = ask(server, "-T", "bad", "-m", "echo", "q")
+    assert result.code == 3 and f"[mcp_servers.bad]: {said}" in result.err
+    assert "Traceback" not in result.err
