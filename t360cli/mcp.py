@@ -125,8 +125,9 @@ class Server:
     # -- life ------------------------------------------------------------------------------
 
     def start(self, timeout: float) -> None:
-        """Start the server and shake hands; MCPError says why it could not. A ``close``
-        from another thread meanwhile stops it (the start then fails)."""
+        """Start the server and shake hands within ``timeout`` seconds; MCPError says why
+        it could not. A ``close`` from another thread meanwhile stops it (the start then
+        fails)."""
         if self.cwd is not None and not Path(self.cwd).is_dir():
             raise MCPError(f"its cwd {self.cwd} is not a folder")
         try:
@@ -232,11 +233,14 @@ class Server:
     # -- requests ----------------------------------------------------------------------------
 
     def tools(self, timeout: float) -> list[Tool]:
-        """Every tool the server offers (all pages of ``tools/list``)."""
+        """Every tool the server offers (all pages of ``tools/list``, within ``timeout``
+        seconds in all)."""
+        deadline = time.monotonic() + timeout
         found: list[Tool] = []
         cursor: object = None
         for _ in range(MAX_PAGES):
-            result = self.request("tools/list", {"cursor": cursor} if cursor else {}, timeout)
+            params = {"cursor": cursor} if cursor else {}
+            result = self.request("tools/list", params, deadline - time.monotonic())
             items = result.get("tools")
             for item in items if isinstance(items, list) else []:
                 tool = _tool(item)

@@ -36,7 +36,9 @@ LINE = 4000
 #: Tools offered to the model at most (OpenAI-compatible APIs refuse more).
 MAX_TOOLS = 128
 DEFAULT_TIMEOUT = 60.0
-KEYS = ("command", "args", "env", "cwd", "auto_approve", "timeout")
+#: Seconds a server has to start, answer ``initialize`` and list its tools.
+DEFAULT_START_TIMEOUT = 30.0
+KEYS = ("command", "args", "env", "cwd", "auto_approve", "timeout", "start_timeout")
 DECLINED = "declined by the user"
 CANCELLED = "cancelled by the user (Ctrl-C)"
 CHOICES = "run it? [y]es [n]o [a]lways "
@@ -52,6 +54,7 @@ class ServerConfig(NamedTuple):
     cwd: str | None = None
     auto_approve: frozenset[str] = frozenset()
     timeout: float = DEFAULT_TIMEOUT
+    start_timeout: float = DEFAULT_START_TIMEOUT
 
 
 def configured(table: Mapping[str, object]) -> dict[str, ServerConfig]:
@@ -78,6 +81,12 @@ def _checked(name: str, entry: object) -> ServerConfig:
             raise ConfigError(f"{where}: {key} must be a list of strings")
         return value
 
+    def seconds(key: str, default: float) -> float:
+        value = entry.get(key, default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            raise ConfigError(f"{where}: {key} must be a number of seconds above 0")
+        return float(min(value, 86_400))
+
     command = entry.get("command")
     if not isinstance(command, str) or not command.strip():
         raise ConfigError(f"{where} needs a command", 'e.g. command = "mcp-server-time"')
@@ -90,9 +99,6 @@ def _checked(name: str, entry: object) -> ServerConfig:
     cwd = entry.get("cwd")
     if cwd is not None and not (isinstance(cwd, str) and cwd):
         raise ConfigError(f"{where}: cwd must be a folder's path")
-    timeout = entry.get("timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0:
-        raise ConfigError(f"{where}: timeout must be a number of seconds above 0")
     args = strings("args")
     # a process can be given no NUL: its command, arguments and environment are C strings
     for key, texts in (
@@ -110,7 +116,8 @@ def _checked(name: str, entry: object) -> ServerConfig:
         dict(variables),
         _home(cwd) if cwd else None,
         frozenset(strings("auto_approve")),
-        float(min(timeout, 86_400)),
+        seconds("timeout", DEFAULT_TIMEOUT),
+        seconds("start_timeout", DEFAULT_START_TIMEOUT),
     )
 
 
@@ -214,13 +221,17 @@ class Toolbox:
             thread.start()
 
     def _launch(self, server: Server, config: ServerConfig) -> None:
+        deadline = time.monotonic() + config.start_timeout
         try:
-            server.start(config.timeout)
-            tools = server.tools(config.timeout)
+            server.start(config.start_timeout)
+            tools = server.tools(deadline - time.monotonic())
         except MCPError as exc:
             server.close()
+            why = str(exc)
+            if isinstance(exc, Timeout):
+                why = f"it did not start within {config.start_timeout:g} s (its start_timeout)"
             with self._lock:
-                self._failed[config.name] = str(exc)
+                self._failed[config.name] = why
             return
         with self._lock:
             self._tools[config.name] = tools

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -361,7 +362,7 @@ def test_closing_stops_a_server_that_is_still_starting(tmp_path: Path) -> None:
     from t360cli.tools import Toolbox, configured
 
     pidfile = tmp_path / "pid"
-    args = [*RAW["args"], "--slow-start", "--pidfile", str(pidfile)]
+    args = [*RAW["args"], "--slow-start", "60", "--pidfile", str(pidfile)]
     configure(slow={**RAW, "args": args})
     from t360cli.config import read_config
 
@@ -509,3 +510,20 @@ def test_what_no_process_can_be_given_is_a_configuration_error(
     result = ask(server, "-T", "bad", "-m", "echo", "q")
     assert result.code == 3 and f"[mcp_servers.bad]: {said}" in result.err
     assert "Traceback" not in result.err
+
+
+def test_start_up_has_its_own_timeout(server: MockServer) -> None:
+    """A server slower to start than a call may take is fine; one slower than its
+    start_timeout cannot start."""
+    slow = {**RAW, "args": [*RAW["args"], "--slow-start", "3"], "timeout": 1}
+    configure(slow=slow)
+    result = ask(server, "-T", "slow", "-y", "-m", "tool-use:answers", "q")
+    assert result.code == 0, result.err
+    configure(slow={**slow, "args": [*RAW["args"], "--slow-start", "60"], "start_timeout": 1})
+    began = time.monotonic()
+    result = ask(server, "-T", "slow", "-m", "echo", "q")
+    assert time.monotonic() - began < 10
+    assert result.code == 3
+    assert "MCP server 'slow' cannot start: it did not start within 1 s (its start_timeout)" in (
+        result.err
+    )

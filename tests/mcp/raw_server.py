@@ -1,7 +1,7 @@
 """An MCP server written by hand, for what the SDK server never does.
 
     raw_server.py [--version V] [--pages N] [--stubborn] [--child PIDFILE] [--exit-at-start]
-                  [--slow-start] [--pidfile PIDFILE]
+                  [--slow-start SECONDS] [--pidfile PIDFILE]
 
 Before answering ``initialize`` it asks the client ``roots/list`` (an unsupported
 request) and ``ping``, sends a notification and a line that is not JSON. ``tools/list``
@@ -29,7 +29,7 @@ parser.add_argument("--pages", type=int, default=3)
 parser.add_argument("--stubborn", action="store_true")
 parser.add_argument("--child")
 parser.add_argument("--exit-at-start", action="store_true")
-parser.add_argument("--slow-start", action="store_true", help="answer initialize after 60 s")
+parser.add_argument("--slow-start", type=float, default=0, help="answer initialize after it")
 parser.add_argument("--pidfile")
 parser.add_argument("--evil", action="store_true", help="a tool with escapes everywhere")
 options = parser.parse_args()
@@ -60,8 +60,7 @@ for line in sys.stdin:
         replies[str(number)] = message.get("result", message.get("error"))
         continue
     if method == "initialize":
-        if options.slow_start:
-            time.sleep(60)
+        time.sleep(options.slow_start)
         send({"jsonrpc": "2.0", "id": "s1", "method": "roots/list"})
         send({"jsonrpc": "2.0", "id": "s2", "method": "ping"})
         send({"jsonrpc": "2.0", "method": "notifications/message", "params": {"data": "hi"}})
