@@ -78,6 +78,16 @@ def run(argv: list[str], env: dict[str, str]) -> Run:
     )
 
 
+def tab(line: str) -> dict[str, str]:
+    """The variables bash's completion script sets for a TAB at the end of ``line``."""
+    words = line.split(" ")
+    return {
+        "_T360_COMPLETE": "complete_bash",
+        "COMP_WORDS": line,
+        "COMP_CWORD": str(len(words) - 1),
+    }
+
+
 def med(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -153,6 +163,8 @@ class Bench:
                 "pass": lambda: run([sys.executable, "-c", "pass"], self.env),
                 "version": lambda: run([T360, "--version"], self.env),
                 "help": lambda: run([T360, "--help"], self.env),
+                "tab": lambda: run([T360], {**self.env, **tab("t360 ch")}),
+                "tab model": lambda: run([T360], {**self.env, **tab("t360 chat -m ")}),
             },
             self.repeats * 2,
         )
@@ -162,9 +174,17 @@ class Bench:
         self.row(
             "`t360 --version` vs `python -c pass`",
             f"{version * 1000:.0f} ms vs {base * 1000:.0f} ms = {version / base:.2f}x",
-            "≤ 3x",
-            version / base <= 3,
+            "≤ 1.5x",
+            version / base <= 1.5,
         )
+        for name, what in (("tab", "a command"), ("tab model", "a model id")):
+            took = med([r.wall for r in runs[name]])
+            self.row(
+                f"TAB completing {what} vs `python -c pass`",
+                f"{took * 1000:.0f} ms vs {base * 1000:.0f} ms = {took / base:.2f}x",
+                "≤ 2x",
+                took / base <= 2,
+            )
         self.row("`t360 --help`", f"{helps * 1000:.0f} ms", "< 250 ms", helps < 0.25)
 
     def first_byte(self) -> None:
