@@ -12,6 +12,11 @@ starts, and start-up is t360's headline; the SDK is the test suite's reference i
 A server runs in its own session (so Ctrl-C on the terminal reaches t360, which cancels
 the call, never the server directly), its stderr goes to a log file, and ``close`` ends
 it and everything it started: stdin closed, then SIGTERM, then SIGKILL to its group.
+
+Only two threads per server ever wait on its pipes, each owning one (the writer its
+stdin, the reader its stdout), until the server ends; everyone else queues a message or
+waits on an event with a deadline. A server that stops reading its stdin thus costs a
+call its ``timeout``, never a hang, and Ctrl-C or SIGTERM still end the run.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import select
 import signal
 import subprocess
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, NamedTuple
@@ -40,6 +47,9 @@ MAX_PAGES = 100
 GRACE = 1.0
 #: A server's log is started afresh beyond this size.
 MAX_LOG = 2**20
+#: Answers to the server's own requests (ping) waiting to be written, at most: beyond,
+#: a server that asks without reading is not answered.
+MAX_ANSWERS = 64
 
 METHOD_NOT_FOUND = -32601
 
@@ -89,7 +99,7 @@ class Server:
     """One running MCP server, spoken to over its stdin and stdout.
 
     Requests may be sent from several threads; a reader thread matches each answer to
-    its request by id.
+    its request by id, a writer thread writes what is queued.
     """
 
     def __init__(
@@ -115,10 +125,13 @@ class Server:
         self._process: subprocess.Popen[bytes] | None = None
         self._pending: dict[int, _Pending] = {}
         self._lock = threading.Lock()  # the table of requests waiting for an answer
-        self._writing = threading.Lock()  # one message on stdin at a time
         self._next = 0
         self._gone: str | None = None  # why the server can no longer answer
-        self._reader: threading.Thread | None = None
+        #: What is to be written to its stdin, in order; None last: close it.
+        self._outbox: deque[bytes | None] = deque()
+        self._queued = threading.Condition()
+        self._stalled = False  # whether its stdin is full (it is not reading)
+        self._threads: list[threading.Thread] = []
         self._life = threading.Lock()  # starting and closing, one at a time
         self._closed = False
 
@@ -159,10 +172,16 @@ class Server:
             except OSError as exc:
                 raise MCPError(f"cannot run {self.argv[0]}: {exc.strerror or exc}") from None
         self._say(f"started {' '.join(self.argv)} (pid {process.pid})")
-        self._reader = threading.Thread(
-            target=self._read, args=(process,), name=f"t360-mcp-{self.name}", daemon=True
-        )
-        self._reader.start()
+        assert process.stdin is not None and process.stdout is not None
+        for job, args in (
+            (self._read, (process, process.stdout)),
+            (self._write, (process, process.stdin)),
+        ):
+            thread = threading.Thread(
+                target=job, args=args, name=f"t360-mcp-{self.name}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
         try:
             self._handshake(timeout)
         except BaseException:
@@ -195,35 +214,30 @@ class Server:
         )
 
     def close(self) -> None:
-        """End the server and whatever it started; waits at most about 2 s."""
+        """End the server and whatever it started; waits at most about 3 s (a server
+        that ignores both the end of its stdin and SIGTERM)."""
         with self._life:
             self._closed = True
             process, self._process = self._process, None
         if process is None:
             return
         self._fail_all("it was stopped")
-        with contextlib.suppress(OSError):
-            if process.stdin is not None:
-                process.stdin.close()
-        try:
-            process.wait(GRACE)
-        except subprocess.TimeoutExpired:
+        with self._queued:  # its stdin closes once what is queued is written
+            self._outbox.append(None)
+            self._queued.notify()
+            deaf = self._stalled  # its stdin is full: it would never see the end of it
+        if deaf or not _ended_within(process, GRACE):
             self._signal(process, signal.SIGTERM)
-            try:
-                process.wait(GRACE)
-            except subprocess.TimeoutExpired:
+            if not _ended_within(process, GRACE):
                 self._signal(process, signal.SIGKILL)
                 process.wait()
         # what it started may outlive it: the whole session goes
         self._signal(process, signal.SIGKILL)
         _RUNNING.discard(process.pid)
         self._say(f"stopped ({self._ended(process)})")
-        if self._reader is not None:
-            self._reader.join(GRACE)
-        for stream in (process.stdin, process.stdout):
-            with contextlib.suppress(OSError):
-                if stream is not None:
-                    stream.close()
+        deadline = time.monotonic() + GRACE
+        for thread in self._threads:  # each closes its pipe as it ends
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     @staticmethod
     def _signal(process: subprocess.Popen[bytes], which: int) -> None:
@@ -288,41 +302,70 @@ class Server:
         self._send(message)
         self._say(f"→ {method}")
 
-    def _send(self, message: dict[str, Any]) -> None:
-        process = self._process
-        if self._gone is not None or process is None or process.stdin is None:
+    def _send(self, message: dict[str, Any], *, answer: bool = False) -> bool:
+        """Queue a message for the writer (never waiting on the server); an ``answer``
+        to the server's request is dropped (False) when MAX_ANSWERS wait already."""
+        if self._gone is not None or self._process is None:
             raise MCPError(self._gone or "it is not running")
         data = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        with self._queued:
+            if answer and len(self._outbox) >= MAX_ANSWERS:
+                return False
+            self._outbox.append(data)
+            self._queued.notify()
+        return True
+
+    # -- the threads that own its pipes ------------------------------------------------------
+
+    def _write(self, process: subprocess.Popen[bytes], stdin: IO[bytes]) -> None:
+        """Write what is queued, in order, until told to close stdin or it breaks. The
+        pipe is not blocking, so that a full one is seen (``_stalled``)."""
         try:
-            with self._writing:
-                process.stdin.write(data)
-                process.stdin.flush()
-        except (OSError, ValueError):
-            raise MCPError(self._ended(process)) from None
+            pipe = stdin.fileno()
+            os.set_blocking(pipe, False)
+            writable = select.poll()
+            writable.register(pipe, select.POLLOUT)
+            while True:
+                with self._queued:
+                    while not self._outbox:
+                        self._queued.wait()
+                    data = self._outbox.popleft()
+                if data is None:
+                    return
+                view = memoryview(data)
+                while view:
+                    try:
+                        view = view[os.write(pipe, view) :]
+                    except BlockingIOError:  # it is not reading: wait until it does
+                        self._stalled = True
+                        writable.poll()
+                        self._stalled = False
+        except OSError:
+            self._fail_all(self._ended(process))
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
 
-    # -- the reader thread -------------------------------------------------------------------
-
-    def _read(self, process: subprocess.Popen[bytes]) -> None:
-        assert process.stdout is not None
-        stdout: IO[bytes] = process.stdout
-        while True:
-            try:
-                line = stdout.readline(MAX_MESSAGE + 1)
-            except (OSError, ValueError):
-                break
-            if not line:
-                break
-            if len(line) > MAX_MESSAGE:
-                while line and not line.endswith(b"\n"):  # drop the rest of it
-                    line = stdout.readline(MAX_MESSAGE)
-                self._fail_all(f"it sent a message over {MAX_MESSAGE // 2**20} MiB")
-                continue
-            try:
-                message = json.loads(line)
-            except ValueError:
-                continue  # not JSON-RPC (a stray print): ignored, as MCP clients do
-            if isinstance(message, dict):
-                self._dispatch(message)
+    def _read(self, process: subprocess.Popen[bytes], stdout: IO[bytes]) -> None:
+        with stdout:
+            while True:
+                try:
+                    line = stdout.readline(MAX_MESSAGE + 1)
+                except (OSError, ValueError):
+                    break
+                if not line:
+                    break
+                if len(line) > MAX_MESSAGE:
+                    while line and not line.endswith(b"\n"):  # drop the rest of it
+                        line = stdout.readline(MAX_MESSAGE)
+                    self._fail_all(f"it sent a message over {MAX_MESSAGE // 2**20} MiB")
+                    continue
+                try:
+                    message = json.loads(line)
+                except ValueError:
+                    continue  # not JSON-RPC (a stray print): ignored, as MCP clients do
+                if isinstance(message, dict):
+                    self._dispatch(message)
         self._fail_all(self._ended(process))
 
     def _dispatch(self, message: dict[str, Any]) -> None:
@@ -331,8 +374,6 @@ class Server:
             if "id" not in message:  # a notification: progress, logging, list changes
                 self._say(f"← {method[:80]} (ignored)")
                 return
-            how = "answered" if method == "ping" else "not supported"
-            self._say(f"← {method[:80]} request: {how}")
             if method == "ping":
                 answer: dict[str, Any] = {"jsonrpc": "2.0", "id": message["id"], "result": {}}
             else:
@@ -341,8 +382,12 @@ class Server:
                     "id": message["id"],
                     "error": {"code": METHOD_NOT_FOUND, "message": f"Method not found: {method}"},
                 }
-            with contextlib.suppress(MCPError):
-                self._send(answer)
+            try:
+                sent = self._send(answer, answer=True)
+            except MCPError:
+                return
+            how = "answered" if method == "ping" else "not supported"
+            self._say(f"← {method[:80]} request: {how if sent else 'dropped (it is not reading)'}")
             return
         number = message.get("id")
         with self._lock:
@@ -414,6 +459,14 @@ class Request:
             self.server.notify(
                 "notifications/cancelled", {"requestId": self.number, "reason": reason}
             )
+
+
+def _ended_within(process: subprocess.Popen[bytes], seconds: float) -> bool:
+    try:
+        process.wait(seconds)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
 
 
 def _tool(item: object) -> Tool | None:

@@ -4,8 +4,10 @@ servers are real processes (tests/mcp), the gateway the mock server."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Mapping
@@ -19,6 +21,8 @@ import tomli_w
 
 from t360cli.environment import Environment
 from t360cli.mockserver import MockServer
+from t360cli.mockserver.scenarios import SCENARIOS
+from t360cli.mockserver.wire import Reply, Server, Step, chunk, sse, stream_of, usage_for, words
 from t360cli.tools import MAX_RESULT, ServerConfig, function_name, result_text, server_environment
 from tests.helpers import (
     KEY,
@@ -43,6 +47,28 @@ def configure(top: Mapping[str, object] | None = None, /, **servers: dict[str, A
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     path.write_text(tomli_w.dumps({**(top or {}), "mcp_servers": servers}))
     path.chmod(0o600)
+
+
+def model_calling(monkeypatch: pytest.MonkeyPatch, *calls: tuple[str, str]) -> str:
+    """A model of the mock server, for this test only, that makes these calls (function
+    name, arguments as the model writes them) in one answer, each in one chunk; once
+    answered, it says the start of each result."""
+
+    def reply(model: str, prompt: str, arg: str, server: Server) -> Reply:
+        messages = server.calls[-1].body["messages"]
+        if messages[-1]["role"] == "tool":
+            results = [m["content"][:200] for m in messages if m["role"] == "tool"]
+            return Reply(steps=stream_of(model, prompt, words(f"Results: {' | '.join(results)}")))
+        steps: list[Step] = [sse(chunk(model, content=None))]
+        for index, (name, arguments) in enumerate(calls):
+            function = {"name": name, "arguments": arguments}
+            call = {"index": index, "id": f"call_{index}", "type": "function"}
+            steps.append(sse(chunk(model, tool_calls=[{**call, "function": function}])))
+        steps.append(sse(chunk(model, finish="tool_calls", usage=usage_for(prompt, ["x"]))))
+        return Reply(steps=[*steps, sse("[DONE]")])
+
+    monkeypatch.setitem(SCENARIOS, "calling", ("the calls of one test", reply))
+    return "calling"
 
 
 def ask(server: MockServer, *args: str) -> Any:
@@ -471,6 +497,53 @@ def test_the_repl_reports_a_server_that_could_not_start_and_goes_on(server: Mock
     answered = session.send("still here", "still here", "still here")  # the line, the answer
     assert "cannot start" not in answered  # the session went on without it
     assert session.leave() == 0
+
+
+# -- hostile servers and models ----------------------------------------------------------
+
+
+def test_arguments_a_server_does_not_read_fail_after_the_timeout(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Over the pipe's 64 KiB, to a server that stopped reading: the write never ends,
+    and the call fails after its timeout as an unanswered one does."""
+    configure(deaf={**RAW, "args": [*RAW["args"], "--deaf"], "timeout": 1})
+    model = model_calling(monkeypatch, ("answers", json.dumps({"text": "x" * 300_000})))
+    result = run_t360("chat", "-T", "deaf", "-y", "--json", "-m", model, "q", env=chat_env(server))
+    assert result.code == 0, result.err
+    assert json.loads(result.out)["tool_runs"][0]["error"] == "no answer within 1 s"
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "Ctrl-C"])
+def test_a_server_flooding_pings_it_does_not_read_cannot_keep_t360_running(
+    server: MockServer, tmp_path: Path, how: str
+) -> None:
+    """It answers the call with 20,000 pings and never reads: the answers fill its pipe
+    and are dropped; the run still ends at once, and the server with it."""
+    pidfile, flooding = tmp_path / "server.pid", tmp_path / "flooding"
+    args = [*RAW["args"], "--ping-flood", str(flooding), "--pidfile", str(pidfile)]
+    configure(flood={**RAW, "args": args})
+    child = spawn_t360(
+        "chat", "-T", "flood", "-y", "-m", "tool-use:answers", "q", env=chat_env(server)
+    )
+    pid = int(read_pid(pidfile))
+    try:
+        read_pid(flooding)  # 3000 pings out: their answers fill its stdin
+        child.expect_exact("running flood/answers")
+        began = time.monotonic()
+        if how == "SIGTERM":
+            child.kill(signal.SIGTERM)
+        else:
+            child.sendintr()
+        child.expect(pexpect.EOF, timeout=10)
+        assert time.monotonic() - began < 5
+        child.close()
+        assert child.exitstatus == 130
+        assert gone(pid)
+    finally:
+        child.close(force=True)  # on failure: the hung run, and its server
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize("command", ["tools", "chat"])

@@ -1,7 +1,9 @@
-"""An MCP server written by hand, for what the SDK server never does.
+"""An MCP server written by hand, for what the SDK server never does: the corners of the
+protocol, and a hostile server's ways.
 
     raw_server.py [--version V] [--pages N] [--stubborn] [--child PIDFILE] [--exit-at-start]
-                  [--slow-start SECONDS] [--pidfile PIDFILE]
+                  [--slow-start SECONDS] [--pidfile PIDFILE] [--evil] [--deaf]
+                  [--ping-flood MARKFILE]
 
 Before answering ``initialize`` it asks the client ``roots/list`` (an unsupported
 request) and ``ping``, sends a notification and a line that is not JSON. ``tools/list``
@@ -10,6 +12,10 @@ comes in N pages. The tool ``answers`` returns what the client replied to its re
 description says whether SECRET_SEEN is set).
 ``--stubborn`` ignores SIGTERM and stdin's end; ``--child`` starts a process that
 sleeps, its pid in PIDFILE. Everything on stderr is for the log.
+
+Hostile: ``--deaf`` stops reading its stdin once its tools are listed; ``--ping-flood``
+answers a call with pings and never reads again (MARKFILE written once 3000 are out).
+Whoever never reads again idles for at most 120 s, then leaves.
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ parser.add_argument("--exit-at-start", action="store_true")
 parser.add_argument("--slow-start", type=float, default=0, help="answer initialize after it")
 parser.add_argument("--pidfile")
 parser.add_argument("--evil", action="store_true", help="a tool with escapes everywhere")
+parser.add_argument("--deaf", action="store_true")
+parser.add_argument("--ping-flood")
 options = parser.parse_args()
 
 print("raw server starting", file=sys.stderr, flush=True)
@@ -49,6 +57,12 @@ if options.child:
 def send(message: dict[str, object]) -> None:
     sys.stdout.write(json.dumps(message) + "\n")
     sys.stdout.flush()
+
+
+def idle() -> None:
+    """Never read again (until killed, at most 120 s)."""
+    time.sleep(120)
+    sys.exit(0)
 
 
 EVIL = "ev\x1b[31mil"
@@ -96,7 +110,15 @@ for line in sys.stdin:
         if page + 1 < options.pages:
             result["nextCursor"] = str(page + 1)
         send({"jsonrpc": "2.0", "id": number, "result": result})
+        if options.deaf and page + 1 >= options.pages:
+            idle()
     elif method == "tools/call":
+        if options.ping_flood:
+            for count in range(20_000):
+                send({"jsonrpc": "2.0", "id": f"p{count}", "method": "ping"})
+                if count == 3000:
+                    Path(options.ping_flood).write_text("flooding")
+            idle()
         name = message["params"]["name"]
         if name == "answers":
             text = json.dumps(replies, sort_keys=True)
