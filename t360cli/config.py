@@ -23,6 +23,8 @@ from .errors import ConfigError, UsageError
 from .safety import redact
 
 if TYPE_CHECKING:
+    from tomlkit import TOMLDocument
+
     from .environment import Environment
 
 DEFAULT_BASE_URL = "https://api.token360.ai/v1"
@@ -214,22 +216,26 @@ PARSERS: dict[str, Callable[[object], Any]] = {
 
 def load_file(path: Path) -> dict[str, object]:
     """The config file's table; empty when the file does not exist."""
+    return parse_toml(_read(path), f"config file {path}")
+
+
+def _read(path: Path) -> str:
+    """The config file's text; empty when the file does not exist."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return {}
+        return ""
     except OSError as exc:
         raise ConfigError(
             f"cannot read config file {path}: {exc.strerror or exc}",
             "check its permissions",
         ) from None
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"config file {path} is not UTF-8 text: {exc}", "fix it, or delete the file"
         ) from None
-    return parse_toml(text, f"config file {path}")
 
 
 def parse_toml(text: str, what: str) -> dict[str, object]:
@@ -506,34 +512,122 @@ def parse_value(name: str, value: object) -> object:
         raise UsageError(f"invalid value for {name}: {shown} {exc}") from None
 
 
-def place(table: dict[str, object], name: str, profile: str | None) -> tuple[dict[str, Any], str]:
+def set_in_file(path: Path, name: str, profile: str | None, value: object) -> None:
+    """``config set``: ``name = value`` in the config file (in ``[profiles.PROFILE]``, or
+    ``[aliases]`` for ``aliases.NAME``); every other line of the file is kept as it is."""
+
+    def change(document: TOMLDocument, tidy: bool) -> bool:
+        holder, key = _place(document, name, profile)
+        _put(holder, key, value, tidy=tidy)
+        return True
+
+    _edit(path, change)
+
+
+def unset_in_file(path: Path, name: str, profile: str | None) -> bool:
+    """``config unset``: ``name``'s line removed from the config file, every other line
+    kept as it is; False when it was not there."""
+
+    def change(document: TOMLDocument, tidy: bool) -> bool:
+        if profile is not None and profile not in _table(document.get("profiles"), "[profiles]"):
+            raise UsageError(f"unknown profile {profile!r}", "see t360 config show")
+        holder, key = _place(document, name, profile)
+        if key not in holder:
+            return False
+        del holder[key]
+        return True
+
+    return _edit(path, change)
+
+
+def _edit(path: Path, change: Callable[[TOMLDocument, bool], bool]) -> bool:
+    """Apply ``change`` to the config file as tomlkit reads it (comments, order and layout
+    kept) and write the result if it changed anything. ``change`` runs twice: placing a
+    new key as tomlkit would, and tidier (``tidy``); the tidier text is the one written
+    when it means the same (with dotted keys it may not)."""
+    import tomlkit
+    from tomlkit.exceptions import TOMLKitError
+
+    text = _read(path)
+    parse_toml(text, f"config file {path}")  # a broken file: the error every reader gives
+    results = []
+    try:
+        for tidy in (False, True):
+            document = tomlkit.parse(text)
+            changed = change(document, tidy)
+            results.append(tomlkit.dumps(document))
+        plain, tidier = results
+        meaning = parse_toml(plain, "the changed file")  # never write a file tomlkit broke
+    except (TOMLKitError, ValueError, ConfigError) as exc:  # a new profile in an inline table
+        raise ConfigError(
+            f"cannot change config file {path}: {exc}", "change it with t360 config edit"
+        ) from None
+    if changed:
+        write_file(path, (tidier if _meaning(tidier) == meaning else plain).encode())
+    return changed
+
+
+def _meaning(text: str) -> dict[str, object] | None:
+    """What TOML text says; None when it is not TOML."""
+    try:
+        return parse_toml(text, "the changed config file")
+    except ConfigError:
+        return None
+
+
+def _place(document: TOMLDocument, name: str, profile: str | None) -> tuple[dict[str, Any], str]:
     """Where ``config set``/``unset`` put ``name``: the table that holds it, and its key
     there (``aliases.NAME`` in ``[aliases]``; with a profile, in ``[profiles.PROFILE]``)."""
+    import tomlkit
+
     if name.startswith(ALIAS_PREFIX):
         if profile is not None:
             raise UsageError("aliases are not per profile", "leave out -p")
-        holder = table.setdefault("aliases", {})
+        holder = document.setdefault("aliases", tomlkit.table())
         key = name[len(ALIAS_PREFIX) :].strip()
     elif profile is not None:
-        holder = _table(table.setdefault("profiles", {}), "[profiles]").setdefault(profile, {})
+        # [profiles.NAME] headers alone, never an empty [profiles] above them
+        profiles = document.setdefault("profiles", tomlkit.table(is_super_table=True))
+        holder = _table(profiles, "[profiles]").setdefault(profile, tomlkit.table())
         key = name
     else:
-        return table, name
+        return document, name
     if not isinstance(holder, dict):
         raise ConfigError(f"cannot set {name}: its place in the config file is not a table")
     return holder, key
 
 
-def write_file(path: Path, table: dict[str, object]) -> None:
-    """Replace the config file atomically, private from the first byte.
+def _put(holder: dict[str, Any], key: str, value: object, *, tidy: bool) -> None:
+    """``holder[key] = value``; a value replaced keeps its comment. ``tidy``: a new key
+    goes on the line after the table's last value, above the comment lines that may end
+    the table (they are about what follows; tomlkit would put it below them)."""
+    import tomlkit
+    from tomlkit.container import Container
+    from tomlkit.items import AoT, Table
+
+    body = (
+        holder.body
+        if isinstance(holder, Container)
+        else holder.value.body
+        if isinstance(holder, Table)
+        else []  # an inline table: tomlkit's own way
+    )
+    values = [item for name, item in body if name is not None and not isinstance(item, AoT | Table)]
+    if not tidy or key in holder or not values:
+        holder[key] = value
+        return
+    last = values[-1].trivia
+    before, _, after = last.trail.partition("\n")  # the end of its line, comment included
+    last.trail = f"{before}\n{last.indent}{tomlkit.dumps({key: value})}{after}"
+
+
+def write_file(path: Path, data: bytes) -> None:
+    """Replace the config file atomically with ``data``, private from the first byte.
 
     The directory is made 0700 and the file 0600 when they are created, so there is no
     moment at which another user could read the key; the new content goes to a temporary
     file that is renamed over the old one, so a crash never leaves half a file.
     """
-    import tomli_w
-
-    data = tomli_w.dumps(table).encode()
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         if path.parent.stat().st_mode & 0o077:

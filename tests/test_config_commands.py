@@ -14,7 +14,7 @@ from t360cli import config as config_module
 from t360cli.config import write_file
 from t360cli.errors import ConfigError
 from t360cli.mockserver import SCENARIOS, MockServer
-from tests.helpers import KEY, chat_env, paths, run_t360, run_tty, spawn_t360
+from tests.helpers import KEY, chat_env, invoke, paths, run_t360, run_tty, spawn_t360
 
 
 def test_set_get_unset_show_path(server: MockServer) -> None:
@@ -61,14 +61,14 @@ def test_a_failing_write_leaves_the_old_file_intact(
     monkeypatch: pytest.MonkeyPatch, isolated: Path
 ) -> None:
     path = paths().config_file
-    write_file(path, {"model": "old"})
+    write_file(path, b'model = "old"\n')
 
     def broken_fsync(fd: int) -> None:
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(config_module.os, "fsync", broken_fsync)
     with pytest.raises(ConfigError, match="No space left on device"):
-        write_file(path, {"model": "new"})
+        write_file(path, b'model = "new"\n')
     assert path.read_text() == 'model = "old"\n'
     assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
 
@@ -156,3 +156,93 @@ def test_config_edit_checks_the_result(tmp_path: Path) -> None:
     broken = run_t360("config", "edit", env={"VISUAL": str(breaker)})
     assert broken.code == 3 and "line 1" in broken.err
     assert os.access(paths().config_file, os.R_OK)
+
+
+#: A config file as a user keeps it: copied from the README, commented, laid out by hand.
+COMMENTED = """\
+# t360, copied from the README
+model = "glm-5.1"
+timeout = 120             # seconds of silence tolerated
+
+retries = 2               # 0 to 10
+
+# the company gateway
+[profiles.work]
+base_url = "https://llm.example.com/v1"
+api_key_cmd = "pass show llm/work"    # run when a key is needed
+model = "gpt-5"
+
+[aliases]
+fast = "glm-5.1-air"      # t360 chat -m fast
+# roles below
+
+[roles.reviewer]           # -r reviewer
+system = "You are a strict code reviewer."
+options = { top_p = 0.9 }
+
+[mcp_servers.time]
+command = "mcp-server-time"
+env = { TZ = "Europe/Paris" }
+"""
+
+
+def test_set_and_unset_change_one_line_and_keep_every_other_byte() -> None:
+    path = paths().config_file
+    path.parent.mkdir(parents=True, mode=0o700)
+    path.write_text(COMMENTED)
+    path.chmod(0o644)  # made private again by the first write
+    expected = COMMENTED
+    steps = [
+        (["set", "-p", "work", "model", "fast"], 'model = "gpt-5"\n', 'model = "fast"\n'),
+        (["set", "timeout", "30"], "timeout = 120 ", "timeout = 30.0 "),  # the comment stays
+        # new keys: after the table's last value, above the comments about what follows
+        (["set", "system", "Be brief."], "# 0 to 10\n", '# 0 to 10\nsystem = "Be brief."\n'),
+        (["set", "aliases.quick", "lorem:3"], "-m fast\n", '-m fast\nquick = "lorem:3"\n'),
+        (["unset", "retries"], "retries = 2               # 0 to 10\n", ""),
+        (
+            ["unset", "-p", "work", "api_key_cmd"],
+            'api_key_cmd = "pass show llm/work"    # run when a key is needed\n',
+            "",
+        ),
+    ]
+    for args, old, new in steps:
+        result = invoke("config", *args)
+        assert result.code == 0, result.err
+        assert expected.count(old) == 1
+        expected = expected.replace(old, new)
+        assert path.read_text() == expected, args
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "written"),
+    [
+        # dotted keys: the new key is written as tomlkit writes it, meaning the same
+        ('aliases.fast = "x"\n', ["aliases.quick", "y"], 'aliases.quick = "y"\n'),
+        (
+            'timeout = 1.0\nprofiles.work.model = "x"\n',
+            ["-p", "work", "timeout", "2"],
+            "profiles.work.timeout = 2.0\n",
+        ),
+        # a new profile: its own [profiles.NAME] header
+        ('model = "x"  # mine\n', ["-p", "home", "model", "y"], '\n[profiles.home]\nmodel = "y"\n'),
+    ],
+)
+def test_a_new_key_means_what_was_asked(text: str, args: list[str], written: str) -> None:
+    path = paths().config_file
+    path.parent.mkdir(parents=True, mode=0o700)
+    path.write_text(text)
+    assert invoke("config", "set", *args).code == 0
+    assert path.read_text() == text + written
+
+
+def test_a_table_that_cannot_take_the_setting_is_named() -> None:
+    path = paths().config_file
+    path.parent.mkdir(parents=True, mode=0o700)
+    path.write_text('profiles = { work = { model = "x" } }\n')
+    result = invoke("config", "set", "-p", "home", "model", "y")
+    assert result.code == 3 and f"cannot change config file {path}" in result.err
+    assert len(result.err.splitlines()) == 1
+    assert path.read_text() == 'profiles = { work = { model = "x" } }\n'

@@ -12,11 +12,11 @@ from t360cli.config import (
     Settings,
     aliases_in,
     check_name,
-    load_file,
     load_settings,
     parse_value,
-    place,
     read_config,
+    set_in_file,
+    unset_in_file,
     without_password,
     write_file,
 )
@@ -72,12 +72,10 @@ def config_set(
         else:
             value = typer.prompt("API key", hide_input=True, err=True)
     path = env.paths.config_file
-    table = load_file(path)
-    holder, key = place(table, name, profile)
-    holder[key] = parse_value(name, value)
-    write_file(path, table)
+    parsed = parse_value(name, value)
+    set_in_file(path, name, profile, parsed)
     where = f"profile {profile} in {path}" if profile else str(path)
-    env.stderr.write(env.shown(f"{name} = {_shown(name, holder[key])} saved in {where}") + "\n")
+    env.stderr.write(env.shown(f"{name} = {_shown(name, parsed)} saved in {where}") + "\n")
 
 
 @app.command("get")
@@ -107,17 +105,11 @@ def config_unset(
     check_name(name)
     env = environment(ctx)
     path = env.paths.config_file
-    table = load_file(path)
-    if profile is not None and profile not in _profiles(table):
-        raise UsageError(f"unknown profile {profile!r}", "see t360 config show")
-    holder, key = place(table, name, profile)
     where = f"profile {profile} in {path}" if profile else str(path)
-    if key not in holder:
+    if unset_in_file(path, name, profile):
+        env.stderr.write(env.shown(f"{name} removed from {where}") + "\n")
+    else:
         env.stderr.write(env.shown(f"{name} was not set in {where}") + "\n")
-        return
-    del holder[key]
-    write_file(path, table)
-    env.stderr.write(env.shown(f"{name} removed from {where}") + "\n")
 
 
 def _profiles(table: dict[str, object]) -> dict[str, object]:
@@ -233,6 +225,6 @@ def config_edit(ctx: typer.Context) -> None:
     env = environment(ctx)
     path = env.paths.config_file
     if not path.exists():
-        write_file(path, {})
+        write_file(path, b"")
     run_editor(env, path)
     load_settings(env, {})  # a broken file is reported now, naming the line
