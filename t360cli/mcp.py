@@ -10,13 +10,15 @@ Why not the official SDK: importing it costs about 2 s and 65 MB before any serv
 starts, and start-up is t360's headline; the SDK is the test suite's reference instead.
 
 A server runs in its own session (so Ctrl-C on the terminal reaches t360, which cancels
-the call, never the server directly), its stderr goes to a log file, and ``close`` ends
-it and everything it started: stdin closed, then SIGTERM, then SIGKILL to its group.
+the call, never the server directly), its stderr is copied to a log file (at most MAX_LOG
+bytes a run), and ``close`` ends it and everything it started: stdin closed, then SIGTERM,
+then SIGKILL to its group.
 
-Only two threads per server ever wait on its pipes, each owning one (the writer its
-stdin, the reader its stdout), until the server ends; everyone else queues a message or
-waits on an event with a deadline. A server that stops reading its stdin thus costs a
-call its ``timeout``, never a hang, and Ctrl-C or SIGTERM still end the run.
+Only three threads per server ever wait on its pipes, each owning one (the writer its
+stdin, the reader its stdout, the log copier its stderr), until the server ends; everyone
+else queues a message or waits on an event with a deadline. A server that stops reading
+its stdin thus costs a call its ``timeout``, never a hang, and Ctrl-C or SIGTERM still end
+the run.
 """
 
 from __future__ import annotations
@@ -45,7 +47,8 @@ MAX_MESSAGE = 32 * 2**20
 MAX_PAGES = 100
 #: How long a server gets to leave after its stdin closes, then after SIGTERM.
 GRACE = 1.0
-#: A server's log is started afresh beyond this size.
+#: The most of a server's stderr its log keeps from one run; a log already bigger at
+#: start is started afresh.
 MAX_LOG = 2**20
 #: Answers to the server's own requests (ping) waiting to be written, at most: beyond,
 #: a server that asks without reading is not answered.
@@ -148,34 +151,21 @@ class Server:
             with contextlib.suppress(OSError):
                 if self.log.stat().st_size > MAX_LOG:
                     self.log.unlink()
-            log = self.log.open("ab")
+            log = self.log.open("ab", buffering=0)
         except OSError as exc:
             raise MCPError(f"cannot write its log {self.log}: {exc.strerror or exc}") from None
-        with log, self._life:
-            if self._closed:
-                raise MCPError("it was stopped")
-            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {self.argv!r}\n".encode())
-            log.flush()
-            try:
-                self._process = process = subprocess.Popen(
-                    self.argv,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=log,
-                    env=self.environ,
-                    cwd=self.cwd,
-                    start_new_session=True,  # the terminal's Ctrl-C is ours to pass on
-                )
-                _RUNNING.add(process.pid)  # a new session: its group id is its pid
-            except FileNotFoundError:
-                raise MCPError(f"command not found: {self.argv[0]}") from None
-            except OSError as exc:
-                raise MCPError(f"cannot run {self.argv[0]}: {exc.strerror or exc}") from None
+        try:
+            process = self._spawn(log)
+        except BaseException:
+            log.close()
+            raise
         self._say(f"started {' '.join(self.argv)} (pid {process.pid})")
         assert process.stdin is not None and process.stdout is not None
+        assert process.stderr is not None
         for job, args in (
             (self._read, (process, process.stdout)),
             (self._write, (process, process.stdin)),
+            (_copy, (process.stderr, log)),
         ):
             thread = threading.Thread(
                 target=job, args=args, name=f"t360-mcp-{self.name}", daemon=True
@@ -187,6 +177,28 @@ class Server:
         except BaseException:
             self.close()
             raise
+
+    def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
+        with self._life:
+            if self._closed:
+                raise MCPError("it was stopped")
+            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {self.argv!r}\n".encode())
+            try:
+                self._process = process = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,  # copied to the log, up to MAX_LOG
+                    env=self.environ,
+                    cwd=self.cwd,
+                    start_new_session=True,  # the terminal's Ctrl-C is ours to pass on
+                )
+            except FileNotFoundError:
+                raise MCPError(f"command not found: {self.argv[0]}") from None
+            except OSError as exc:
+                raise MCPError(f"cannot run {self.argv[0]}: {exc.strerror or exc}") from None
+            _RUNNING.add(process.pid)  # a new session: its group id is its pid
+            return process
 
     def _handshake(self, timeout: float) -> None:
         result = self.request(
@@ -459,6 +471,22 @@ class Request:
             self.server.notify(
                 "notifications/cancelled", {"requestId": self.number, "reason": reason}
             )
+
+
+def _copy(stderr: IO[bytes], log: IO[bytes]) -> None:
+    """A server's stderr into its log, MAX_LOG bytes at most (then a note, once); the
+    rest is read and dropped, so that the server never waits on a full pipe."""
+    room = MAX_LOG
+    with stderr, log:
+        while data := os.read(stderr.fileno(), 65536):
+            with contextlib.suppress(OSError):  # a full disk costs the log only
+                if room > 0:
+                    log.write(data[:room])
+                if 0 <= room < len(data):
+                    log.write(
+                        f"\n--- t360: {MAX_LOG // 2**20} MiB kept, the rest left out\n".encode()
+                    )
+            room -= len(data)
 
 
 def _ended_within(process: subprocess.Popen[bytes], seconds: float) -> bool:

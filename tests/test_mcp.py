@@ -187,3 +187,21 @@ def test_a_stubborn_server_and_what_it_started_are_ended(tmp_path: Path, how: st
     server.close()
     assert gone(pid) and gone(child)
     assert pid not in mcp._RUNNING
+
+
+def test_the_log_keeps_a_mebibyte_of_a_run_and_the_server_never_waits_on_stderr(
+    tmp_path: Path,
+) -> None:
+    from t360cli.mcp import MAX_LOG
+
+    server = make(tmp_path, [*RAW, "--stderr", "5"])  # 5 MiB on stderr before each answer
+    try:
+        server.start(20)
+        for _ in range(2):  # it is read to the end each time, past the cap
+            assert server.call("answers", {}).result(20)["content"][0]["text"]
+    finally:
+        server.close()
+    log = (tmp_path / "test.log").read_bytes()
+    assert b"raw server starting" in log
+    assert MAX_LOG < len(log) < MAX_LOG + 1000
+    assert log.count(b"MiB kept, the rest left out") == 1

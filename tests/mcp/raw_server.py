@@ -3,7 +3,7 @@ protocol, and a hostile server's ways.
 
     raw_server.py [--version V] [--pages N] [--stubborn] [--child PIDFILE] [--exit-at-start]
                   [--slow-start SECONDS] [--pidfile PIDFILE] [--evil] [--deaf]
-                  [--ping-flood MARKFILE]
+                  [--ping-flood MARKFILE] [--stderr MIB]
 
 Before answering ``initialize`` it asks the client ``roots/list`` (an unsupported
 request) and ``ping``, sends a notification and a line that is not JSON. ``tools/list``
@@ -14,8 +14,9 @@ description says whether SECRET_SEEN is set).
 sleeps, its pid in PIDFILE. Everything on stderr is for the log.
 
 Hostile: ``--deaf`` stops reading its stdin once its tools are listed; ``--ping-flood``
-answers a call with pings and never reads again (MARKFILE written once 3000 are out).
-Whoever never reads again idles for at most 120 s, then leaves.
+answers a call with pings and never reads again (MARKFILE written once 3000 are out);
+``--stderr`` writes MIB MiB to stderr before each answer. Whoever never reads again
+idles for at most 120 s, then leaves.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ parser.add_argument("--pidfile")
 parser.add_argument("--evil", action="store_true", help="a tool with escapes everywhere")
 parser.add_argument("--deaf", action="store_true")
 parser.add_argument("--ping-flood")
+parser.add_argument("--stderr", type=int, default=0)
 options = parser.parse_args()
 
 print("raw server starting", file=sys.stderr, flush=True)
@@ -63,6 +65,14 @@ def idle() -> None:
     """Never read again (until killed, at most 120 s)."""
     time.sleep(120)
     sys.exit(0)
+
+
+def answer(number: object, text: str) -> None:
+    if options.stderr:
+        for _ in range(options.stderr):
+            sys.stderr.write("e" * 2**20)
+        sys.stderr.flush()
+    send({"jsonrpc": "2.0", "id": number, "result": {"content": [{"type": "text", "text": text}]}})
 
 
 EVIL = "ev\x1b[31mil"
@@ -128,13 +138,7 @@ for line in sys.stdin:
             text = json.dumps(
                 {"names": sorted(os.environ), "secret": os.environ.get("SECRET_SEEN")}
             )
-        send(
-            {
-                "jsonrpc": "2.0",
-                "id": number,
-                "result": {"content": [{"type": "text", "text": text}]},
-            }
-        )
+        answer(number, text)
     elif method == "ping":
         send({"jsonrpc": "2.0", "id": number, "result": {}})
     elif number is not None:
