@@ -219,19 +219,23 @@ def load_file(path: Path) -> dict[str, object]:
     return parse_toml(_read(path), f"config file {path}")
 
 
-def _read(path: Path) -> str:
-    """The config file's text; empty when the file does not exist."""
+def read_bytes(path: Path) -> bytes:
+    """The config file as it is; empty when the file does not exist."""
     try:
-        raw = path.read_bytes()
+        return path.read_bytes()
     except FileNotFoundError:
-        return ""
+        return b""
     except OSError as exc:
         raise ConfigError(
             f"cannot read config file {path}: {exc.strerror or exc}",
             "check its permissions",
         ) from None
+
+
+def _read(path: Path) -> str:
+    """The config file's text; empty when the file does not exist."""
     try:
-        return raw.decode("utf-8")
+        return read_bytes(path).decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ConfigError(
             f"config file {path} is not UTF-8 text: {exc}", "fix it, or delete the file"

@@ -155,7 +155,52 @@ def test_config_edit_checks_the_result(tmp_path: Path) -> None:
     breaker.chmod(0o755)
     broken = run_t360("config", "edit", env={"VISUAL": str(breaker)})
     assert broken.code == 3 and "line 1" in broken.err
+    assert "saved as you left it: t360 config edit" in broken.err  # no terminal: no question
+    assert len(broken.err.splitlines()) == 1
     assert os.access(paths().config_file, os.R_OK)
+
+
+def editor_breaking_then_fixing(tmp_path: Path) -> Path:
+    """$EDITOR that leaves the file broken the first time, and fixes it the next."""
+    editor = tmp_path / "editor.sh"
+    editor.write_text(
+        "#!/bin/sh\n"
+        'if [ -e "$0.ran" ]; then printf \'model = "fixed"\\n\' > "$1"\n'
+        'else : > "$0.ran"; printf \'model = \\n\' > "$1"; fi\n'
+    )
+    editor.chmod(0o755)
+    return editor
+
+
+@pytest.mark.parametrize(
+    ("keys", "code", "left"),
+    [
+        ("xe", 0, 'model = "fixed"\n'),  # x is no choice; e opens the editor again
+        ("k", 3, "model = \n"),
+        ("r", 0, 'model = "mine"  # my own\n'),
+    ],
+)
+def test_config_edit_offers_to_reopen_a_broken_file(
+    tmp_path: Path, keys: str, code: int, left: str
+) -> None:
+    path = paths().config_file
+    path.parent.mkdir(parents=True, mode=0o700)
+    path.write_text('model = "mine"  # my own\n')
+    path.chmod(0o600)
+    child = spawn_t360("config", "edit", env={"EDITOR": str(editor_breaking_then_fixing(tmp_path))})
+    child.expect(rb"is not valid TOML: .*\(at line 1, column 9\)")
+    for key in keys:
+        child.expect_exact(b"[e]dit again, [k]eep it broken, [r]evert? ")
+        child.send(key.encode())
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == code
+    assert path.read_text() == left
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    if keys == "k":
+        assert b"saved as you left it" in child.before
+    if keys == "r":
+        assert f"{path} is back as it was before this edit".encode() in child.before
 
 
 #: A config file as a user keeps it: copied from the README, commented, laid out by hand.

@@ -14,15 +14,17 @@ from t360cli.config import (
     check_name,
     load_settings,
     parse_value,
+    read_bytes,
     read_config,
     set_in_file,
     unset_in_file,
     without_password,
     write_file,
 )
-from t360cli.errors import UsageError
+from t360cli.environment import Environment
+from t360cli.errors import ConfigError, UsageError
 from t360cli.safety import dumps, redact
-from t360cli.terminal import run_editor
+from t360cli.terminal import has_controlling_terminal, read_key, run_editor
 
 app = typer.Typer(help="Read and change settings (the config file).", no_args_is_help=True)
 
@@ -219,6 +221,10 @@ def config_path_command(ctx: typer.Context) -> None:
     write_out(env, f"{env.paths.config_file}\n")
 
 
+#: The question when an edit left the file broken (one key, as visudo asks).
+FIX_CHOICES = "[e]dit again, [k]eep it broken, [r]evert? "
+
+
 @app.command("edit")
 def config_edit(ctx: typer.Context) -> None:
     """Open the config file in $VISUAL or $EDITOR, then check it."""
@@ -226,5 +232,32 @@ def config_edit(ctx: typer.Context) -> None:
     path = env.paths.config_file
     if not path.exists():
         write_file(path, b"")
+    before = read_bytes(path)
+    asking = env.stderr_isatty and has_controlling_terminal()
     run_editor(env, path)
-    load_settings(env, {})  # a broken file is reported now, naming the line
+    while (error := _error_in(env)) is not None:
+        key = _choose(env, error) if asking else "k"
+        if key == "k":
+            raise ConfigError(error.message, "the file is saved as you left it: t360 config edit")
+        if key == "r":
+            write_file(path, before)
+            env.stderr.write(env.shown(f"{path} is back as it was before this edit") + "\n")
+            return
+        run_editor(env, path)
+
+
+def _choose(env: Environment, error: ConfigError) -> str:
+    """After an edit that left the file broken: what now, one key (e, k or r)."""
+    env.error(error.message)
+    while (key := read_key(env, FIX_CHOICES)) not in ("e", "k", "r"):
+        env.stderr.write(env.shown(f"{key!r} is not a choice") + "\n")
+    return key
+
+
+def _error_in(env: Environment) -> ConfigError | None:
+    """What is wrong with the config file (its line named), or None."""
+    try:
+        load_settings(env, {})
+    except ConfigError as error:
+        return error
+    return None
