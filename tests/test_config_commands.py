@@ -291,3 +291,26 @@ def test_a_table_that_cannot_take_the_setting_is_named() -> None:
     assert result.code == 3 and f"cannot change config file {path}" in result.err
     assert len(result.err.splitlines()) == 1
     assert path.read_text() == 'profiles = { work = { model = "x" } }\n'
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["timeout", "-5"], "invalid value for timeout: '-5' must be a positive number of seconds"),
+        (["-p", "work", "retries", "-1"], "invalid value for retries: '-1' must be from 0 to 10"),
+        (
+            ["budget_daily", "-0.5", "-p", "work"],
+            "invalid value for budget_daily: '-0.5' must be an amount in USD, 0 or more",
+        ),
+    ],
+)
+def test_a_negative_number_is_a_value_refused_with_its_range(args: list[str], message: str) -> None:
+    result = invoke("config", "set", *args)
+    assert result.code == 2 and result.err == f"t360: error: {message}\n"
+    assert not paths().config_file.exists()
+
+
+def test_profile_option_works_before_and_after_a_dashed_value() -> None:
+    assert invoke("config", "set", "-p", "work", "system", "--", "-x").code == 0
+    assert invoke("config", "set", "system", "-y", "-p", "work").code == 0
+    assert paths().config_file.read_text() == '[profiles.work]\nsystem = "-y"\n'

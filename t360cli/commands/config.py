@@ -49,7 +49,7 @@ def _shown(name: str, value: object) -> str:
     return "(not set)" if value is None else str(value)
 
 
-@app.command("set")
+@app.command("set", context_settings={"ignore_unknown_options": True})  # VALUE may be -5
 def config_set(
     ctx: typer.Context,
     name: KeyArgument,
