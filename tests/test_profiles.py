@@ -159,6 +159,19 @@ def test_config_show_never_runs_api_key_cmd(tmp_path: Path, server: MockServer) 
     assert marker.exists()
 
 
+@pytest.mark.parametrize("profile", [None, "work"])
+def test_config_get_api_key_names_its_api_key_cmd_without_running_it(
+    tmp_path: Path, profile: str | None
+) -> None:
+    marker = tmp_path / "ran"
+    command = f"touch {shlex.quote(str(marker))}; echo sk-from-command-0123456789"
+    header = f"[profiles.{profile}]\n" if profile else ""
+    write_config(f"{header}api_key_cmd = {json.dumps(command)}\n")
+    result = invoke("config", "get", "api_key", env={"T360_PROFILE": profile or ""})
+    assert result.code == 0 and result.out == f"(from api_key_cmd: {command})\n"
+    assert not marker.exists()
+
+
 def test_config_set_and_unset_in_a_profile_and_aliases() -> None:
     assert invoke("config", "set", "-p", "work", "model", "gpt-5").code == 0
     assert invoke("config", "set", "-p", "work", "api_key_cmd", "pass show llm/work").code == 0

@@ -86,7 +86,7 @@ def config_get(ctx: typer.Context, name: KeyArgument) -> None:
     check_name(name)
     env = environment(ctx)
     settings = load_settings(env, {})
-    write_out(env, _shown(name, getattr(settings, name)) + "\n")
+    write_out(env, f"{_effective(settings, name)}\n")
 
 
 @app.command("unset")
