@@ -9,6 +9,9 @@ import typer
 from t360cli.commands.common import environment
 from t360cli.errors import UsageError
 
+#: The highest TCP port number.
+MAX_PORT = 65535
+
 
 def mock_server(
     ctx: typer.Context,
@@ -20,6 +23,8 @@ def mock_server(
     """Run a local Token360 stand-in for trying t360 offline (scenarios by model name)."""
     from t360cli.mockserver import SCENARIOS, MockServer
 
+    if not 0 <= port <= MAX_PORT:
+        raise UsageError(f"--port must be from 0 to {MAX_PORT}, got {port}", "0 picks a free one")
     try:
         server = MockServer(port, verbose=verbose)
     except OSError as exc:
