@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from .attachments import KINDS, Attachment, content, text_of
 from .errors import APIError, ConfigError, UsageError
@@ -633,14 +633,26 @@ class History:
                     message_id,
                 ),
             )
-            self._metrics(message_id, turn)
+            self._metrics(turn, "message_id", message_id)
 
     def record_answer(self, message_id: int, turn: Turn) -> None:
         """The metrics of a whole answer (several requests when tools ran) on its row."""
         with self._transaction():
-            self._metrics(message_id, turn)
+            self._metrics(turn, "message_id", message_id)
 
-    def _metrics(self, message_id: int, turn: Turn) -> None:
+    def record_failure(self, conversation_id: str | None, kind: str, turn: Turn) -> None:
+        """The metrics of a request that ended before any answer text: no turn of a
+        conversation (``conversation_id``, the one it continued, or None), but its error
+        (status, retries) counts in ``t360 stats``."""
+        with self._transaction():
+            cursor = self._db.execute(
+                "INSERT INTO responses (conversation_id, model, kind, created) VALUES (?, ?, ?, ?)",
+                (conversation_id, turn.requested_model, kind, time.time()),
+            )
+            self._metrics(turn, "id", int(cursor.lastrowid or 0))
+
+    def _metrics(self, turn: Turn, key: Literal["message_id", "id"], value: int) -> None:
+        """``turn``'s metrics on the responses row whose ``key`` is ``value``."""
         error = None if turn.error is None else turn.error.message
         if turn.interrupted:
             error = "interrupted"
@@ -649,7 +661,7 @@ class History:
             " latency_ms = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,"
             " cost = ?, finish_reason = ?, error = ?, partial = ?, usage = ?, generation_ms = ?,"
             " attempt_ttft_ms = ?, attempt_latency_ms = ?, retries = ?, status = ?"
-            " WHERE message_id = ?",
+            f" WHERE {key} = ?",
             (
                 turn.requested_model,
                 turn.model,
@@ -669,7 +681,7 @@ class History:
                 turn.attempt_latency * 1000,
                 turn.retries,
                 turn.error.status if isinstance(turn.error, APIError) else None,
-                message_id,
+                value,
             ),
         )
 

@@ -82,6 +82,9 @@ class Repl:
         #: Attachments for the next message (/attach), and those of the last one (/retry).
         self.pending: list[Attachment] = []
         self.last_attached: list[Attachment] = []
+        #: The last message, as typed, when it failed before any answer: it is not in the
+        #: conversation, and /retry sends it again.
+        self.unsent: str | None = None
 
     def typing(self, _: object = None) -> None:
         """A key was typed: after a long pause, reconnect before the turn needs it."""
@@ -102,6 +105,7 @@ class Repl:
     def ask(self, text: str, attached: list[Attachment] | None = None) -> None:
         if attached is None:
             attached, self.pending = self.pending, []
+        typed = text
         if self.role is not None:
             try:
                 text = self.role.apply(text)
@@ -122,11 +126,15 @@ class Repl:
             self.pending = attached
             self.running = not isinstance(stop, Terminated)
             return
-        self.last_attached = attached
         self.active = time.monotonic()
         guard = self.chat.guard
         notes = guard.notes(self.chat.payload("")) if guard is not None else ()
         report_turn(self.env, turn, quiet=self.quiet, compact=True, extra=notes)
+        if turn.unanswered:  # not in the conversation; attachments kept for the next one
+            self.unsent, self.pending = typed, attached
+            self.say("not kept in the conversation: /retry sends it again")
+        else:
+            self.unsent, self.last_attached = None, attached
         if turn.terminated:  # SIGTERM or SIGHUP: the answer is saved; now leave
             self.running = False
 
@@ -276,6 +284,9 @@ def _system(repl: Repl, argument: str) -> None:
 
 
 def _retry(repl: Repl, argument: str) -> None:
+    if repl.unsent is not None:  # it failed before any answer: nothing to drop
+        repl.ask(repl.unsent)
+        return
     user = repl.drop_last_exchange()
     if user is None:
         repl.say("nothing to retry yet")
@@ -557,6 +568,8 @@ def run_repl(
     while repl.running:
         if repl.draft is not None:
             text, repl.draft = repl.draft, None
+            if history is not None:  # recalled with Up, like a typed message
+                history.append_string(text)
         else:
             try:
                 text = _unblock(session.prompt(PROMPT))

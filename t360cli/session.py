@@ -51,6 +51,8 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
 
         def finish_turn(self, message_id: int, turn: Turn) -> None: ...
 
+        def record_failure(self, conversation_id: str | None, kind: str, turn: Turn) -> None: ...
+
         def record_answer(self, message_id: int, turn: Turn) -> None: ...
 
         def add_tool_results(
@@ -100,8 +102,10 @@ def open_history(path: Path) -> Callable[[], HistoryStore]:
 class TurnJournal:
     """Saves one turn as it streams: begun at the first token, checkpointed, finished.
 
-    Nothing touches the disk before the first token, so saving never delays it. A failing
-    database (locked, full, corrupt) costs a warning, never the answer.
+    Nothing touches the disk before the first token, so saving never delays it. A request
+    that ends before any token (refused, failed, interrupted) is no turn of the
+    conversation: only its metrics are saved, so that ``t360 stats`` counts its error. A
+    failing database (locked, full, corrupt) costs a warning, never the answer.
     """
 
     INTERVAL = 1.0  # seconds between checkpoints of the growing text
@@ -149,9 +153,11 @@ class TurnJournal:
             return
 
         def write() -> None:
+            if self._message is None and turn.unanswered:  # none is begun for it
+                self._opened().record_failure(self.conversation_id, self._kind, turn)
+                return
             message = self._begin()
-            assert self._history is not None
-            self._history.finish_turn(message, turn)
+            self._opened().finish_turn(message, turn)
 
         self._guard(write)
         self._close()
@@ -166,21 +172,22 @@ class TurnJournal:
 
         def write() -> None:
             message = self._begin()
-            assert self._history is not None and self.conversation_id is not None
-            self._message = self._history.add_tool_results(self.conversation_id, message, saved)
+            assert self.conversation_id is not None
+            self._message = self._opened().add_tool_results(self.conversation_id, message, saved)
 
         self._guard(write)
         self._close()
 
     def summary(self, turn: Turn) -> None:
-        """The metrics of the whole answer, once its last request is finished."""
+        """The metrics of the whole answer, once its last request is finished, on its
+        saved turn (an answer that failed before any token has none: ``finish`` kept its
+        metrics)."""
 
         def write() -> None:
             message = self._begin()
-            assert self._history is not None
-            self._history.record_answer(message, turn)
+            self._opened().record_answer(message, turn)
 
-        if not self._failed:
+        if not self._failed and not turn.unanswered:
             self._guard(write)
         self._close()
 
@@ -189,23 +196,26 @@ class TurnJournal:
             self._history.close()
             self._history = None
 
-    def _begin(self) -> int:
+    def _opened(self) -> HistoryStore:
         if self._history is None:
             self._history = self._open()
+        return self._history
+
+    def _begin(self) -> int:
+        history = self._opened()
         if self.conversation_id is None:
-            self.conversation_id = self._history.create(
+            self.conversation_id = history.create(
                 self._model, self._system, self._user or "(untitled)", self._kind
             )
         if self._message is None:
-            self._message = self._history.begin_turn(
+            self._message = history.begin_turn(
                 self.conversation_id, self._user, self._model, self.attached
             )
         return self._message
 
     def _write(self, content: str, reasoning: str | None) -> None:
         message = self._begin()
-        assert self._history is not None
-        self._history.checkpoint(message, content, reasoning)
+        self._opened().checkpoint(message, content, reasoning)
 
     def _guard(self, action: Callable[[], None]) -> None:
         try:
@@ -363,7 +373,8 @@ class Chat:
         it, and remember it, partial text included. With tools, each round of tool calls
         is approved, run and answered, and the model asked again, up to the round limit.
         A guard that refuses the first request, or a tool server that cannot start,
-        raises before anything is sent or saved."""
+        raises before anything is sent or saved. A request that fails before any text
+        is no turn of the conversation: the next one goes on without it."""
         ready = None  # seconds the tool servers, still starting, delayed the request
         if self.tools is not None:
             waiting = time.perf_counter()
@@ -420,9 +431,10 @@ class Chat:
             self.conversation_id = journal.conversation_id
         if self.guard is not None:
             self.guard.after(answer.cost)
-        self.messages += added
-        if rounds[-1].content and not ran_last:  # else it is in the call message
-            self.messages.append({"role": "assistant", "content": rounds[-1].content})
+        if not answer.unanswered:
+            self.messages += added
+            if rounds[-1].content and not ran_last:  # else it is in the call message
+                self.messages.append({"role": "assistant", "content": rounds[-1].content})
         answer = answer._replace(conversation_id=self.conversation_id)
         self.turns.append(answer)
         return answer

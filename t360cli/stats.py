@@ -183,6 +183,12 @@ class Turn(NamedTuple):
         return self.error is not None or self.interrupted
 
     @property
+    def unanswered(self) -> bool:
+        """It ended (failed, or was interrupted) before any text, reasoning or tool call
+        arrived: nothing to keep as a turn of the conversation."""
+        return self.partial and self.ttft is None
+
+    @property
     def attempt_latency(self) -> float:
         """Latency as the gateway measures it: without failed attempts and retry waits."""
         return self.latency - self.waited

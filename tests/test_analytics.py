@@ -206,6 +206,25 @@ def test_bench_table_and_limit(server: MockServer) -> None:
     assert refused.code == 2 and "--yes" in refused.err and len(server.calls) == 2
 
 
+def test_a_request_that_failed_before_any_text_is_an_error_of_stats_not_a_conversation(
+    server: MockServer,
+) -> None:
+    env = chat_env(server)
+    assert invoke("chat", "-m", "echo", "kept", env=env).code == 0
+    assert invoke("chat", "-m", "status:404", "lost", env=env).code == 4
+    assert invoke("chat", "-m", "flaky:5", "--retries", "1", "lost", env=env).code == 4
+    listed = json.loads(invoke("history", "list", "--json").out)
+    assert [c["model"] for c in listed] == ["echo"]  # the failures are no conversations
+    obj = json.loads(invoke("stats", "--json").out)
+    errors = {m: (s["requests"], s["errors"], s["error_rate"]) for m, s in obj["by_model"].items()}
+    # one error per failed request, however many attempts it took
+    assert errors == {"echo": (1, 0, 0.0), "status:404": (1, 1, 1.0), "flaky:5": (1, 1, 1.0)}
+    assert obj["by_provider"]["(unknown)"]["errors"] == 2
+    with open_history() as history:
+        failed = history.query("SELECT * FROM responses WHERE model = 'flaky:5'")[0]
+    assert (failed["status"], failed["retries"], failed["message_id"]) == (503, 1, None)
+
+
 def test_stats_times_are_lived_and_attempts_are_the_gateway_s(server: MockServer) -> None:
     assert invoke("chat", "-m", "rate-limit-ms", "hi", env=chat_env(server)).code == 0
     with open_history() as history:

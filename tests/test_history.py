@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from t360cli.attachments import from_bytes
-from t360cli.errors import ConfigError, NetworkError, UsageError
+from t360cli.errors import APIError, ConfigError, NetworkError, UsageError
 from t360cli.history import MIGRATIONS, History
 from t360cli.mockserver import MockServer
 from t360cli.session import TurnJournal
@@ -111,6 +111,41 @@ def test_journal_writes_nothing_before_the_first_token_then_checkpoints(tmp_path
         )
 
 
+def test_a_request_failing_before_any_token_is_no_turn_but_its_metrics_are_kept(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.db"
+    failed = a_turn("", ttft=None, usage=None, retries=2, error=APIError("gone", status=404))
+    journal = TurnJournal(lambda: History.open(path), None, "q", model="m", system=None, warn=print)
+    journal.finish(failed)
+    journal.summary(failed)  # an answer of one request: nothing more to write
+    assert (journal.conversation_id, journal.message_id) == (None, None)
+    with History.open(path) as history:
+        assert history.recent() == [] and history.query("SELECT * FROM messages") == []
+        (row,) = history.query("SELECT * FROM responses")
+    assert (row["model"], row["error"], row["status"], row["retries"]) == ("m", "gone", 404, 2)
+    assert (row["conversation_id"], row["message_id"], row["kind"]) == (None, None, "chat")
+    assert (row["ttft_ms"], row["latency_ms"]) == (None, 200.0)
+
+
+def test_a_request_failing_before_any_token_leaves_the_conversation_it_continued_alone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.db"
+    with History.open(path) as history:
+        cid = history.create("m", None, "t")
+        history.finish_turn(history.begin_turn(cid, "a", "m"), a_turn("A"))
+    journal = TurnJournal(lambda: History.open(path), cid, "b", model="m", system=None, warn=print)
+    journal.finish(a_turn("", ttft=None, interrupted=True))  # Ctrl-C before the first token
+    with History.open(path) as history:
+        assert [m.content for m in history.messages(cid)] == ["a", "A"]
+        rows = history.query("SELECT * FROM responses ORDER BY id")
+    assert [(r["conversation_id"], r["message_id"] is None, r["error"]) for r in rows] == [
+        (cid, False, None),
+        (cid, True, "interrupted"),
+    ]
+
+
 def test_a_failing_database_costs_a_warning_not_the_answer(tmp_path: Path) -> None:
     warnings: list[str] = []
 
@@ -176,6 +211,19 @@ def test_no_save_keeps_the_call_out_of_the_history(server: MockServer) -> None:
 def test_continue_without_history_is_a_usage_error(server: MockServer) -> None:
     result = run_t360("chat", "-c", "hi", env=chat_env(server))
     assert result.code == 2 and "no saved conversation" in result.err
+
+
+def test_a_failed_turn_in_a_continued_conversation_leaves_no_message_behind(
+    server: MockServer,
+) -> None:
+    env = chat_env(server)
+    first = run_t360("chat", "-m", "recall", "--json", "first", env=env)
+    cid = json.loads(first.out)["conversation_id"]
+    failed = run_t360("chat", "-c", "-m", "status:404", "--json", "lost", env=env)
+    assert failed.code == 4 and json.loads(failed.out)["conversation_id"] == cid
+    again = run_t360("chat", "-c", "-m", "recall", "next", env=env)
+    assert again.out == "system: (none); you said: first | next\n"  # "lost" was not kept
+    assert [content for _, content in saved(cid)][::2] == ["first", "next"]
 
 
 def test_a_failed_turn_is_saved_as_partial(server: MockServer) -> None:

@@ -221,3 +221,39 @@ def test_ctrl_r_searches_input_history(repl: Session) -> None:
     repl.child.expect_exact("you said: hello one | something else | hello one")
     repl.child.expect(PROMPT)
     assert repl.leave() == 0
+
+
+def test_a_message_that_failed_before_any_answer_is_not_kept_but_recalled(
+    server: MockServer,
+) -> None:
+    session = Session(server, "-m", "recall", "--raw")
+    session.send("first", "you said: first")
+    session.send("/model status:404", "model: status:404")
+    session.send("lost one", "HTTP 404", "/retry sends it again")
+    session.child.send("\x1b[A")  # Up: the failed message is back on the line
+    session.child.expect_exact("lost one")
+    session.child.sendcontrol("u")
+    session.send("/model recall", "model: recall")
+    session.send("next", "you said: first | next")  # no dangling "lost one" before it
+    session.send("/model status:404", "model: status:404")
+    session.send("lost again", "HTTP 404")
+    session.send("/model recall", "model: recall")
+    session.send("/retry", "you said: first | next | lost again")  # sent again, alone
+    assert session.leave() == 0
+    with open_history() as history:
+        contents = [m.content for m in history.messages(history.latest() or "")]
+    assert contents[::2] == ["first", "next", "lost again"]
+
+
+def test_a_message_composed_in_the_editor_is_recalled_with_up(
+    server: MockServer, tmp_path: Path
+) -> None:
+    editor = tmp_path / "editor.sh"
+    editor.write_text('#!/bin/sh\nprintf "composed in the editor" > "$1"\n')
+    editor.chmod(editor.stat().st_mode | stat.S_IEXEC)
+    session = Session(server, "-m", "status:404", EDITOR=str(editor))
+    session.send("/edit", "HTTP 404")
+    session.child.send("\x1b[A")  # Up: the message, not the /edit that composed it
+    session.child.expect_exact("composed in the editor")
+    session.child.sendcontrol("u")
+    assert session.leave() == 0

@@ -181,3 +181,10 @@ def test_an_answer_of_several_requests_sums_their_retries_and_waits() -> None:
     assert answer.attempt_latency == pytest.approx(2.5 - 0.35)
     assert answer.started == 7.0  # the answer's clock: the first request's first attempt
     assert "TTFT 200 ms (3 retries; 50 ms on the last)" in answer.footer()
+
+
+def test_only_a_turn_that_ended_before_any_token_is_unanswered() -> None:
+    assert turn(ttft=None, error=NetworkError("x")).unanswered
+    assert turn(ttft=None, interrupted=True).unanswered
+    assert not turn(error=NetworkError("x")).unanswered  # text came first: a partial turn
+    assert not turn(ttft=None, content="").unanswered  # an empty answer is still one
