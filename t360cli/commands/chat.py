@@ -42,7 +42,7 @@ from t360cli.config import Settings
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, GuardError, T360Error, UsageError
 from t360cli.prompt import check_argument, compose, read_file, read_stdin
-from t360cli.report import emit_json, make_sink, report_turn
+from t360cli.report import emit_json, make_sink, report_error, report_turn
 from t360cli.request import RequestOptions, parse_options
 from t360cli.roles import Role
 from t360cli.safety import dumps, redact, sanitize
@@ -362,7 +362,7 @@ def _dry_run(env: Environment, session: Chat, message: str, table: Mapping[str, 
         try:
             payload = session.guard.apply(payload)
         except GuardError as error:
-            refused = error.line()
+            refused = error
     settings = session.settings
     info = lookup(env.paths, table, settings.model)
     estimate = estimate_tokens(payload["messages"])
@@ -379,9 +379,12 @@ def _dry_run(env: Environment, session: Chat, message: str, table: Mapping[str, 
             "context_length": info.context_length,
             "worst_case_cost": worst_case(estimate, payload.get("max_tokens"), info),
         },
-        "refused": refused,
+        "refused": refused.line() if refused else None,
     }
     env.stdout.write(dumps(obj, terminal=env.stdout_isatty, indent=2) + "\n")
+    if refused is not None:  # the real run would be refused: the same line and exit code
+        report_error(env, refused)
+        raise typer.Exit(refused.exit_code)
 
 
 class _Previous(NamedTuple):
