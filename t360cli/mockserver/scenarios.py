@@ -1,7 +1,8 @@
 """The scenarios of the mock server, chosen by model name (``slow-first:400``).
 
 Each takes (model, prompt, argument, server) and returns the Reply; ``GET /v1/models``
-lists them with their summaries.
+lists them with their summaries. A model that names none (``glm-5.1``, the default) gets
+``plain``: the prompt back, after a notice naming scenarios to try.
 """
 
 from __future__ import annotations
@@ -57,6 +58,22 @@ def _messages(server: Server) -> list[dict[str, Any]]:
     """The messages of the request being answered (those that are objects)."""
     messages = _body(server).get("messages")
     return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
+
+
+#: The scenarios a plain answer suggests (those the README's Quick start names).
+SUGGESTED = ("echo", "markdown", "slow-first:400", "error-mid", "drop")
+
+
+def plain(model: str, prompt: str, arg: str, server: Server) -> Reply:
+    """The answer to a model that names no scenario: a notice saying so and naming a few
+    scenarios, then the prompt back. A real answer, so that t360's defaults and a
+    README's first example work offline; the errors are the scenarios' to give."""
+    notice = (
+        f"(t360 mock server: no scenario is named {model.partition(':')[0]}, so this plain"
+        f" answer repeats your message. Pick a scenario with -m NAME: {', '.join(SUGGESTED)},"
+        f" …; t360 models lists all {len(SCENARIOS)}.)"
+    )
+    return Reply(steps=stream_of(model, prompt, words(f"{notice}\n\n{prompt or '(empty)'}")))
 
 
 @scenario("echo", "answers with your own message, word by word (echo:N: N characters a chunk)")

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .scenarios import SCENARIOS
+from .scenarios import SCENARIOS, plain
 from .wire import Call, Cut, Reply, Reset, Step, completion_of, error_body
 
 
@@ -94,15 +94,13 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if not self._authorized():
             return
-        if name not in SCENARIOS:
-            self._send_whole(404, error_body(f"unknown model {model!r}", "not_found", 404))
-            return
         unanswered = _misplaced_tool_message(body.get("messages"))
         if unanswered is not None:
             self._send_whole(400, error_body(unanswered, "invalid_request_error", 400))
             return
         prompt = _prompt_of(body)
-        reply = SCENARIOS[name][1](model, prompt, arg, self.server)
+        answer = SCENARIOS[name][1] if name in SCENARIOS else plain
+        reply = answer(model, prompt, arg, self.server)
         if (
             reply.status == 200
             and reply.content_type == "text/event-stream"
