@@ -12,7 +12,8 @@ starts, and start-up is t360's headline; the SDK is the test suite's reference i
 A server runs in its own session (so Ctrl-C on the terminal reaches t360, which cancels
 the call, never the server directly), its stderr is copied to a log file (at most MAX_LOG
 bytes a run), and ``close`` ends it and everything it started: stdin closed, then SIGTERM,
-then SIGKILL to its group.
+then SIGKILL to its group and, on Linux, to the processes found under it that left the
+group (a daemon's own session).
 
 Only three threads per server ever wait on its pipes, each owning one (the writer its
 stdin, the reader its stdout, the log copier its stderr), until the server ends; everyone
@@ -63,10 +64,12 @@ _RUNNING: set[int] = set()
 
 
 def kill_all() -> None:
-    """SIGKILL every running server's process group, at once."""
+    """SIGKILL every running server's process group, and what left it, at once."""
     for group in list(_RUNNING):
+        below = _descendants(group)
         with contextlib.suppress(OSError):
             os.killpg(group, signal.SIGKILL)
+        _sweep(below)
 
 
 class MCPError(Exception):
@@ -234,6 +237,7 @@ class Server:
         if process is None:
             return
         self._fail_all("it was stopped")
+        below = _descendants(process.pid)  # while their parents are known
         with self._queued:  # its stdin closes once what is queued is written
             self._outbox.append(None)
             self._queued.notify()
@@ -243,8 +247,9 @@ class Server:
             if not _ended_within(process, GRACE):
                 self._signal(process, signal.SIGKILL)
                 process.wait()
-        # what it started may outlive it: the whole session goes
+        # what it started may outlive it: the whole session goes, and what left it
         self._signal(process, signal.SIGKILL)
+        _sweep(below)
         _RUNNING.discard(process.pid)
         self._say(f"stopped ({self._ended(process)})")
         deadline = time.monotonic() + GRACE
@@ -495,6 +500,44 @@ def _ended_within(process: subprocess.Popen[bytes], seconds: float) -> bool:
     except subprocess.TimeoutExpired:
         return False
     return True
+
+
+def _descendants(pid: int) -> list[tuple[int, str]]:
+    """Every process under ``pid`` (children, theirs, and so on), each with its start
+    time: read from /proc on Linux; none elsewhere."""
+    children: dict[int, list[tuple[int, str]]] = {}
+    with contextlib.suppress(OSError):
+        for entry in Path("/proc").iterdir():
+            found = _stat(int(entry.name)) if entry.name.isdigit() else None
+            if found is not None:
+                children.setdefault(found[0], []).append((int(entry.name), found[1]))
+    below: list[tuple[int, str]] = []
+    parents = [pid]
+    while parents:
+        for child in children.get(parents.pop(), []):
+            below.append(child)
+            parents.append(child[0])
+    return below
+
+
+def _sweep(processes: Sequence[tuple[int, str]]) -> None:
+    """SIGKILL each of these processes that still is the one found (same start time:
+    its pid was not given to another meanwhile)."""
+    for pid, started in processes:
+        found = _stat(pid)
+        if found is not None and found[1] == started:
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _stat(pid: int) -> tuple[int, str] | None:
+    """A process's parent and start time, from /proc/PID/stat; None if it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return None
+    fields = text[text.rfind(")") + 2 :].split()  # after "pid (command) "
+    return (int(fields[1]), fields[19]) if len(fields) > 19 else None
 
 
 def _tool(item: object) -> Tool | None:

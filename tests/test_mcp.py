@@ -205,3 +205,17 @@ def test_the_log_keeps_a_mebibyte_of_a_run_and_the_server_never_waits_on_stderr(
     assert b"raw server starting" in log
     assert MAX_LOG < len(log) < MAX_LOG + 1000
     assert log.count(b"MiB kept, the rest left out") == 1
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="the sweep reads /proc")
+def test_what_the_server_started_in_a_session_of_its_own_is_ended_too(tmp_path: Path) -> None:
+    """A daemon that holds the server's pipes (its 60 s sleep kept close waiting for it)."""
+    escaped = tmp_path / "escaped.pid"
+    server = make(tmp_path, [*RAW, "--escape", str(escaped)])
+    server.start(20)
+    pid = int(read_pid(escaped))
+    assert os.getsid(pid) == pid  # out of the server's group: its SIGKILL misses it
+    began = time.monotonic()
+    server.close()
+    assert time.monotonic() - began < 10
+    assert gone(pid)

@@ -3,7 +3,7 @@ protocol, and a hostile server's ways.
 
     raw_server.py [--version V] [--pages N] [--stubborn] [--child PIDFILE] [--exit-at-start]
                   [--slow-start SECONDS] [--pidfile PIDFILE] [--evil] [--deaf]
-                  [--ping-flood MARKFILE] [--stderr MIB]
+                  [--ping-flood MARKFILE] [--stderr MIB] [--escape PIDFILE]
 
 Before answering ``initialize`` it asks the client ``roots/list`` (an unsupported
 request) and ``ping``, sends a notification and a line that is not JSON. ``tools/list``
@@ -11,7 +11,8 @@ comes in N pages. The tool ``answers`` returns what the client replied to its re
 ``environment`` returns the names of its variables and the value of SECRET_SEEN (its
 description says whether SECRET_SEEN is set).
 ``--stubborn`` ignores SIGTERM and stdin's end; ``--child`` starts a process that
-sleeps, its pid in PIDFILE. Everything on stderr is for the log.
+sleeps, its pid in PIDFILE; ``--escape`` one in a session of its own. Everything on
+stderr is for the log.
 
 Hostile: ``--deaf`` stops reading its stdin once its tools are listed; ``--ping-flood``
 answers a call with pings and never reads again (MARKFILE written once 3000 are out);
@@ -42,6 +43,7 @@ parser.add_argument("--evil", action="store_true", help="a tool with escapes eve
 parser.add_argument("--deaf", action="store_true")
 parser.add_argument("--ping-flood")
 parser.add_argument("--stderr", type=int, default=0)
+parser.add_argument("--escape")
 options = parser.parse_args()
 
 print("raw server starting", file=sys.stderr, flush=True)
@@ -51,9 +53,11 @@ if options.exit_at_start:
     sys.exit(7)
 if options.stubborn:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-if options.child:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    Path(options.child).write_text(str(child.pid))
+for pidfile, alone in ((options.child, False), (options.escape, True)):
+    if pidfile:
+        sleeper = [sys.executable, "-c", "import time; time.sleep(60)"]
+        child = subprocess.Popen(sleeper, start_new_session=alone)
+        Path(pidfile).write_text(str(child.pid))
 
 
 def send(message: dict[str, object]) -> None:
