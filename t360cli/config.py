@@ -44,6 +44,7 @@ ENV_VARS: dict[str, str] = {
     "debug": "T360_DEBUG",
     "proxy": "T360_PROXY",
     "ca_bundle": "T360_CA_BUNDLE",
+    "secrets": "T360_SECRETS",
 }
 
 
@@ -71,6 +72,8 @@ class Settings(NamedTuple):
     #: USD that may be spent per local calendar day and month (history, bench included).
     budget_daily: float | None = None
     budget_monthly: float | None = None
+    #: What the secrets guard does with a secret about to be sent: refuse, redact, warn, off.
+    secrets: str = "refuse"
     #: A shell command whose output is the key, run only when a key is needed.
     api_key_cmd: str | None = None
     #: The selected profile, if any.
@@ -191,6 +194,13 @@ def _flag(value: object) -> bool:
     raise ValueError("must be true or false")
 
 
+def _choice(value: object, choices: tuple[str, ...]) -> str:
+    text = str(value).strip().lower()
+    if text not in choices:
+        raise ValueError(f"must be one of {', '.join(choices)}")
+    return text
+
+
 def _text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string")
@@ -211,6 +221,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "ca_bundle": _file,
     "budget_daily": _money,
     "budget_monthly": _money,
+    "secrets": lambda v: _choice(v, ("refuse", "redact", "warn", "off")),
 }
 
 

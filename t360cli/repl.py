@@ -106,12 +106,18 @@ class Repl:
         if attached is None:
             attached, self.pending = self.pending, []
         typed = text
-        if self.role is not None:
-            try:
+        try:
+            if self.chat.secrets is not None:
+                text = self.chat.secrets.text("prompt", text)
+            if self.role is not None:
                 text = self.role.apply(text)
-            except T360Error as exc:
-                self.say(exc.line())
-                return
+        except GuardError as exc:  # a secret, refused: nothing sent; Up recalls the text
+            self.env.error(exc.line())
+            self.pending = attached
+            return
+        except T360Error as exc:
+            self.say(exc.line())
+            return
         sinks = functools.partial(
             make_sink, self.env, json_out=False, raw=self.raw, quiet=self.quiet
         )

@@ -24,8 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple
 
-#: The modes of the ``secrets`` setting.
-MODES = ("refuse", "redact", "warn", "off")
+from .errors import GuardError
 
 
 class Finding(NamedTuple):
@@ -202,3 +201,72 @@ def redact(text: str, findings: Sequence[Finding]) -> str:
         parts += [text[at : finding.start], f"[REDACTED:{finding.kind}]"]
         at = finding.end
     return "".join([*parts, text[at:]])
+
+
+def _redact_words(words: Sequence[str], findings: Sequence[Finding]) -> list[str]:
+    """Prompt words redacted where the findings (offsets in the words joined by spaces)
+    fall, each word on its own, so ``-`` and the words' count stay as they were."""
+    redacted: list[str] = []
+    at = 0
+    for word in words:
+        inside = [
+            f._replace(start=max(f.start, at) - at, end=min(f.end, at + len(word)) - at)
+            for f in findings
+            if f.start < at + len(word) and f.end > at
+        ]
+        redacted.append(redact(word, inside))
+        at += len(word) + 1
+    return redacted
+
+
+class Check:
+    """The secrets guard of one run, by the ``secrets`` setting: ``refuse`` (GuardError,
+    exit 6: nothing sent or saved), ``redact``, ``warn`` or ``off``. Each finding is said
+    on its own line through ``warn``, never the secret itself."""
+
+    def __init__(self, mode: str, known: Iterable[str | None], warn: Callable[[str], None]) -> None:
+        self.mode = mode
+        self.known = [key for key in known if key]
+        self.warn = warn
+
+    def prompt(
+        self, words: Sequence[str], texts: Sequence[tuple[str, str]]
+    ) -> tuple[list[str], list[str]]:
+        """The prompt words and ``texts`` ((source, text): stdin, each ``-f`` text) as they
+        may be sent."""
+        if self.mode == "off":
+            return list(words), [text for _, text in texts]
+        joined = " ".join(words)
+        in_words = scan(joined, "prompt", self.known)
+        found = [scan(text, source, self.known) for source, text in texts]
+        self._judge([*in_words, *(f for part in found for f in part)])
+        if self.mode != "redact":
+            return list(words), [text for _, text in texts]
+        return _redact_words(words, in_words), [
+            redact(text, part) for (_, text), part in zip(texts, found, strict=True)
+        ]
+
+    def text(self, source: str, text: str) -> str:
+        """One text (REPL input, a tool's result) as it may be sent."""
+        if self.mode == "off":
+            return text
+        found = scan(text, source, self.known)
+        self._judge(found)
+        return redact(text, found) if self.mode == "redact" else text
+
+    def _judge(self, findings: Sequence[Finding]) -> None:
+        if not findings:
+            return
+        for finding in findings:
+            self.warn(f"secret found: {finding.describe()}")
+        count = f"{len(findings)} secret{'s' * (len(findings) != 1)}"
+        if self.mode == "refuse":
+            raise GuardError(
+                f"the secrets guard found {count} in what was to be sent: nothing was sent",
+                "remove them; or send anyway with --allow-secrets, or redact them with "
+                "t360 config set secrets redact",
+            )
+        if self.mode == "redact":
+            self.warn(f"{count} redacted before sending ([REDACTED:KIND])")
+        else:
+            self.warn(f"{count} sent as they are (secrets = warn)")

@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
     from .client import Gateway
     from .environment import Environment
     from .guards import Guard
+    from .secrets_guard import Check
     from .terminal import AnswerSink
     from .tools import Toolbox, ToolRun
 
@@ -312,6 +313,9 @@ class Chat:
         self.turns: list[Turn] = []
         #: Budget, cost and context checks applied to every request before it is sent.
         self.guard: Guard | None = None
+        #: The secrets guard, for what the REPL sends (a one-shot's parts are checked as
+        #: they are gathered, each under its own name).
+        self.secrets: Check | None = None
         #: The MCP servers whose tools the model is offered (-T); None: no tools.
         self.tools: Toolbox | None = None
         #: Requests that ran tools, at most, in one answer (--max-tool-rounds).

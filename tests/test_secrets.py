@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from t360cli.mockserver import MockServer
 from t360cli.secrets_guard import redact, scan
+from tests.helpers import KEY, chat_env, invoke, open_history, paths
 
 #: Made-up secrets of every kind the guard knows, each with the kind it reports.
 SECRETS = {
@@ -93,3 +97,80 @@ def test_offsets_survive_letters_whose_lower_case_is_longer() -> None:
 def test_line_numbers_count_every_finding_in_order() -> None:
     text = "".join(f"line {n}\nDB_PASSWORD=Zx8!qR2#mW9$kL4p{n}\n" for n in range(300))
     assert [f.line for f in scan(text, "f")] == [2 * n + 2 for n in range(300)]
+
+
+# -- the guard on what is sent, end to end -------------------------------------------------
+
+AWS = "AKIAIOSFODNN7EXAMPLE"
+PASSWORD = "DB_PASSWORD=Zx8!qR2#mW9$kL4p"
+
+
+def test_refused_by_default_nothing_sent_nothing_saved(server: MockServer, tmp_path: Path) -> None:
+    env_file = tmp_path / "app.env"
+    env_file.write_text(f"DEBUG=1\n{PASSWORD}\n")
+    result = invoke(
+        "chat", "-m", "echo", "-f", str(env_file), "what is wrong?",
+        input=f"log line\naws key {AWS}\n", env=chat_env(server),
+    )  # fmt: skip
+    assert result.code == 6
+    assert "stdin line 2: AWS access key id" in result.err
+    assert f"{env_file} line 2: password" in result.err
+    assert "--allow-secrets" in result.err and "secrets redact" in result.err
+    assert AWS not in result.err and "Zx8!" not in result.err
+    assert server.calls == []
+    with open_history() as history:
+        assert history.latest() is None
+
+
+def test_redact_sends_and_saves_the_redacted_text(server: MockServer) -> None:
+    env = chat_env(server, T360_SECRETS="redact")
+    result = invoke("chat", "-m", "echo", f"check {PASSWORD} and {AWS}", env=env)
+    assert result.code == 0, result.err
+    sent = server.calls[-1].body["messages"][-1]["content"]
+    assert sent == "check DB_PASSWORD=[REDACTED:password] and [REDACTED:AWS access key id]"
+    assert "2 secrets redacted" in result.err
+    with open_history() as history:
+        saved = [m.content for m in history.messages(history.latest() or "")]
+    assert AWS not in " ".join(saved)
+
+
+@pytest.mark.parametrize("how", ["warn", "--allow-secrets"])
+def test_warn_and_allow_send_as_is_and_say_so(server: MockServer, how: str) -> None:
+    extra = {"T360_SECRETS": "warn"} if how == "warn" else {}
+    flags = [how] if how.startswith("--") else []
+    result = invoke("chat", "-m", "echo", *flags, f"key {AWS}", env=chat_env(server, **extra))
+    assert result.code == 0, result.err
+    assert AWS in server.calls[-1].body["messages"][-1]["content"]
+    assert "prompt line 1: AWS access key id" in result.err and "sent as they are" in result.err
+
+
+def test_the_users_own_keys_are_never_sent(server: MockServer) -> None:
+    config = paths().config_file
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text('[profiles.work]\napi_key = "plain-work-key-0001"\n')
+    result = invoke("chat", "-m", "echo", "is plain-work-key-0001 ok?", env=chat_env(server))
+    assert result.code == 6 and "prompt line 1: your t360 API key" in result.err
+    own = invoke("chat", "-m", "echo", f"mine: {KEY}", env=chat_env(server))
+    assert own.code == 6 and "your t360 API key" in own.err
+    assert server.calls == []
+
+
+def test_t360_cmd_is_guarded_too(server: MockServer) -> None:
+    result = invoke("cmd", "-m", "echo", f"upload with key {AWS}", env=chat_env(server))
+    assert result.code == 6 and "prompt line 1: AWS access key id" in result.err
+    assert server.calls == []
+
+
+def test_the_repl_refuses_a_secret_and_goes_on(server: MockServer) -> None:
+    from tests.test_repl import Session
+
+    repl = Session(server, "-m", "echo")
+    try:
+        shown = repl.send(f"here is {AWS}", "nothing was sent")
+        assert "prompt line 1: AWS access key id" in shown
+        repl.send("plain question", "plain question")
+        assert repl.leave() == 0
+    finally:
+        if repl.child.isalive():
+            repl.child.terminate(force=True)
+    assert [c.body["messages"][-1]["content"] for c in server.calls] == ["plain question"]

@@ -8,7 +8,7 @@ annotation before the first request, and evaluated ones spare it 1.5 ms of parsi
 import functools
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, NamedTuple
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
@@ -37,6 +37,7 @@ from t360cli.commands.common import (
     make_guard,
     refresh_models,
     require_key,
+    secrets_check,
 )
 from t360cli.config import Settings
 from t360cli.environment import Environment
@@ -50,6 +51,9 @@ from t360cli.session import Chat
 from t360cli.stats import Turn
 from t360cli.structured import code_blocks, parse_schema, response_format, validate
 from t360cli.terminal import edit_text
+
+if TYPE_CHECKING:
+    from t360cli.secrets_guard import Check
 
 
 def chat(
@@ -134,6 +138,12 @@ def chat(
         bool,
         typer.Option("--dry-run", help="Print the request as JSON with estimates; send nothing."),
     ] = False,
+    allow_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--allow-secrets", help="Send this once although the secrets guard found something."
+        ),
+    ] = False,
     tools: Annotated[
         list[str] | None,
         typer.Option(
@@ -212,10 +222,12 @@ def chat(
             toolbox = Toolbox(env, servers, yes=yes, quiet=quiet, debug=debug_log(env, settings))
             toolbox.start()  # the servers start while the rest is prepared
         message, attached = "", list[Attachment]()
+        secrets = secrets_check(env, settings, setup.table, allow=allow_secrets)
         if not interactive:
             message, attached = _message(
-                env, settings, chosen, prompt or [], files or [], attach or [], editor, no_stdin
-            )
+                env, settings, chosen, prompt or [], files or [], attach or [], editor, no_stdin,
+                secrets,
+            )  # fmt: skip
         if not dry_run:
             settings = require_key(env, settings)
         session = Chat(
@@ -227,6 +239,7 @@ def chat(
             messages=previous.context if previous else [],
         )
         session.tools, session.max_tool_rounds = toolbox, max_tool_rounds
+        session.secrets = secrets
         session.guard = make_guard(
             env, settings, setup.table, max_cost=max_cost, ignore_budget=ignore_budget
         )
@@ -311,9 +324,11 @@ def _message(
     specs: list[str],
     editor: bool,
     no_stdin: bool,
+    secrets: "Check",
 ) -> tuple[str, list[Attachment]]:
     """A one-shot's user message and attachments: the words (first in the editor, with
-    --editor), piped stdin, -f texts and -a attachments, through the role's template."""
+    --editor), piped stdin, -f texts and -a attachments, through the secrets guard (each
+    part under its own name) and the role's template."""
     if editor:
         words = [edit_text(env, " ".join(words))]
         if not words[0]:
@@ -322,6 +337,11 @@ def _message(
     from_stdin = no_stdin or env.stdin_isatty or "-" in specs  # -a - takes stdin
     stdin_text = None if from_stdin else read_stdin(env.stdin)
     texts = gather(files, lambda url: fetch(env, settings, url), env.warn)
+    parts = [("stdin", stdin_text)] if stdin_text is not None else []
+    words, checked = secrets.prompt(words, [*parts, *texts])
+    if parts:
+        stdin_text = checked.pop(0)
+    texts = [(label, text) for (label, _), text in zip(texts, checked, strict=True)]
     message = compose(words, stdin_text, texts)
     if role is not None:
         message = role.apply(message)

@@ -26,6 +26,7 @@ from t360cli.commands.common import (
     environment,
     make_guard,
     require_key,
+    secrets_check,
 )
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, GuardError, UsageError
@@ -67,6 +68,12 @@ def cmd(
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     debug: DebugOption = False,
+    allow_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--allow-secrets", help="Send this once although the secrets guard found something."
+        ),
+    ] = False,
 ) -> None:
     """One shell command for this OS and shell: printed when piped; on a terminal,
     [r]un [e]dit [c]opy [q]uit. Nothing runs without the r key."""
@@ -93,7 +100,9 @@ def cmd(
     if chosen is None or chosen.system is None:
         settings = settings._replace(system=system_prompt(os_name, shell))
     stdin_text = None if no_stdin or env.stdin_isatty else read_stdin(env.stdin)
-    message = compose(task or [], stdin_text, [])
+    secrets = secrets_check(env, settings, setup.table, allow=allow_secrets)
+    words, checked = secrets.prompt(task or [], [("stdin", stdin_text)] if stdin_text else [])
+    message = compose(words, checked[0] if checked else None, [])
     if chosen is not None:
         message = chosen.apply(message)
     if not message:

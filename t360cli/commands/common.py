@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,9 @@ from t360cli.roles import Role
 from t360cli.roles import find as find_role
 from t360cli.safety import sanitize
 from t360cli.session import Chat
+
+if TYPE_CHECKING:
+    from t360cli.secrets_guard import Check
 
 #: The options every command that talks to the gateway takes.
 ApiKeyOption = Annotated[
@@ -158,6 +161,21 @@ def warn_plain_http(env: Environment, settings: Settings) -> None:
         loopback = host == "localhost"
     if not loopback:
         env.warn(f"sending your API key unencrypted to {host} (use https:// in --base-url)")
+
+
+def secrets_check(
+    env: Environment, settings: Settings, table: Mapping[str, object], *, allow: bool
+) -> Check:
+    """The secrets guard of this run: the ``secrets`` setting (``--allow-secrets`` makes a
+    refusal a warning, once), knowing the user's own keys wherever they are configured."""
+    from t360cli.secrets_guard import Check
+
+    profiles = table.get("profiles")
+    keys = [settings.api_key, env.vars.get("T360_API_KEY"), table.get("api_key")]
+    if isinstance(profiles, dict):
+        keys += [p.get("api_key") for p in profiles.values() if isinstance(p, dict)]
+    mode = "warn" if allow and settings.secrets == "refuse" else settings.secrets
+    return Check(mode, [key for key in keys if isinstance(key, str)], env.warn)
 
 
 def known_key(env: Environment, settings: Settings) -> Settings:
