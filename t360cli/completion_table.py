@@ -17,6 +17,7 @@ SETTINGS = (
     "ca_bundle",
     "budget_daily",
     "budget_monthly",
+    "secrets",
 )
 
 TABLE = (
@@ -189,6 +190,13 @@ TABLE = (
                 "Print the request as JSON with estimates; send nothing.",
             ),
             (
+                "--allow-secrets",
+                False,
+                "--allow-secrets",
+                (),
+                "Send this once although the secrets guard found something.",
+            ),
+            (
                 "-T",
                 True,
                 "--tools",
@@ -341,6 +349,13 @@ TABLE = (
             ("--api-key", True, "--api-key", (), "API key (prefer T360_API_KEY)."),
             ("--base-url", True, "--base-url", (), "Gateway URL."),
             ("--debug", False, "--debug", (), "Log request and response metadata to stderr."),
+            (
+                "--allow-secrets",
+                False,
+                "--allow-secrets",
+                (),
+                "Send this once although the secrets guard found something.",
+            ),
             ("--help", False, "--help", (), "Show this message and exit."),
         ),
     ),

@@ -22,7 +22,6 @@ from t360cli.commands.common import (
     BaseUrlOption,
     DebugOption,
     ProfileOption,
-    complete_model,
     environment,
     gateway_settings,
 )
@@ -45,9 +44,7 @@ def bench(
     ctx: typer.Context,
     models: Annotated[
         list[str],
-        typer.Option(
-            "-m", "--model", help="A model to measure (repeatable).", autocompletion=complete_model
-        ),
+        typer.Option("-m", "--model", help="A model to measure (repeatable)."),
     ],
     count: Annotated[int, typer.Option("-n", help="Requests per model.", min=1)] = 5,
     concurrency: Annotated[

@@ -30,8 +30,6 @@ from t360cli.commands.common import (
     Setup,
     TemperatureOption,
     TimeoutOption,
-    complete_conversation,
-    complete_server,
     environment,
     known_key,
     make_guard,
@@ -94,7 +92,6 @@ def chat(
         typer.Option(
             "--conversation",
             help="Continue the conversation with this id.",
-            autocompletion=complete_conversation,
         ),
     ] = None,
     json_out: Annotated[
@@ -150,7 +147,6 @@ def chat(
             "-T",
             "--tools",
             help="Offer the tools of this MCP server (repeatable; 'all': every one).",
-            autocompletion=complete_server,
         ),
     ] = None,
     yes: Annotated[

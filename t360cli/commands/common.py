@@ -31,22 +31,12 @@ DebugOption = Annotated[
 ]
 
 
-def complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Profile names from the config file."""
-    from t360cli.config import read_config
-
-    profiles = read_config(environment(ctx)).get("profiles")
-    names = list(profiles) if isinstance(profiles, dict) else []
-    return [name for name in names if name.startswith(incomplete)]
-
-
 ProfileOption = Annotated[
     str | None,
     typer.Option(
         "-p",
         "--profile",
         help="Use the settings of [profiles.NAME] (or T360_PROFILE).",
-        autocompletion=complete_profile,
     ),
 ]
 
@@ -207,69 +197,11 @@ def write_out(env: Environment, text: str) -> None:
     env.stdout.flush()
 
 
-# -- shell completion (never a network call on TAB) ------------------------------------
-
-
-def complete_model(ctx: typer.Context, incomplete: str) -> list[str]:
-    """Aliases, model ids from the cache `t360 models` keeps, then those used before."""
-    from t360cli.config import aliases_in, read_config
-    from t360cli.history import History
-    from t360cli.modelinfo import cached
-
-    env = environment(ctx)
-    names = [*aliases_in(read_config(env)), *cached(env.paths)]
-    if env.paths.history_db.exists():
-        with History.open(env.paths.history_db) as history:
-            names += history.models()
-    return [name for name in dict.fromkeys(names) if name.startswith(incomplete)]
-
-
-def complete_setting(incomplete: str) -> list[str]:
-    from t360cli.config import PARSERS
-
-    return [name for name in PARSERS if name.startswith(incomplete)]
-
-
-def complete_role(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-    """Role names, each with the first line of its system prompt as help."""
-    from t360cli.config import read_config
-    from t360cli.roles import all_roles
-
-    env = environment(ctx)
-    roles = all_roles(env, read_config(env))
-    return [(name, role.summary) for name, role in roles.items() if name.startswith(incomplete)]
-
-
-def complete_server(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-    """MCP server names from the config file (and ``all``), each with its command."""
-    from t360cli.config import read_config
-    from t360cli.tools import configured
-
-    try:
-        servers = configured(read_config(environment(ctx)))
-    except ConfigError:
-        servers = {}
-    found = [("all", "every configured server")]
-    found += [(name, " ".join([s.command, *s.args])) for name, s in servers.items()]
-    return [(name, help) for name, help in found if name.startswith(incomplete)]
-
-
-def complete_conversation(ctx: typer.Context, incomplete: str) -> list[tuple[str, str]]:
-    """Recent conversation ids, each with its title as help."""
-    from t360cli.history import History
-
-    env = environment(ctx)
-    if not env.paths.history_db.exists():
-        return []
-    with History.open(env.paths.history_db) as history:
-        return [(c.id, c.title) for c in history.recent(50) if c.id.startswith(incomplete)]
-
-
 # -- the request options chat and cmd share ---------------------------------------------
 
 ModelOption = Annotated[
     str | None,
-    typer.Option("-m", "--model", help="Model id (or alias).", autocompletion=complete_model),
+    typer.Option("-m", "--model", help="Model id (or alias)."),
 ]
 TemperatureOption = Annotated[
     float | None, typer.Option("--temperature", help="Sampling temperature (0 or more).")
@@ -300,6 +232,5 @@ RoleOption = Annotated[
         "-r",
         "--role",
         help="Use the role [roles.NAME] or roles/NAME.md.",
-        autocompletion=complete_role,
     ),
 ]

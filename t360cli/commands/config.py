@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from t360cli.commands.common import complete_profile, complete_setting, environment, write_out
+from t360cli.commands.common import environment, write_out
 from t360cli.config import (
     PARSERS,
     Settings,
@@ -28,9 +28,7 @@ from t360cli.terminal import has_controlling_terminal, read_key, run_editor
 
 app = typer.Typer(help="Read and change settings (the config file).", no_args_is_help=True)
 
-KeyArgument = Annotated[
-    str, typer.Argument(help=f"One of: {', '.join(PARSERS)}.", autocompletion=complete_setting)
-]
+KeyArgument = Annotated[str, typer.Argument(help=f"One of: {', '.join(PARSERS)}.")]
 
 
 def _value(name: str, value: object) -> object:
@@ -58,9 +56,7 @@ def config_set(
     ] = None,
     profile: Annotated[
         str | None,
-        typer.Option(
-            "-p", "--profile", help="Set it in [profiles.NAME].", autocompletion=complete_profile
-        ),
+        typer.Option("-p", "--profile", help="Set it in [profiles.NAME]."),
     ] = None,
 ) -> None:
     """Store a setting in the config file (in a profile with -p; aliases.NAME for an alias)."""
@@ -99,7 +95,6 @@ def config_unset(
             "-p",
             "--profile",
             help="Remove it from [profiles.NAME].",
-            autocompletion=complete_profile,
         ),
     ] = None,
 ) -> None:
@@ -129,7 +124,6 @@ def config_show(
             "-p",
             "--profile",
             help="The settings in effect with this profile.",
-            autocompletion=complete_profile,
         ),
     ] = None,
 ) -> None:

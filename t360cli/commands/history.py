@@ -8,13 +8,14 @@ from typing import Annotated
 
 import typer
 
-from t360cli.commands.common import complete_conversation, environment, write_out
+from t360cli.commands.common import environment, write_out
 from t360cli.errors import ExitCode, UsageError
 from t360cli.safety import dumps
 
 app = typer.Typer(
     help="List, show, search, export and delete saved conversations.", no_args_is_help=True
 )
+
 
 class Format(str, Enum):
     md = "md"
@@ -23,9 +24,7 @@ class Format(str, Enum):
 
 IdArgument = Annotated[
     str,
-    typer.Argument(
-        help="Conversation id (a unique prefix will do).", autocompletion=complete_conversation
-    ),
+    typer.Argument(help="Conversation id (a unique prefix will do)."),
 ]
 
 

@@ -21,7 +21,7 @@ from t360cli.analytics import (
     ttft_counts,
 )
 from t360cli.charts import distribution, trends
-from t360cli.commands.common import budget, complete_model, environment
+from t360cli.commands.common import budget, environment
 from t360cli.config import load_settings
 from t360cli.errors import UsageError
 from t360cli.guards import Budget
@@ -73,7 +73,7 @@ def stats(
     ] = None,
     model: Annotated[
         str | None,
-        typer.Option("-m", "--model", help="Only this model.", autocompletion=complete_model),
+        typer.Option("-m", "--model", help="Only this model."),
     ] = None,
     provider: Annotated[str | None, typer.Option("--provider", help="Only this provider.")] = None,
     include_bench: Annotated[

@@ -8,7 +8,6 @@ import typer
 
 from t360cli.commands.common import (
     DebugOption,
-    complete_server,
     environment,
     known_key,
     write_out,
@@ -24,7 +23,7 @@ def tools(
     ctx: typer.Context,
     server: Annotated[
         str | None,
-        typer.Argument(help="Only this server.", autocompletion=complete_server),
+        typer.Argument(help="Only this server."),
     ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
     debug: DebugOption = False,
