@@ -157,6 +157,10 @@ def test_json_object_on_success(server: MockServer) -> None:
         "tool_calls",
         "ttft_ms",
         "latency_ms",
+        "attempt_ttft_ms",
+        "retries",
+        "tools_ready_ms",
+        "tool_ms",
         "conversation_id",
         "tool_runs",
         "error",
@@ -252,7 +256,9 @@ def test_stall_after_text_is_exit_5_with_partial_text(server: MockServer) -> Non
 
 
 def test_key_never_appears_even_when_the_server_echoes_it(server: MockServer) -> None:
-    result = run_t360("chat", "-m", "echo", "--json", f"my key is {KEY}", env=chat_env(server))
+    result = run_t360(  # the secrets guard would refuse to send it: allowed, once
+        "chat", "-m", "echo", "--json", "--allow-secrets", f"my key is {KEY}", env=chat_env(server)
+    )
     assert result.code == 0  # the answer itself is the user's business; errors are ours
     bad = run_t360(
         "chat",
