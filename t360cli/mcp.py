@@ -19,7 +19,9 @@ Only three threads per server ever wait on its pipes, each owning one (the write
 stdin, the reader its stdout, the log copier its stderr), until the server ends; everyone
 else queues a message or waits on an event with a deadline. A server that stops reading
 its stdin thus costs a call its ``timeout``, never a hang, and Ctrl-C or SIGTERM still end
-the run.
+the run. What a server sends is bounded as it is read: a line at MAX_MESSAGE, and a call's
+result is reduced (by the caller's ``digest``, such as the cut to what the model is sent)
+by the reader as soon as it arrives, so that it is never kept whole.
 """
 
 from __future__ import annotations
@@ -35,14 +37,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, Generic, NamedTuple, TypeVar
 
 from . import __version__
 
 #: The protocol version offered, and those accepted back (all of the handshake era).
 PROTOCOL = "2025-11-25"
 ACCEPTED = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
-#: The longest message read from a server; a longer one is dropped.
+#: The longest message read from a server; a longer one is dropped as it is read.
 MAX_MESSAGE = 32 * 2**20
 #: Pages of ``tools/list`` read at most (a server that pages forever is cut off).
 MAX_PAGES = 100
@@ -56,6 +58,8 @@ MAX_LOG = 2**20
 MAX_ANSWERS = 64
 
 METHOD_NOT_FOUND = -32601
+
+T = TypeVar("T")
 
 
 #: The process groups of the servers running now: ``kill_all`` ends them when t360 must
@@ -92,13 +96,9 @@ class Tool(NamedTuple):
         return lines[0].strip() if lines else ""
 
 
-class _Pending:
-    __slots__ = ("done", "reply", "sent")
-
-    def __init__(self) -> None:
-        self.done = threading.Event()
-        self.reply: dict[str, Any] | None = None
-        self.sent = time.perf_counter()
+def whole(result: dict[str, Any]) -> dict[str, Any]:
+    """The ``digest`` that keeps a result as it came (small ones: handshake, listing)."""
+    return result
 
 
 class Server:
@@ -129,7 +129,7 @@ class Server:
         self.protocol: str | None = None
         self.info: dict[str, Any] = {}
         self._process: subprocess.Popen[bytes] | None = None
-        self._pending: dict[int, _Pending] = {}
+        self._pending: dict[int, Request[Any]] = {}
         self._lock = threading.Lock()  # the table of requests waiting for an answer
         self._next = 0
         self._gone: str | None = None  # why the server can no longer answer
@@ -282,21 +282,26 @@ class Server:
                 break
         return found
 
-    def call(self, tool: str, arguments: dict[str, Any]) -> Request:
-        """``tools/call``, under way: its ``result`` is the call's result object."""
-        return self.begin("tools/call", {"name": tool, "arguments": arguments})
+    def call(
+        self, tool: str, arguments: dict[str, Any], digest: Callable[[dict[str, Any]], T]
+    ) -> Request[T]:
+        """``tools/call``, under way: its ``result`` is what ``digest`` makes of the
+        call's result object, as soon as it is read."""
+        return self.begin("tools/call", {"name": tool, "arguments": arguments}, digest)
 
     def request(self, method: str, params: dict[str, Any] | None, timeout: float) -> dict[str, Any]:
         """Send a request and wait for its result (see ``Request.result``)."""
-        return self.begin(method, params).result(timeout)
+        return self.begin(method, params, whole).result(timeout)
 
-    def begin(self, method: str, params: dict[str, Any] | None) -> Request:
+    def begin(
+        self, method: str, params: dict[str, Any] | None, digest: Callable[[dict[str, Any]], T]
+    ) -> Request[T]:
         """Send a request without waiting: several can be under way at once."""
-        request = Request(self, method)
+        request = Request(self, method, digest)
         with self._lock:
             self._next += 1
             request.number = self._next
-            self._pending[request.number] = request.pending
+            self._pending[request.number] = request
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request.number, "method": method}
         if params is not None:
             message["params"] = params
@@ -408,11 +413,10 @@ class Server:
             return
         number = message.get("id")
         with self._lock:
-            pending = self._pending.get(number) if isinstance(number, int) else None
-        if pending is not None:
-            pending.reply = message
-            pending.done.set()
-            took = (time.perf_counter() - pending.sent) * 1000
+            request = self._pending.get(number) if isinstance(number, int) else None
+        if request is not None:
+            request.settle(message)
+            took = (time.perf_counter() - request.sent) * 1000
             kind = "error" if "error" in message else "result"
             self._say(f"← #{number} {kind} in {took:.1f} ms")
 
@@ -432,25 +436,40 @@ class Server:
         with self._lock:
             self._gone = self._gone or why
             waiting = list(self._pending.values())
-        for pending in waiting:
-            pending.done.set()
+        for request in waiting:
+            request.done.set()
 
 
-class Request:
+class Request(Generic[T]):
     """A request under way: wait for its result, or cancel it."""
 
-    def __init__(self, server: Server, method: str) -> None:
+    def __init__(self, server: Server, method: str, digest: Callable[[dict[str, Any]], T]) -> None:
         self.server = server
         self.method = method
+        self.digest = digest
         self.number = 0
-        self.pending = _Pending()
+        self.done = threading.Event()
+        self.sent = time.perf_counter()
+        #: What the answer said: the digested result (in a tuple), or the error's text.
+        self._outcome: tuple[T] | str | None = None
 
-    def result(self, timeout: float) -> dict[str, Any]:
-        """The result object. MCPError if the server answers with an error, goes away
-        or is silent for ``timeout`` seconds (the request is then cancelled, as it is
-        on Ctrl-C, which is re-raised)."""
+    def settle(self, reply: dict[str, Any]) -> None:
+        """Keep what the answer says (the reader thread, as it reads it)."""
+        error = reply.get("error")
+        if error is not None:
+            detail = error.get("message") if isinstance(error, dict) else error
+            self._outcome = f"{self.method} failed: {str(detail)[:500]}"
+        else:
+            result = reply.get("result")
+            self._outcome = (self.digest(result if isinstance(result, dict) else {}),)
+        self.done.set()
+
+    def result(self, timeout: float) -> T:
+        """What ``digest`` made of the result. MCPError if the server answers with an
+        error, goes away or is silent for ``timeout`` seconds (the request is then
+        cancelled, as it is on Ctrl-C, which is re-raised)."""
         try:
-            if not self.pending.done.wait(max(0.0, timeout)):
+            if not self.done.wait(max(0.0, timeout)):
                 self.cancel(f"no answer within {timeout:g} s")
                 raise Timeout(f"no answer within {timeout:g} s")
         except KeyboardInterrupt:
@@ -458,20 +477,17 @@ class Request:
             raise
         finally:
             self.server._forget(self.number)
-        reply = self.pending.reply
-        if reply is None:
+        outcome = self._outcome
+        if outcome is None:
             raise MCPError(self.server._gone or "it went away")
-        error = reply.get("error")
-        if error is not None:
-            detail = error.get("message") if isinstance(error, dict) else error
-            raise MCPError(f"{self.method} failed: {str(detail)[:500]}")
-        result = reply.get("result")
-        return result if isinstance(result, dict) else {}
+        if isinstance(outcome, str):
+            raise MCPError(outcome)
+        return outcome[0]
 
     def cancel(self, reason: str) -> None:
         """Tell the server the answer is no longer wanted (``notifications/cancelled``)."""
         self.server._forget(self.number)
-        self.pending.done.set()
+        self.done.set()
         with contextlib.suppress(MCPError):
             self.server.notify(
                 "notifications/cancelled", {"requestId": self.number, "reason": reason}

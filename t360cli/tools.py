@@ -43,6 +43,10 @@ DECLINED = "declined by the user"
 CANCELLED = "cancelled by the user (Ctrl-C)"
 CHOICES = "run it? [y]es [n]o [a]lways "
 
+#: A call's outcome: the text for the model, the error if the tool failed, and how many
+#: characters were cut.
+Result = tuple[str, str | None, int]
+
 
 class ServerConfig(NamedTuple):
     """``[mcp_servers.NAME]`` of the config file, checked."""
@@ -343,7 +347,7 @@ class Toolbox:
 
         spinner = Spinner(self.env, show=not self.quiet)  # on a terminal, after 0.25 s
         runs: list[ToolRun | None] = [None] * len(calls)
-        under_way: dict[int, tuple[str, str, Request, float]] = {}  # server, tool, …
+        under_way: dict[int, tuple[str, str, Request[Result], float]] = {}  # server, tool, …
         stop: KeyboardInterrupt | None = None
         try:
             for index, call in enumerate(calls):  # each shown and decided, in order
@@ -354,7 +358,7 @@ class Toolbox:
                 server, tool, arguments = decided
                 started = time.perf_counter()
                 try:
-                    request = self._servers[server].call(tool, arguments)
+                    request = self._servers[server].call(tool, arguments, result_text)
                 except MCPError as exc:  # it went away since it started
                     runs[index] = failed = _run(
                         call, server, approved=True, error=str(exc), since=started
@@ -366,7 +370,7 @@ class Toolbox:
                 left = started + self.configs[server].timeout - time.perf_counter()
                 spinner.start(sanitize(f"running {server}/{tool}"))
                 try:
-                    output, error, cut = result_text(request.result(left))
+                    output, error, cut = request.result(left)
                 except Timeout:
                     output, error, cut = (
                         None,
@@ -517,11 +521,12 @@ def _compact(arguments: object) -> str:
     return json.dumps(arguments, ensure_ascii=False, separators=(",", ":"))
 
 
-def result_text(result: dict[str, Any]) -> tuple[str, str | None, int]:
+def result_text(result: dict[str, Any]) -> Result:
     """A ``tools/call`` result as text for the model, the error if the tool failed, and
     how many characters were cut: text parts joined, structured content as JSON when
     there is no text, images and resources as a short placeholder; at most MAX_RESULT
-    characters, the cut said in the text."""
+    characters, the cut said in the text. The reader of the server's answers makes it as
+    it reads each one, so that a big result is never kept whole."""
     parts: list[str] = []
     content = result.get("content")
     for item in content if isinstance(content, list) else []:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from t360cli.mcp import MCPError, Server
+from t360cli.mcp import MCPError, Server, whole
 
 HERE = Path(__file__).parent / "mcp"
 SDK = [sys.executable, str(HERE / "sdk_server.py")]
@@ -71,14 +71,14 @@ def test_the_handshake_negotiates_a_version_and_lists_the_tools(sdk: Server) -> 
 
 
 def test_a_call_answers_and_a_failing_tool_says_so(sdk: Server) -> None:
-    result = sdk.call("echo", {"text": "hi"}).result(10)
+    result = sdk.call("echo", {"text": "hi"}, whole).result(10)
     assert result["content"][0]["text"] == "echo: hi" and not result["isError"]
-    failed = sdk.call("fail", {"reason": "why"}).result(10)
+    failed = sdk.call("fail", {"reason": "why"}, whole).result(10)
     assert failed["isError"] and "failed on purpose: why" in failed["content"][0]["text"]
 
 
 def test_calls_under_way_together_run_together(sdk: Server) -> None:
-    first, second = sdk.call("meet", {"text": "a"}), sdk.call("meet", {"text": "b"})
+    first, second = sdk.call("meet", {"text": "a"}, whole), sdk.call("meet", {"text": "b"}, whole)
     assert [first.result(15)["content"][0]["text"], second.result(15)["content"][0]["text"]] == [
         "met",
         "met",
@@ -90,19 +90,21 @@ def test_a_silent_call_times_out_is_cancelled_and_the_server_goes_on(sdk: Server
     sdk.debug = said.append
     try:
         with pytest.raises(MCPError, match=r"no answer within 0\.3 s"):
-            sdk.call("slow", {"seconds": 30}).result(0.3)
+            sdk.call("slow", {"seconds": 30}, whole).result(0.3)
     finally:
         sdk.debug = None
     assert said[-1] == "mcp test → notifications/cancelled"
     assert sdk.request("ping", None, 10) == {}  # still answering
-    assert sdk.call("echo", {"text": "after"}).result(10)["content"][0]["text"] == "echo: after"
+    assert (
+        sdk.call("echo", {"text": "after"}, whole).result(10)["content"][0]["text"] == "echo: after"
+    )
 
 
 def test_ctrl_c_while_waiting_cancels_the_call_and_is_raised(sdk: Server) -> None:
     import signal
     import threading
 
-    request = sdk.call("slow", {"seconds": 30})
+    request = sdk.call("slow", {"seconds": 30}, whole)
     timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
     timer.start()
     said: list[str] = []
@@ -114,7 +116,7 @@ def test_ctrl_c_while_waiting_cancels_the_call_and_is_raised(sdk: Server) -> Non
         sdk.debug = None
     timer.join()
     assert said == ["mcp test → notifications/cancelled"]
-    assert sdk.call("echo", {"text": "x"}).result(10)["content"][0]["text"] == "echo: x"
+    assert sdk.call("echo", {"text": "x"}, whole).result(10)["content"][0]["text"] == "echo: x"
 
 
 def test_the_hand_written_server_corners(tmp_path: Path) -> None:
@@ -124,7 +126,7 @@ def test_the_hand_written_server_corners(tmp_path: Path) -> None:
         assert server.protocol == "2025-06-18"  # an older version is accepted
         names = [tool.name for tool in server.tools(10)]
         assert names == ["answers", "environment", "extra1", "extra2"]  # every page
-        replies = json.loads(server.call("answers", {}).result(10)["content"][0]["text"])
+        replies = json.loads(server.call("answers", {}, whole).result(10)["content"][0]["text"])
         assert replies["s1"]["code"] == -32601  # roots/list: method not found
         assert replies["s2"] == {}  # ping answered
     finally:
@@ -164,7 +166,7 @@ def test_the_reference_server_from_pypi(tmp_path: Path) -> None:
     try:
         server.start(60)
         assert {"get_current_time", "convert_time"} <= {t.name for t in server.tools(10)}
-        result = server.call("get_current_time", {"timezone": "Europe/Paris"}).result(20)
+        result = server.call("get_current_time", {"timezone": "Europe/Paris"}, whole).result(20)
         assert json.loads(result["content"][0]["text"])["timezone"] == "Europe/Paris"
     finally:
         server.close()
@@ -198,7 +200,7 @@ def test_the_log_keeps_a_mebibyte_of_a_run_and_the_server_never_waits_on_stderr(
     try:
         server.start(20)
         for _ in range(2):  # it is read to the end each time, past the cap
-            assert server.call("answers", {}).result(20)["content"][0]["text"]
+            assert server.call("answers", {}, whole).result(20)["content"][0]["text"]
     finally:
         server.close()
     log = (tmp_path / "test.log").read_bytes()

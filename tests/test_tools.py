@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import resource
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -26,6 +28,7 @@ from t360cli.mockserver.wire import Reply, Server, Step, chunk, sse, stream_of, 
 from t360cli.tools import MAX_RESULT, ServerConfig, function_name, result_text, server_environment
 from tests.helpers import (
     KEY,
+    T360,
     chat_env,
     fake_environment,
     invoke,
@@ -544,6 +547,35 @@ def test_a_server_flooding_pings_it_does_not_read_cannot_keep_t360_running(
         child.close(force=True)  # on failure: the hung run, and its server
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pid, signal.SIGKILL)
+
+
+def test_memory_is_bounded_by_the_calls_times_the_cut_not_their_replies(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """30 calls at once, each answered with 16 MiB: each result is cut as it is read,
+    so the run fits in an address space that half of the replies would overflow (it
+    needs about 230 MiB; replies kept whole, 17 of the 30 fitted in 400, the rest timed out).
+    Two malloc arenas at most, so that the address space follows the heap."""
+    configure(big={**RAW, "args": [*RAW["args"], "--big", "16"], "timeout": 30})
+    model = model_calling(monkeypatch, *[("answers", "{}")] * 30)
+    limit = 400 * 2**20
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    run = subprocess.run(
+        [T360, "chat", "-T", "big", "-y", "-m", model, "q"],
+        capture_output=True,
+        env={**os.environ, **chat_env(server), "MALLOC_ARENA_MAX": "2"},
+        preexec_fn=limited,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr.decode()[-2000:]
+    assert run.stdout.decode().count("x" * 200) == 30
+    cut = f"\n[{16 * 2**20 - MAX_RESULT:,} more characters were left out by t360]"
+    sent = server.calls[-1].body["messages"]
+    assert [m["content"] for m in sent if m["role"] == "tool"] == ["x" * MAX_RESULT + cut] * 30
 
 
 @pytest.mark.parametrize("command", ["tools", "chat"])

@@ -3,7 +3,7 @@ protocol, and a hostile server's ways.
 
     raw_server.py [--version V] [--pages N] [--stubborn] [--child PIDFILE] [--exit-at-start]
                   [--slow-start SECONDS] [--pidfile PIDFILE] [--evil] [--deaf]
-                  [--ping-flood MARKFILE] [--stderr MIB] [--escape PIDFILE]
+                  [--ping-flood MARKFILE] [--big MIB] [--stderr MIB] [--escape PIDFILE]
 
 Before answering ``initialize`` it asks the client ``roots/list`` (an unsupported
 request) and ``ping``, sends a notification and a line that is not JSON. ``tools/list``
@@ -16,8 +16,9 @@ stderr is for the log.
 
 Hostile: ``--deaf`` stops reading its stdin once its tools are listed; ``--ping-flood``
 answers a call with pings and never reads again (MARKFILE written once 3000 are out);
-``--stderr`` writes MIB MiB to stderr before each answer. Whoever never reads again
-idles for at most 120 s, then leaves.
+``--big`` answers each call with MIB MiB of text; ``--stderr`` writes MIB MiB to
+stderr before each answer. Whoever never reads again idles for at most 120 s, then
+leaves.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ parser.add_argument("--pidfile")
 parser.add_argument("--evil", action="store_true", help="a tool with escapes everywhere")
 parser.add_argument("--deaf", action="store_true")
 parser.add_argument("--ping-flood")
+parser.add_argument("--big", type=int, default=0)
 parser.add_argument("--stderr", type=int, default=0)
 parser.add_argument("--escape")
 options = parser.parse_args()
@@ -76,6 +78,14 @@ def answer(number: object, text: str) -> None:
         for _ in range(options.stderr):
             sys.stderr.write("e" * 2**20)
         sys.stderr.flush()
+    if options.big:  # written in pieces: the server stays small
+        head = {"jsonrpc": "2.0", "id": number, "result": {"content": [{"type": "text"}]}}
+        sys.stdout.write(json.dumps(head)[: -len("}]}}")] + ', "text": "')
+        for _ in range(options.big):
+            sys.stdout.write("x" * 2**20)
+        sys.stdout.write('"}]}}\n')
+        sys.stdout.flush()
+        return
     send({"jsonrpc": "2.0", "id": number, "result": {"content": [{"type": "text", "text": text}]}})
 
 
