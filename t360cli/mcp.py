@@ -19,9 +19,9 @@ Only three threads per server ever wait on its pipes, each owning one (the write
 stdin, the reader its stdout, the log copier its stderr), until the server ends; everyone
 else queues a message or waits on an event with a deadline. A server that stops reading
 its stdin thus costs a call its ``timeout``, never a hang, and Ctrl-C or SIGTERM still end
-the run. What a server sends is bounded as it is read: a line at MAX_MESSAGE, and a call's
-result is reduced (by the caller's ``digest``, such as the cut to what the model is sent)
-by the reader as soon as it arrives, so that it is never kept whole.
+the run. What a server sends is bounded as it is read: a line at MAX_MESSAGE, nesting at
+MAX_DEPTH, and a call's result is reduced (by the caller's ``digest``, such as the cut to
+what the model is sent) by the reader as soon as it arrives, so that it is never kept whole.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -46,6 +47,9 @@ PROTOCOL = "2025-11-25"
 ACCEPTED = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 #: The longest message read from a server; a longer one is dropped as it is read.
 MAX_MESSAGE = 32 * 2**20
+#: Arrays and objects nested deeper than this in a message from a server: it is not read
+#: (deeper, json and the code that walks what it returns would run out of stack).
+MAX_DEPTH = 100
 #: Pages of ``tools/list`` read at most (a server that pages forever is cut off).
 MAX_PAGES = 100
 #: How long a server gets to leave after its stdin closes, then after SIGTERM.
@@ -58,6 +62,10 @@ MAX_LOG = 2**20
 MAX_ANSWERS = 64
 
 METHOD_NOT_FOUND = -32601
+#: A lone surrogate: "\ud800" is valid JSON, but no character (it cannot be encoded).
+_SURROGATE = re.compile("[\ud800-\udfff]")
+#: A line that may hold one, written as JSON writes it.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 T = TypeVar("T")
 
@@ -382,11 +390,8 @@ class Server:
                         line = stdout.readline(MAX_MESSAGE)
                     self._fail_all(f"it sent a message over {MAX_MESSAGE // 2**20} MiB")
                     continue
-                try:
-                    message = json.loads(line)
-                except ValueError:
-                    continue  # not JSON-RPC (a stray print): ignored, as MCP clients do
-                if isinstance(message, dict):
+                message = _message(line)
+                if message is not None:
                     self._dispatch(message)
         self._fail_all(self._ended(process))
 
@@ -492,6 +497,44 @@ class Request(Generic[T]):
             self.server.notify(
                 "notifications/cancelled", {"requestId": self.number, "reason": reason}
             )
+
+
+def _message(line: bytes) -> dict[str, Any] | None:
+    """A line from a server as a JSON-RPC message (``checked``), None if it is not one: a
+    stray print, or JSON nested too deep, ignored as MCP clients do, but an answer nested
+    too deep is an error answer."""
+    try:
+        message = json.loads(line)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(message, dict):
+        return None
+    try:
+        sound: dict[str, Any] = checked(message, mend=_SURROGATE_ESCAPE.search(line) is not None)
+    except ValueError as exc:
+        if "method" in message or not isinstance(message.get("id"), int):
+            return None
+        return {"id": message["id"], "error": {"message": f"its answer is {exc}"}}
+    return sound
+
+
+def checked(value: Any, *, mend: bool = True, depth: int = 0) -> Any:
+    """JSON decoded from a peer t360 does not trust (a server, a model's arguments), made
+    safe to use: ValueError if it nests deeper than MAX_DEPTH (``json`` itself stops at
+    about 1,000 levels with a RecursionError), and every lone surrogate made U+FFFD
+    (unless ``mend`` is False: the caller knows there is none)."""
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if mend else value
+    if not isinstance(value, (dict, list)):
+        return value
+    if depth == MAX_DEPTH:
+        raise ValueError(f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, list):
+        return [checked(item, mend=mend, depth=depth + 1) for item in value]
+    return {
+        checked(key, mend=mend): checked(item, mend=mend, depth=depth + 1)
+        for key, item in value.items()
+    }
 
 
 def _copy(stderr: IO[bytes], log: IO[bytes]) -> None:

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 from .environment import Environment
 from .errors import ConfigError, UsageError
-from .mcp import MCPError, Request, Server, Timeout, Tool
+from .mcp import MCPError, Request, Server, Timeout, Tool, checked
 from .safety import sanitize
 
 #: The longest tool result sent to the model, in characters.
@@ -510,8 +510,8 @@ def _since(started: float) -> float:
 def _arguments(call: dict[str, Any]) -> object:
     text = call["function"].get("arguments") or "{}"
     try:
-        return json.loads(text)
-    except ValueError:
+        return checked(json.loads(text))
+    except (ValueError, RecursionError):  # not JSON, or nested too deep for t360
         return text
 
 

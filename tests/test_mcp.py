@@ -221,3 +221,29 @@ def test_what_the_server_started_in_a_session_of_its_own_is_ended_too(tmp_path: 
     server.close()
     assert time.monotonic() - began < 10
     assert gone(pid)
+
+
+def test_deep_nesting_from_a_server_is_not_read_and_the_reader_goes_on(tmp_path: Path) -> None:
+    """Before its answer, a line nested 100,000 deep (json gives up: RecursionError);
+    then the answer, nested 150 deep: a clear error rather than a walk off the stack."""
+    server = make(tmp_path, [*RAW, "--deep"])
+    try:
+        server.start(20)
+        for _ in range(2):
+            with pytest.raises(MCPError, match="its answer is nested deeper than 100 levels"):
+                server.call("answers", {}, whole).result(10)
+        assert server.request("ping", None, 10) == {}
+    finally:
+        server.close()
+
+
+def test_lone_surrogates_from_a_server_become_replacement_characters(tmp_path: Path) -> None:
+    server = make(tmp_path, [*RAW, "--surrogate"])
+    try:
+        server.start(20)
+        (tool, *_) = server.tools(10)
+        assert tool.name == "lone\ufffd" and tool.description == "lone\ufffd tool"
+        result = server.call(tool.name, {}, whole).result(10)
+        assert result["content"][0]["text"] == "half \ufffd a pair"
+    finally:
+        server.close()

@@ -578,6 +578,39 @@ def test_memory_is_bounded_by_the_calls_times_the_cut_not_their_replies(
     assert [m["content"] for m in sent if m["role"] == "tool"] == ["x" * MAX_RESULT + cut] * 30
 
 
+def test_arguments_nested_past_what_json_reads_are_the_tools_error(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(test=SDK)
+    model = model_calling(monkeypatch, ("echo", "[" * 100_000))
+    result = ask(server, "-T", "test", "-y", "--json", "-m", model, "q")
+    assert result.code == 0, result.err
+    (run,) = json.loads(result.out)["tool_runs"]
+    assert run["error"] == "the arguments are not a JSON object" and run["approved"] is False
+    assert server.calls[-1].body["messages"][-1]["content"].startswith("error: the arguments")
+
+
+def test_lone_surrogates_in_a_tools_name_and_result_do_not_end_the_turn(
+    server: MockServer,
+) -> None:
+    configure(raw={**RAW, "args": [*RAW["args"], "--surrogate"]})
+    result = ask(server, "-T", "raw", "-y", "-m", "tool-use", "q")
+    assert result.code == 0, result.err
+    assert "tool raw/lone\ufffd {}" in result.err
+    assert result.out.endswith("The tool said: half \ufffd a pair\n")
+
+
+def test_a_lone_surrogate_in_the_models_arguments_becomes_a_replacement_character(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(test=SDK)
+    model = model_calling(monkeypatch, ("echo", '{"text": "a\\ud800b"}'))
+    result = ask(server, "-T", "test", "-y", "--json", "-m", model, "q")
+    assert result.code == 0, result.err
+    (run,) = json.loads(result.out)["tool_runs"]
+    assert run["arguments"] == {"text": "a\ufffdb"} and run["output"] == "echo: a\ufffdb"
+
+
 @pytest.mark.parametrize("command", ["tools", "chat"])
 def test_a_key_from_api_key_cmd_is_kept_from_the_servers_too(
     server: MockServer, command: str
