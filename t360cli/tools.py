@@ -39,6 +39,7 @@ DEFAULT_TIMEOUT = 60.0
 #: Seconds a server has to start, answer ``initialize`` and list its tools.
 DEFAULT_START_TIMEOUT = 30.0
 KEYS = ("command", "args", "env", "cwd", "auto_approve", "timeout", "start_timeout")
+UNNAMED = "(unnamed tool)"
 DECLINED = "declined by the user"
 CANCELLED = "cancelled by the user (Ctrl-C)"
 CHOICES = "run it? [y]es [n]o [a]lways "
@@ -410,7 +411,7 @@ class Toolbox:
         function = call["function"]["name"]
         found = self.offered.get(function)
         arguments = _arguments(call)
-        label = f"{found[0]}/{found[1].name}" if found else function
+        label = f"{found[0]}/{found[1].name}" if found else function or UNNAMED
         allowed = found is not None and (
             self.yes
             or found[1].name in self.configs[found[0]].auto_approve
@@ -422,7 +423,8 @@ class Toolbox:
         if asking and len(sanitize(line)) > self.env.columns - 1:
             self._arguments_in_full(arguments)  # nothing hidden from the one who approves
         if found is None:
-            return _run(call, None, approved=False, error=f"no tool named {function!r}")
+            why = f"no tool named {function!r}" if function else "the call names no tool"
+            return _run(call, None, approved=False, error=why)
         server, tool = found
         if not isinstance(arguments, dict):
             return _run(call, server, approved=False, error="the arguments are not a JSON object")

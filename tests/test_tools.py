@@ -578,6 +578,17 @@ def test_memory_is_bounded_by_the_calls_times_the_cut_not_their_replies(
     assert [m["content"] for m in sent if m["role"] == "tool"] == ["x" * MAX_RESULT + cut] * 30
 
 
+def test_a_tool_call_without_a_name_is_shown_as_such(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    configure(test=SDK)
+    model = model_calling(monkeypatch, ("", ""))
+    result = ask(server, "-T", "test", "-y", "--json", "-m", model, "q")
+    assert result.code == 0, result.err
+    assert "tool (unnamed tool) {}" in result.err
+    assert json.loads(result.out)["tool_runs"][0]["error"] == "the call names no tool"
+
+
 def test_arguments_nested_past_what_json_reads_are_the_tools_error(
     server: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
