@@ -18,6 +18,7 @@ SETTINGS = (
     "budget_daily",
     "budget_monthly",
     "secrets",
+    "key_store",
 )
 
 TABLE = (

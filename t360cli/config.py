@@ -31,7 +31,7 @@ DEFAULT_BASE_URL = "https://api.token360.ai/v1"
 DEFAULT_MODEL = "glm-5.1"
 DEFAULT_CONNECT_TIMEOUT = 10.0
 
-Source = Literal["flag", "role", "conversation", "profile", "env", "file", "default"]
+Source = Literal["flag", "role", "conversation", "profile", "env", "file", "keyring", "default"]
 
 #: Tables the config file may hold besides plain settings.
 TABLES = ("profiles", "aliases", "roles", "mcp_servers", "models")
@@ -45,6 +45,7 @@ ENV_VARS: dict[str, str] = {
     "proxy": "T360_PROXY",
     "ca_bundle": "T360_CA_BUNDLE",
     "secrets": "T360_SECRETS",
+    "key_store": "T360_KEY_STORE",
 }
 
 
@@ -74,6 +75,9 @@ class Settings(NamedTuple):
     budget_monthly: float | None = None
     #: What the secrets guard does with a secret about to be sent: refuse, redact, warn, off.
     secrets: str = "refuse"
+    #: Where ``config set api_key`` keeps the key: "keyring", "file", or None (the
+    #: keychain when a usable one exists, else the file).
+    key_store: str | None = None
     #: A shell command whose output is the key, run only when a key is needed.
     api_key_cmd: str | None = None
     #: The selected profile, if any.
@@ -222,6 +226,7 @@ PARSERS: dict[str, Callable[[object], Any]] = {
     "budget_daily": _money,
     "budget_monthly": _money,
     "secrets": lambda v: _choice(v, ("refuse", "redact", "warn", "off")),
+    "key_store": lambda v: _choice(v, ("keyring", "file")),
 }
 
 

@@ -218,6 +218,8 @@ def chat(
             toolbox = Toolbox(env, servers, yes=yes, quiet=quiet, debug=debug_log(env, settings))
             toolbox.start()  # the servers start while the rest is prepared
         message, attached = "", list[Attachment]()
+        if not dry_run:  # the key in use (from api_key_cmd, the keychain) is a known secret
+            settings = known_key(env, settings)
         secrets = secrets_check(env, settings, setup.table, allow=allow_secrets)
         if not interactive:
             message, attached = _message(

@@ -24,6 +24,7 @@ from t360cli.commands.common import (
     TemperatureOption,
     TimeoutOption,
     environment,
+    known_key,
     make_guard,
     require_key,
     secrets_check,
@@ -100,6 +101,7 @@ def cmd(
     if chosen is None or chosen.system is None:
         settings = settings._replace(system=system_prompt(os_name, shell))
     stdin_text = None if no_stdin or env.stdin_isatty else read_stdin(env.stdin)
+    settings = known_key(env, settings)  # the key in use is a known secret
     secrets = secrets_check(env, settings, setup.table, allow=allow_secrets)
     words, checked = secrets.prompt(task or [], [("stdin", stdin_text)] if stdin_text else [])
     message = compose(words, checked[0] if checked else None, [])

@@ -169,13 +169,21 @@ def secrets_check(
 
 
 def known_key(env: Environment, settings: Settings) -> Settings:
-    """``settings`` with the API key run from ``api_key_cmd`` if that is where it comes
-    from, and the key among the secrets: only when it is needed, for a request or before
-    MCP servers start (a variable holding it is kept from them, so it must be known)."""
+    """``settings`` with the API key run from ``api_key_cmd``, or read from the keychain,
+    if that is where it comes from, and the key among the secrets: only when it is needed,
+    for a request or before MCP servers start (a variable holding it is kept from them, so
+    it must be known)."""
     if not settings.api_key and settings.api_key_cmd:
         key = api_key_from(settings.api_key_cmd, env.vars)
         env.secrets.add(key)
         settings = settings._replace(api_key=key)
+    elif not settings.api_key and settings.key_store != "file":
+        from t360cli import keychain  # keyring loads only here: no key anywhere else
+
+        kept = keychain.get(env.vars, settings.profile)
+        if kept:
+            env.secrets.add(kept)
+            settings = settings._replace(api_key=kept)
     return settings
 
 

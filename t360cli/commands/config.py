@@ -71,9 +71,41 @@ def config_set(
             value = typer.prompt("API key", hide_input=True, err=True)
     path = env.paths.config_file
     parsed = parse_value(name, value)
-    set_in_file(path, name, profile, parsed)
     where = f"profile {profile} in {path}" if profile else str(path)
+    if name == "api_key":
+        store = _key_store(env)
+        if store is not None:
+            from t360cli import keychain
+
+            keychain.put(store, profile, str(parsed))
+            unset_in_file(path, name, profile)  # the file would hide the keychain's key
+            kept = f"the keychain ({keychain.name(store)}), not the config file"
+            owner = f" for profile {profile}" if profile else ""
+            env.stderr.write(
+                env.shown(f"api_key = {_shown(name, parsed)}{owner} saved in {kept}") + "\n"
+            )
+            return
+        where += " (no usable keychain here: key_store = keyring to insist)"
+    set_in_file(path, name, profile, parsed)
     env.stderr.write(env.shown(f"{name} = {_shown(name, parsed)} saved in {where}") + "\n")
+
+
+def _key_store(env: Environment) -> object | None:
+    """The keychain ``config set api_key`` stores in, by ``key_store``: None for the file
+    (chosen, or no usable keychain when not chosen); keyring chosen but unusable is exit 3."""
+    choice = load_settings(env, {}).key_store
+    if choice == "file":
+        return None
+    from t360cli import keychain
+
+    store = keychain.backend(env.vars)
+    if store is None and choice == "keyring":
+        raise ConfigError(
+            "key_store is keyring, but no usable keychain was found",
+            "install and unlock one (Secret Service, macOS Keychain), or: "
+            "t360 config set key_store file",
+        )
+    return store
 
 
 @app.command("get")
@@ -82,6 +114,8 @@ def config_get(ctx: typer.Context, name: KeyArgument) -> None:
     check_name(name)
     env = environment(ctx)
     settings = load_settings(env, {})
+    if name == "api_key":
+        settings = _with_keychain(env, settings)
     write_out(env, f"{_effective(settings, name)}\n")
 
 
@@ -103,8 +137,14 @@ def config_unset(
     env = environment(ctx)
     path = env.paths.config_file
     where = f"profile {profile} in {path}" if profile else str(path)
-    if unset_in_file(path, name, profile):
-        env.stderr.write(env.shown(f"{name} removed from {where}") + "\n")
+    removed = [where] if unset_in_file(path, name, profile) else []
+    if name == "api_key" and load_settings(env, {}).key_store != "file":
+        from t360cli import keychain
+
+        if keychain.remove(env.vars, profile):
+            removed.append("the keychain")
+    if removed:
+        env.stderr.write(env.shown(f"{name} removed from {' and '.join(removed)}") + "\n")
     else:
         env.stderr.write(env.shown(f"{name} was not set in {where}") + "\n")
 
@@ -136,7 +176,7 @@ def config_show(
 
     env = environment(ctx)
     table = read_config(env)
-    settings = load_settings(env, {"profile": profile}, table=table)
+    settings = _with_keychain(env, load_settings(env, {"profile": profile}, table=table))
     proxy = proxy_for(settings.base_url, settings.proxy, env.vars)
     profiles = {
         name: {key: _shown(key, value) for key, value in entries.items()}
@@ -198,6 +238,19 @@ def config_show(
         details.append(f"timeout {server.timeout:g} s")
         text += f"[mcp_servers.{name}] " + "; ".join(details) + "\n"
     write_out(env, text)
+
+
+def _with_keychain(env: Environment, settings: Settings) -> Settings:
+    """``settings`` with the key the keychain holds, when that is where it comes from
+    (no flag, variable, file or ``api_key_cmd`` gives one; ``api_key_cmd`` is never run)."""
+    if settings.api_key or settings.api_key_cmd or settings.key_store == "file":
+        return settings
+    from t360cli import keychain
+
+    kept = keychain.get(env.vars, settings.profile)
+    if not kept:
+        return settings
+    return settings._replace(api_key=kept, sources={**settings.sources, "api_key": "keyring"})
 
 
 def _effective(settings: Settings, name: str, *, text: bool = True) -> object:
