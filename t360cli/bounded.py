@@ -9,7 +9,8 @@ One place gets the limits and the signals right:
   on between steps even while a fast writer (``yes |``) keeps the pipe full;
 - a file is opened without blocking and must be a regular file, so a FIFO with no writer,
   a device or a directory is refused instead of hanging or flooding;
-- a read from a process's pipe can carry a deadline.
+- a read from a process's pipe can carry a deadline, and a command run for its output
+  (``run``) ends, with whatever it started, when the deadline or the limit is passed.
 
 Callers say what the input is (``what``) and which error a refusal is (a usage error for
 what the user passed, a configuration error for settings).
@@ -19,8 +20,9 @@ from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 from . import units
 from .errors import T360Error, UsageError
@@ -123,3 +125,48 @@ def read_path(
     if len(data) > limit:
         raise error(f"{what} {path} is over {units.size(limit)}", hint or "send an excerpt")
     return data
+
+
+class Ran(NamedTuple):
+    status: int
+    output: bytes  # at most limit + 1 bytes: longer means over the limit
+
+
+def run(
+    command: str | Sequence[str], environ: Mapping[str, str], limit: int, timeout: float
+) -> Ran:
+    """Run ``command`` (a shell line, or argv) for its stdout: at most ``limit + 1`` bytes
+    read, Deadline when it is not over within ``timeout`` seconds. It runs in a session of
+    its own with stdin closed, and its process group is killed if it is still running, so
+    nothing it started outlives the call. OSError when it cannot start."""
+    import contextlib
+    import signal
+    import subprocess
+    import time
+
+    deadline = time.monotonic() + timeout
+    process = subprocess.Popen(
+        command,
+        shell=isinstance(command, str),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=dict(environ),
+        start_new_session=True,
+    )
+    assert process.stdout is not None
+    try:
+        output = read_fd(process.stdout.fileno(), limit, deadline)
+        if len(output) > limit:
+            return Ran(-1, output)
+        try:
+            status = process.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            raise Deadline from None
+    finally:
+        if process.poll() is None:
+            with contextlib.suppress(OSError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        process.stdout.close()
+    return Ran(status, output)

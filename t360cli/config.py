@@ -384,46 +384,22 @@ def api_key_from(command: str, environ: Mapping[str, str], timeout: float = 10.0
     ``api_key_cmd`` and its status, never its output nor the command itself (either may
     hold the key, or part of it); ``config show`` shows the command as written. The
     command runs in a session of its own, so what it started ends with it."""
-    import contextlib
-    import os
-    import signal
-    import subprocess
-    import time
+    from .bounded import Deadline, run
 
-    from .bounded import Deadline, read_fd
-
-    deadline = time.monotonic() + timeout
     try:
-        process = subprocess.Popen(
-            command,
-            shell=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            env=dict(environ),
-            start_new_session=True,
-        )
-    except OSError as exc:
-        raise ConfigError(f"api_key_cmd could not run: {exc.strerror}") from None
-    assert process.stdout is not None
-    try:
-        output = read_fd(process.stdout.fileno(), MAX_KEY_OUTPUT, deadline)
-        if len(output) > MAX_KEY_OUTPUT:
-            raise ConfigError(
-                f"api_key_cmd printed more than {MAX_KEY_OUTPUT:,} bytes",
-                "it must print the key alone on stdout (t360 config show shows it)",
-            )
-        status = process.wait(max(0.0, deadline - time.monotonic()))
-    except (Deadline, subprocess.TimeoutExpired):
+        status, output = run(command, environ, MAX_KEY_OUTPUT, timeout)
+    except Deadline:
         raise ConfigError(
             f"api_key_cmd did not finish within {timeout:g} s",
             "check that it runs without waiting for input (t360 config show shows it)",
         ) from None
-    finally:
-        if process.poll() is None:
-            with contextlib.suppress(OSError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        process.stdout.close()
+    except OSError as exc:
+        raise ConfigError(f"api_key_cmd could not run: {exc.strerror}") from None
+    if len(output) > MAX_KEY_OUTPUT:
+        raise ConfigError(
+            f"api_key_cmd printed more than {MAX_KEY_OUTPUT:,} bytes",
+            "it must print the key alone on stdout (t360 config show shows it)",
+        )
     if status != 0:
         raise ConfigError(
             f"api_key_cmd failed with exit status {status}",
