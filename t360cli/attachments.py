@@ -11,7 +11,7 @@ to the model as an image URL, not downloaded.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
@@ -84,8 +84,9 @@ def from_bytes(name: str, data: bytes) -> Attachment:
     )
 
 
-def load(spec: str, stdin: IO[str]) -> Attachment:
-    """What ``-a SPEC`` names: a file, ``-`` for stdin, or an http(s) URL."""
+def load(spec: str, stdin: IO[str], environ: Mapping[str, str]) -> Attachment:
+    """What ``-a SPEC`` names: a file, ``-`` for stdin, ``clipboard``, or an http(s) URL
+    (``./clipboard`` names a file of that name)."""
     if spec.startswith(("http://", "https://")):
         from urllib.parse import urlsplit
 
@@ -94,6 +95,13 @@ def load(spec: str, stdin: IO[str]) -> Attachment:
         return Attachment("url", spec, None, 0, None, None)
     from . import bounded
 
+    if spec == "clipboard":
+        from .clipboard import paste
+
+        pasted = paste(environ)
+        if pasted.image is None:
+            raise UsageError("the clipboard holds text, not an image", "add it with --paste")
+        return from_bytes("clipboard", pasted.image)
     if spec == "-":
         stream = getattr(stdin, "buffer", None)
         data = bounded.read_stream(stream, MAX_ATTACHMENT) if stream is not None else b""

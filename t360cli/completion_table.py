@@ -191,6 +191,13 @@ TABLE = (
                 "Print the request as JSON with estimates; send nothing.",
             ),
             (
+                "--paste",
+                False,
+                "--paste",
+                (),
+                "Add the clipboard: text as a block, an image as an attachment.",
+            ),
+            (
                 "--allow-secrets",
                 False,
                 "--allow-secrets",

@@ -35,7 +35,7 @@ from .request import RequestOptions
 from .roles import Role
 from .safety import sanitize
 from .session import Chat, debug_log
-from .terminal import copy_to_clipboard, edit_text
+from .terminal import copy_to_clipboard, edit_text, typeahead
 
 BLOCK = '"""'
 PROMPT = "\u203a "  # a single right-pointing angle quotation mark
@@ -122,7 +122,8 @@ class Repl:
             make_sink, self.env, json_out=False, raw=self.raw, quiet=self.quiet
         )
         try:
-            turn = self.chat.ask(text, sinks, attached)
+            with typeahead(self.env):  # keys typed meanwhile wait for the next prompt
+                turn = self.chat.ask(text, sinks, attached)
         except (GuardError, ConfigError) as exc:  # nothing was sent; the session goes on
             self.env.error(exc.line())
             self.pending = attached
@@ -310,7 +311,9 @@ def _attach(repl: Repl, argument: str) -> None:
 
     try:
         attachment = load(
-            argument if "://" in argument else str(Path(argument).expanduser()), repl.env.stdin
+            argument if "://" in argument else str(Path(argument).expanduser()),
+            repl.env.stdin,
+            repl.env.vars,
         )
     except T360Error as exc:
         repl.say(exc.line())

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from t360cli.attachments import MAX_PAGE, Attachment, gather
+from t360cli.attachments import MAX_PAGE, Attachment, from_bytes, gather
 from t360cli.attachments import load as load_attachment
 from t360cli.commands.common import (
     ApiKeyOption,
@@ -135,6 +135,12 @@ def chat(
         bool,
         typer.Option("--dry-run", help="Print the request as JSON with estimates; send nothing."),
     ] = False,
+    paste: Annotated[
+        bool,
+        typer.Option(
+            "--paste", help="Add the clipboard: text as a block, an image as an attachment."
+        ),
+    ] = False,
     allow_secrets: Annotated[
         bool,
         typer.Option(
@@ -162,7 +168,7 @@ def chat(
 ) -> None:
     """Send a prompt and stream the answer; without one on a terminal, start a REPL."""
     env = environment(ctx)
-    interactive = not prompt and not files and not attach and env.stdin_isatty and not editor
+    interactive = not (prompt or files or attach or editor or paste) and env.stdin_isatty
     toolbox = session = None
     asked = model or ""  # the model --json names on an error: the settings' once known
     try:
@@ -224,7 +230,7 @@ def chat(
         if not interactive:
             message, attached = _message(
                 env, settings, chosen, prompt or [], files or [], attach or [], editor, no_stdin,
-                secrets,
+                secrets, paste,
             )  # fmt: skip
         if not dry_run:
             settings = require_key(env, settings)
@@ -323,6 +329,7 @@ def _message(
     editor: bool,
     no_stdin: bool,
     secrets: "Check",
+    paste: bool,
 ) -> tuple[str, list[Attachment]]:
     """A one-shot's user message and attachments: the words (first in the editor, with
     --editor), piped stdin, -f texts and -a attachments, through the secrets guard (each
@@ -331,10 +338,18 @@ def _message(
         words = [edit_text(env, " ".join(words))]
         if not words[0]:
             raise UsageError("empty prompt: nothing was sent", "write the prompt, then save")
-    attached = [load_attachment(spec, env.stdin) for spec in specs]
+    attached = [load_attachment(spec, env.stdin, env.vars) for spec in specs]
     from_stdin = no_stdin or env.stdin_isatty or "-" in specs  # -a - takes stdin
     stdin_text = None if from_stdin else read_stdin(env.stdin)
     texts = gather(files, lambda url: fetch(env, settings, url), env.warn)
+    if paste:
+        from t360cli.clipboard import paste as read_clipboard
+
+        pasted = read_clipboard(env.vars)
+        if pasted.image is not None:
+            attached.append(from_bytes("clipboard", pasted.image))
+        elif pasted.text and pasted.text.strip():
+            texts.append(("clipboard", pasted.text))
     parts = [("stdin", stdin_text)] if stdin_text is not None else []
     words, checked = secrets.prompt(words, [*parts, *texts])
     if parts:
