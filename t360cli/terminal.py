@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -229,11 +230,14 @@ def run_editor(env: Environment, path: Path) -> None:
 
 
 def edit_text(env: Environment, initial: str) -> str:
-    """Text written in the editor, starting from ``initial``; stripped ("" if emptied)."""
+    """Text written in the editor, starting from ``initial``; stripped ("" if emptied).
+
+    The draft ends with a newline, as editors write files, so an editor (or a script)
+    that appends a line does not glue it to the last word; it is stripped back after."""
     import tempfile
 
     with tempfile.NamedTemporaryFile("w", suffix=".md", delete=False, encoding="utf-8") as draft:
-        draft.write(initial)
+        draft.write(initial if not initial or initial.endswith("\n") else initial + "\n")
     path = Path(draft.name)
     try:
         run_editor(env, path)
@@ -289,15 +293,48 @@ def read_key(env: Environment, prompt: str) -> str:
 
     env.stderr.write(prompt)
     env.stderr.flush()
-    with Path("/dev/tty").open("rb+", buffering=0) as terminal:
-        fd = terminal.fileno()
-        saved = termios.tcgetattr(fd)
-        try:
-            tty.setcbreak(fd)  # one key, no Enter; Ctrl-C still interrupts
-            key = os.read(fd, 1)
-            termios.tcflush(fd, termios.TCIFLUSH)  # the rest of an arrow key's sequence
-        finally:
-            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
-    env.stderr.write("\n")
-    env.stderr.flush()
+    try:
+        with Path("/dev/tty").open("rb+", buffering=0) as terminal:
+            fd = terminal.fileno()
+            saved = termios.tcgetattr(fd)
+            try:
+                tty.setcbreak(fd)  # one key, no Enter; Ctrl-C still interrupts
+                key = os.read(fd, 1)
+                termios.tcflush(fd, termios.TCIFLUSH)  # the rest of an arrow key's sequence
+            finally:
+                termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+    finally:  # a key, Ctrl-C or no terminal: whatever comes next starts on a line of its own
+        env.stderr.write("\n")
+        env.stderr.flush()
     return key.decode("utf-8", "replace").lower()
+
+
+@contextlib.contextmanager
+def typeahead(env: Environment) -> Iterator[None]:
+    """While an answer streams on a terminal: the keys typed are not echoed into it, and
+    wait, Ctrl-D among them, for the next prompt to read as if typed there.
+
+    Between prompts the terminal is in cooked mode, which echoes keys where the answer is
+    being written and takes Ctrl-D as the end of input, lost by the time the prompt
+    reads. The line discipline's own editing and echo are turned off meanwhile (as the
+    prompt's raw mode does), Ctrl-C still interrupts, and the mode is restored without
+    flushing what was typed.
+    """
+    import termios
+
+    try:
+        fd = env.stdin.fileno()
+        saved = termios.tcgetattr(fd) if env.stdin_isatty else None
+    except (OSError, ValueError, termios.error):
+        saved = None
+    if saved is None:
+        yield
+        return
+    quiet = list(saved)
+    quiet[0] &= ~termios.ICRNL  # Enter stays the CR the prompt knows
+    quiet[3] &= ~(termios.ECHO | termios.ICANON | termios.IEXTEN)
+    termios.tcsetattr(fd, termios.TCSANOW, quiet)
+    try:
+        yield
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, saved)
