@@ -11,6 +11,7 @@ Commands below it only raise.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import importlib
 import os
@@ -125,7 +126,12 @@ def run(args: list[str], env: Environment | None = None) -> int:
     app = build_app(args[0] if args and args[0] in COMMANDS else None)
     command = typer.main.get_command(app)
     try:
-        with _signals(), command.make_context("t360", list(args), obj=env) as ctx:
+        # the parser prints help and --version to sys.stdout: the Environment's stdout is it
+        with (
+            _signals(),
+            contextlib.redirect_stdout(env.stdout),
+            command.make_context("t360", list(args), obj=env) as ctx,
+        ):
             command.invoke(ctx)
     except typer.Exit as done:
         return done.exit_code

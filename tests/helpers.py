@@ -35,6 +35,18 @@ class Result:
 
 def run_t360(
     *args: str,
+    input: bytes = b"",
+    env: Mapping[str, str] | None = None,
+) -> Result:
+    """t360 as a script runs it (stdin empty unless given, nothing a terminal), in this
+    process through its boundary: most tests need no process of their own, and spawning
+    one costs more than the test. ``run_process`` is for what only a process shows
+    (``__main__``'s early connection, signals, real pipes)."""
+    return invoke(*args, input=input, env=env)
+
+
+def run_process(
+    *args: str,
     input: bytes | None = b"",
     env: Mapping[str, str] | None = None,
     timeout: float = 60,

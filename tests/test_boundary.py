@@ -101,7 +101,7 @@ def test_dev_zero_is_refused_without_growing_memory(server: MockServer, flag: st
 def test_a_fifo_is_refused_instead_of_hanging(server: MockServer, tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    result = run_t360("chat", "-f", str(fifo), "hi", env=chat_env(server), timeout=20)
+    result = run_t360("chat", "-f", str(fifo), "hi", env=chat_env(server))
     assert result.code == 2 and "not a regular file" in result.err
     directory = run_t360("chat", "-a", str(tmp_path), "hi", env=chat_env(server))  # -f reads one
     assert directory.code == 2 and "directory" in directory.err

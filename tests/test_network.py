@@ -13,7 +13,7 @@ import pytest
 import trustme
 
 from t360cli.mockserver import MockServer
-from tests.helpers import KEY, chat_env, invoke, paths, run_t360, spawn_t360
+from tests.helpers import KEY, chat_env, invoke, paths, run_process, spawn_t360
 from tests.proxies import ConnectProxy, Socks5Proxy
 
 PROMPT = "\u203a"
@@ -52,7 +52,7 @@ def dead_port() -> int:
 
 
 def test_a_one_shot_uses_one_connection_and_one_request(server: MockServer) -> None:
-    result = run_t360("chat", "-m", "echo", "hello", env=chat_env(server))
+    result = run_process("chat", "-m", "echo", "hello", env=chat_env(server))
     assert result.out == "hello\n"
     assert server.connections == 1 and len(server.calls) == 1  # the early connect, reused
 
@@ -93,7 +93,7 @@ def test_bench_requests_share_the_pool(server: MockServer) -> None:
 
 def test_when_the_early_connect_fails_the_request_says_so_as_always() -> None:
     url = f"https://127.0.0.1:{dead_port()}/v1"
-    result = run_t360(
+    result = run_process(
         "chat", "--retries", "0", "hi", env={"T360_API_KEY": KEY, "T360_BASE_URL": url}
     )
     assert result.code == 5
@@ -107,7 +107,7 @@ def test_when_the_early_connect_fails_the_request_says_so_as_always() -> None:
 
 
 def test_a_private_ca_is_refused_with_a_hint_to_ca_bundle(https_server: MockServer) -> None:
-    result = run_t360("chat", "-m", "echo", "hi", env=chat_env(https_server))
+    result = run_process("chat", "-m", "echo", "hi", env=chat_env(https_server))
     assert result.code == 5
     line = result.err.strip().splitlines()[-1]
     assert "TLS certificate of localhost is not trusted" in line
@@ -123,10 +123,10 @@ def test_a_private_ca_is_trusted_when_configured(
 ) -> None:
     env = chat_env(https_server)
     if how == "config":
-        assert run_t360("config", "set", "ca_bundle", ca_file).code == 0
+        assert run_process("config", "set", "ca_bundle", ca_file).code == 0
     else:
         env[how] = ca_file
-    result = run_t360("chat", "-m", "echo", "over tls", env=env)
+    result = run_process("chat", "-m", "echo", "over tls", env=env)
     assert (result.code, result.out) == (0, "over tls\n"), result.err
     assert len(https_server.calls) == 1
     # The early handshake starts before the config file is read, trusting what the
@@ -136,7 +136,7 @@ def test_a_private_ca_is_trusted_when_configured(
 
 def test_a_missing_ca_bundle_is_a_config_error(https_server: MockServer, tmp_path: Path) -> None:
     env = chat_env(https_server, T360_CA_BUNDLE=str(tmp_path / "nope.pem"))
-    result = run_t360("chat", "-m", "echo", "hi", env=env)
+    result = run_process("chat", "-m", "echo", "hi", env=env)
     assert result.code == 3 and "cannot read ca_bundle" in result.err and "nope.pem" in result.err
 
 
@@ -163,7 +163,7 @@ def test_an_http_connect_proxy_carries_https(
 ) -> None:
     with ConnectProxy() as proxy:
         env = chat_env(https_server, T360_CA_BUNDLE=ca_file, **{variable: proxy.url})
-        result = run_t360("chat", "-m", "echo", "via proxy", env=env)
+        result = run_process("chat", "-m", "echo", "via proxy", env=env)
     assert (result.code, result.out) == (0, "via proxy\n"), result.err
     assert proxy.targets == [("localhost", int(https_server.url.split(":")[2].split("/")[0]))]
 
@@ -172,7 +172,7 @@ def test_an_http_connect_proxy_carries_https(
 def test_a_socks5_proxy_works_out_of_the_box(server: MockServer, scheme: str) -> None:
     with Socks5Proxy() as proxy:
         env = chat_env(server, ALL_PROXY=proxy.url.replace("socks5", scheme))
-        result = run_t360("chat", "-m", "echo", "via socks", env=env)
+        result = run_process("chat", "-m", "echo", "via socks", env=env)
     assert (result.code, result.out) == (0, "via socks\n"), result.err
     assert len(proxy.targets) == 1
 
@@ -180,13 +180,13 @@ def test_a_socks5_proxy_works_out_of_the_box(server: MockServer, scheme: str) ->
 def test_no_proxy_exempts_the_gateway(server: MockServer) -> None:
     with ConnectProxy() as proxy:
         env = chat_env(server, HTTP_PROXY=proxy.url, NO_PROXY="localhost,127.0.0.1")
-        result = run_t360("chat", "-m", "echo", "direct", env=env)
+        result = run_process("chat", "-m", "echo", "direct", env=env)
     assert result.out == "direct\n" and proxy.targets == []
 
 
 def test_a_dead_proxy_is_exit_5_naming_it_without_its_password(server: MockServer) -> None:
     proxy = f"http://alice:s3cret@127.0.0.1:{dead_port()}"
-    result = run_t360(
+    result = run_process(
         "chat", "-m", "echo", "--retries", "0", "hi", env=chat_env(server, T360_PROXY=proxy)
     )
     assert result.code == 5
@@ -205,7 +205,7 @@ def test_a_proxy_that_refuses_the_tunnel_is_exit_5(https_server: MockServer, ca_
             client.close(),
         )
         env = chat_env(https_server, T360_CA_BUNDLE=ca_file, T360_PROXY=proxy.url)
-        result = run_t360("chat", "-m", "echo", "--retries", "0", "hi", env=env)
+        result = run_process("chat", "-m", "echo", "--retries", "0", "hi", env=env)
     assert result.code == 5 and f"the proxy {proxy.url} refused" in result.err
 
 
