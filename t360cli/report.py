@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import T360Error
+from .errors import ExitCode, T360Error
 from .safety import dumps
 from .stats import Turn
 from .terminal import NullSink, PlainSink
@@ -32,9 +32,20 @@ def make_sink(env: Environment, *, json_out: bool, raw: bool, quiet: bool) -> An
     return MarkdownSink(env, show_extras=not quiet)
 
 
-def report_error(env: Environment, error: T360Error) -> None:
-    """The one stderr line for an error: what happened, and what to do."""
-    env.error(error.line())
+def outcome(turn: Turn) -> ExitCode:
+    """The exit code a turn ends a run with: its error's, 130 when it was interrupted,
+    else 0 (an answer cut by the token limit included)."""
+    if turn.error is not None:
+        return turn.error.exit_code
+    if turn.interrupted:
+        return ExitCode.INTERRUPTED
+    return ExitCode.OK
+
+
+def report_error(env: Environment, error: T360Error, name: str | None = None) -> None:
+    """The one stderr line for an error: what happened, and what to do (``name``: the
+    model it happened to, when several answer)."""
+    env.error(f"{name}: {error.line()}" if name else error.line())
 
 
 def emit_json(env: Environment, turn: Turn) -> None:
@@ -53,16 +64,20 @@ def report_turn(
     quiet: bool,
     compact: bool = False,
     extra: tuple[str, ...] = (),
+    name: str | None = None,
 ) -> None:
     """Tool calls, the cut-answer notice, the stats footer (with ``extra`` fields such as
-    the budget left) and the error, on stderr."""
+    the budget left) and the error, on stderr (``name``: the model that answered, said in
+    the lines that would not name it, when several answer)."""
     if turn.tool_calls and turn.tool_runs is None and not quiet:  # not run: shown here
         for call in turn.tool_calls:
             function = call["function"]
-            env.stderr.write(env.shown(f"tool call: {function['name']}({function['arguments']})"))
+            name = function["name"] or "(unnamed tool)"
+            env.stderr.write(env.shown(f"tool call: {name}({function['arguments']})"))
             env.stderr.write("\n")
     if turn.finish_reason == "length":
-        env.warn("the answer was cut: it reached the token limit (raise --max-tokens)")
+        cut = "the answer was cut: it reached the token limit (raise --max-tokens)"
+        env.warn(f"{name}: {cut}" if name else cut)
     if not quiet:
         width = env.columns - 1 if env.stderr_isatty else 10_000  # never wrapped on a screen
         footer = turn.footer(compact=compact, width=width, extra=extra)
@@ -70,4 +85,4 @@ def report_turn(
             env.stderr.write(env.style(env.shown(footer), "2") + "\n")
     env.stderr.flush()
     if turn.error is not None:
-        report_error(env, turn.error)
+        report_error(env, turn.error, name)

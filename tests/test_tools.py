@@ -589,6 +589,15 @@ def test_a_tool_call_without_a_name_is_shown_as_such(
     assert json.loads(result.out)["tool_runs"][0]["error"] == "the call names no tool"
 
 
+def test_without_T_a_tool_call_without_a_name_is_shown_as_such(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    model = model_calling(monkeypatch, ("", '{"a": 1}'))
+    result = ask(server, "-m", model, "q")
+    assert result.code == 0, result.err
+    assert 'tool call: (unnamed tool)({"a": 1})' in result.err
+
+
 def test_arguments_nested_past_what_json_reads_are_the_tools_error(
     server: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
