@@ -22,6 +22,8 @@ def main() -> None:
 
         completion.main()
         return
+    if args and args[-1] in ("--help", "-h") and _help(args[:-1]):
+        return
     if args == ["--version"]:
         try:
             sys.stdout.write(version_line() + "\n")
@@ -37,6 +39,33 @@ def main() -> None:
     from .environment import Environment
 
     sys.exit(run(args, Environment.from_process(warm)))
+
+
+def _help(path: list[str]) -> bool:
+    """Print a command's help from the generated table, when it is the help Typer would
+    print: a terminal 80 columns wide or more (click's widest help), or output that is not
+    a terminal. ``T360_TYPER_HELP`` asks Typer itself (the table's generator does)."""
+    import os
+
+    if "T360_TYPER_HELP" in os.environ:
+        return False
+    from .help_table import HELP
+
+    page = HELP.get(tuple(path))
+    if page is None:
+        return False
+    try:
+        columns = int(os.environ.get("COLUMNS") or os.get_terminal_size(sys.stdout.fileno())[0])
+    except (OSError, ValueError):
+        columns = 80  # not a terminal: click formats for 80
+    if columns < 80:
+        return False
+    try:
+        sys.stdout.write(page)
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return True
 
 
 def _skip_httpx_cli() -> None:

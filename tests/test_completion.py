@@ -12,7 +12,7 @@ import pytest
 
 from t360cli.mockserver import MockServer
 from tests import generate
-from tests.helpers import T360, chat_env, run_t360
+from tests.helpers import T360, chat_env, run_process, run_t360
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -176,3 +176,33 @@ def test_values_follow_the_config_file_as_it_changes(isolated: Path) -> None:
     assert complete_in("t360 chat -T ", env) == "all\ntime"
     config.write_text("[profiles\n")  # broken: offers nothing, never fails
     assert complete_in("t360 chat -p ", env) == ""
+
+
+# -- --help answered before Typer loads (issue 28) -----------------------------------------
+
+
+def test_the_help_table_is_generated_and_current() -> None:
+    assert generate.HELP_FILE.read_text() == generate.help_table(), (
+        "t360cli/help_table.py drifted: run python -m tests.generate"
+    )
+
+
+@pytest.mark.parametrize("args", [["--help"], ["chat", "-h"], ["config", "set", "--help"]])
+def test_help_is_typer_s_page_without_loading_typer(args: list[str]) -> None:
+    env = {**os.environ, "COLUMNS": "120"}
+    fast = subprocess.run(
+        [sys.executable, "-X", "importtime", T360, *args],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    )  # fmt: skip
+    loaded = {line.rsplit("|", 1)[-1].strip() for line in fast.stderr.splitlines()}
+    assert not {"typer", "click", "t360cli.cli"} & loaded
+    typer_s = subprocess.run(
+        [T360, *args], capture_output=True, text=True, timeout=60, check=True,
+        env={**env, "T360_TYPER_HELP": "1"},
+    )  # fmt: skip
+    assert fast.stdout == typer_s.stdout
+
+
+def test_a_narrow_terminal_gets_typer_s_own_wrapping() -> None:
+    narrow = run_process("chat", "--help", env={"COLUMNS": "50"})
+    assert narrow.code == 0 and max(len(line) for line in narrow.out.splitlines()) <= 50
