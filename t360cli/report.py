@@ -42,10 +42,9 @@ def outcome(turn: Turn) -> ExitCode:
     return ExitCode.OK
 
 
-def report_error(env: Environment, error: T360Error, name: str | None = None) -> None:
-    """The one stderr line for an error: what happened, and what to do (``name``: the
-    model it happened to, when several answer)."""
-    env.error(f"{name}: {error.line()}" if name else error.line())
+def report_error(env: Environment, error: T360Error) -> None:
+    """The one stderr line for an error: what happened, and what to do."""
+    env.error(error.line())
 
 
 def emit_json(env: Environment, turn: Turn) -> None:
@@ -64,11 +63,9 @@ def report_turn(
     quiet: bool,
     compact: bool = False,
     extra: tuple[str, ...] = (),
-    name: str | None = None,
 ) -> None:
     """Tool calls, the cut-answer notice, the stats footer (with ``extra`` fields such as
-    the budget left) and the error, on stderr (``name``: the model that answered, said in
-    the lines that would not name it, when several answer)."""
+    the budget left) and the error, on stderr."""
     if turn.tool_calls and turn.tool_runs is None and not quiet:  # not run: shown here
         for call in turn.tool_calls:
             function = call["function"]
@@ -76,8 +73,7 @@ def report_turn(
             env.stderr.write(env.shown(f"tool call: {name}({function['arguments']})"))
             env.stderr.write("\n")
     if turn.finish_reason == "length":
-        cut = "the answer was cut: it reached the token limit (raise --max-tokens)"
-        env.warn(f"{name}: {cut}" if name else cut)
+        env.warn("the answer was cut: it reached the token limit (raise --max-tokens)")
     if not quiet:
         width = env.columns - 1 if env.stderr_isatty else 10_000  # never wrapped on a screen
         footer = turn.footer(compact=compact, width=width, extra=extra)
@@ -85,4 +81,4 @@ def report_turn(
             env.stderr.write(env.style(env.shown(footer), "2") + "\n")
     env.stderr.flush()
     if turn.error is not None:
-        report_error(env, turn.error, name)
+        report_error(env, turn.error)

@@ -7,80 +7,68 @@ annotation before the first request, and evaluated ones spare it 1.5 ms of parsi
 
 import functools
 from collections.abc import Mapping
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, NamedTuple
+from typing import Annotated, NamedTuple
 
 import typer
 
-from t360cli.attachments import MAX_PAGE, Attachment, from_bytes, gather
-from t360cli.attachments import load as load_attachment
+from t360cli.attachments import Attachment
 from t360cli.commands.common import (
+    AllowSecretsOption,
     ApiKeyOption,
+    AttachOption,
     BaseUrlOption,
     DebugOption,
+    DryRunOption,
+    FileOption,
+    IgnoreBudgetOption,
+    JsonOption,
+    MaxCostOption,
     MaxTokensOption,
     ModelOption,
     NoSaveOption,
     NoStdinOption,
     OptionOption,
+    PasteOption,
     ProfileOption,
+    PromptArgument,
     QuietOption,
     RetriesOption,
     RoleOption,
     Setup,
+    SystemFileOption,
+    SystemOption,
     TemperatureOption,
     TimeoutOption,
+    check_max_cost,
+    compose_message,
     environment,
+    exclusive,
     known_key,
     make_guard,
+    preview,
     refresh_models,
+    request_flags,
     require_key,
     secrets_check,
 )
-from t360cli.config import Settings
 from t360cli.environment import Environment
-from t360cli.errors import ExitCode, GuardError, T360Error, UsageError
-from t360cli.prompt import check_argument, compose, read_file, read_stdin
-from t360cli.report import emit_json, make_sink, report_error, report_turn
+from t360cli.errors import ExitCode, T360Error, UsageError
+from t360cli.report import emit_json, make_sink, outcome, report_error, report_turn
 from t360cli.request import RequestOptions, parse_options
-from t360cli.roles import Role
-from t360cli.safety import dumps, redact, sanitize
+from t360cli.safety import dumps, sanitize
 from t360cli.session import Chat
 from t360cli.stats import Turn
 from t360cli.structured import code_blocks, parse_schema, response_format, validate
-from t360cli.terminal import edit_text
-
-if TYPE_CHECKING:
-    from t360cli.secrets_guard import Check
 
 
 def chat(
     ctx: typer.Context,
-    prompt: Annotated[
-        list[str] | None,
-        typer.Argument(help="The prompt (words are joined by spaces; '-' reads stdin there)."),
-    ] = None,
+    prompt: PromptArgument = None,
     model: ModelOption = None,
-    system: Annotated[str | None, typer.Option("-s", "--system", help="System prompt.")] = None,
-    system_file: Annotated[
-        Path | None, typer.Option("--system-file", help="Read the system prompt from a file.")
-    ] = None,
-    files: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-f",
-            "--file",
-            help="Add a text file, every text file under a folder, or a web page (repeatable).",
-        ),
-    ] = None,
-    attach: Annotated[
-        list[str] | None,
-        typer.Option(
-            "-a",
-            "--attach",
-            help="Attach an image, PDF or audio file, an image URL, or - for stdin (repeatable).",
-        ),
-    ] = None,
+    system: SystemOption = None,
+    system_file: SystemFileOption = None,
+    files: FileOption = None,
+    attach: AttachOption = None,
     temperature: TemperatureOption = None,
     max_tokens: MaxTokensOption = None,
     option: OptionOption = None,
@@ -94,9 +82,7 @@ def chat(
             help="Continue the conversation with this id.",
         ),
     ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="Print one JSON object with the answer and stats.")
-    ] = False,
+    json_out: JsonOption = False,
     quiet: QuietOption = False,
     raw: Annotated[bool, typer.Option("--raw", help="No markdown rendering.")] = False,
     no_stream: Annotated[
@@ -124,29 +110,11 @@ def chat(
     extract_last: Annotated[
         bool, typer.Option("--extract-last", help="Print only the last fenced code block.")
     ] = False,
-    max_cost: Annotated[
-        float | None,
-        typer.Option("--max-cost", help="Refuse or bound the request so it costs at most USD."),
-    ] = None,
-    ignore_budget: Annotated[
-        bool, typer.Option("--ignore-budget", help="Send even when a budget is spent.")
-    ] = False,
-    dry_run: Annotated[
-        bool,
-        typer.Option("--dry-run", help="Print the request as JSON with estimates; send nothing."),
-    ] = False,
-    paste: Annotated[
-        bool,
-        typer.Option(
-            "--paste", help="Add the clipboard: text as a block, an image as an attachment."
-        ),
-    ] = False,
-    allow_secrets: Annotated[
-        bool,
-        typer.Option(
-            "--allow-secrets", help="Send this once although the secrets guard found something."
-        ),
-    ] = False,
+    max_cost: MaxCostOption = None,
+    ignore_budget: IgnoreBudgetOption = False,
+    dry_run: DryRunOption = False,
+    paste: PasteOption = False,
+    allow_secrets: AllowSecretsOption = False,
     tools: Annotated[
         list[str] | None,
         typer.Option(
@@ -172,7 +140,7 @@ def chat(
     toolbox = session = None
     asked = model or ""  # the model --json names on an error: the settings' once known
     try:
-        _exclusive(
+        exclusive(
             ("--system", "--system-file", system is not None, system_file is not None),
             ("--continue", "--conversation", continue_, conversation is not None),
             ("-x", "--extract-last", extract, extract_last),
@@ -186,21 +154,19 @@ def chat(
                     "--dry-run": dry_run,
                 }
             )
-        if max_cost is not None and not (0 < max_cost < float("inf")):
-            raise UsageError(f"--max-cost must be a positive amount in USD, got {max_cost}")
+        check_max_cost(max_cost)
         previous = _previous(env, continue_, conversation)
-        if system_file is not None:
-            system = read_file(system_file, "system file")
-        flags = {
-            "api_key": api_key,
-            "base_url": base_url,
-            "model": model,
-            "system": check_argument(system, "--system") if system is not None else None,
-            "timeout": timeout,
-            "retries": retries,
-            "debug": debug or None,
-            "profile": profile,
-        }
+        flags = request_flags(
+            api_key=api_key,
+            base_url=base_url,
+            model=model,
+            system=system,
+            system_file=system_file,
+            timeout=timeout,
+            retries=retries,
+            debug=debug,
+            profile=profile,
+        )
         options = parse_options(option or [])
         if tools and "tools" in options:  # t360 could not run the calls of the -o ones
             raise UsageError("give either -T or -o tools=…, not both")
@@ -228,7 +194,7 @@ def chat(
             settings = known_key(env, settings)
         secrets = secrets_check(env, settings, setup.table, allow=allow_secrets)
         if not interactive:
-            message, attached = _message(
+            message, attached = compose_message(
                 env, settings, chosen, prompt or [], files or [], attach or [], editor, no_stdin,
                 secrets, paste,
             )  # fmt: skip
@@ -299,75 +265,17 @@ def chat(
         emit_json(env, turn)
     notes = session.guard.notes() if session.guard is not None else ()
     report_turn(env, turn, quiet=quiet, extra=notes)
-    if shape is not None and turn.error is None and not turn.interrupted:
+    code = outcome(turn)
+    if shape is not None and code is ExitCode.OK:
         validate(turn.content if turn.final is None else turn.final, shape)
-    if turn.error is not None:
-        raise typer.Exit(turn.error.exit_code)
-    if turn.interrupted:
-        raise typer.Exit(ExitCode.INTERRUPTED)
-
-
-def _exclusive(*pairs: tuple[str, str, bool, bool]) -> None:
-    for first, second, one, other in pairs:
-        if one and other:
-            raise UsageError(f"give either {first} or {second}, not both")
+    if code is not ExitCode.OK:
+        raise typer.Exit(code)
 
 
 def _need_prompt(flags: dict[str, bool]) -> None:
     for flag, given in flags.items():
         if given:
             raise UsageError(f"{flag} needs a prompt", "pass one as an argument, or pipe it in")
-
-
-def _message(
-    env: Environment,
-    settings: Settings,
-    role: Role | None,
-    words: list[str],
-    files: list[str],
-    specs: list[str],
-    editor: bool,
-    no_stdin: bool,
-    secrets: "Check",
-    paste: bool,
-) -> tuple[str, list[Attachment]]:
-    """A one-shot's user message and attachments: the words (first in the editor, with
-    --editor), piped stdin, -f texts and -a attachments, through the secrets guard (each
-    part under its own name) and the role's template."""
-    if editor:
-        words = [edit_text(env, " ".join(words))]
-        if not words[0]:
-            raise UsageError("empty prompt: nothing was sent", "write the prompt, then save")
-    attached = [load_attachment(spec, env.stdin, env.vars) for spec in specs]
-    from_stdin = no_stdin or env.stdin_isatty or "-" in specs  # -a - takes stdin
-    stdin_text = None if from_stdin else read_stdin(env.stdin)
-    texts = gather(files, lambda url: fetch(env, settings, url), env.warn)
-    if paste:
-        from t360cli.clipboard import paste as read_clipboard
-
-        pasted = read_clipboard(env.vars)
-        if pasted.image is not None:
-            attached.append(from_bytes("clipboard", pasted.image))
-        elif pasted.text and pasted.text.strip():
-            texts.append(("clipboard", pasted.text))
-    parts = [("stdin", stdin_text)] if stdin_text is not None else []
-    words, checked = secrets.prompt(words, [*parts, *texts])
-    if parts:
-        stdin_text = checked.pop(0)
-    texts = [(label, text) for (label, _), text in zip(texts, checked, strict=True)]
-    message = compose(words, stdin_text, texts)
-    if role is not None:
-        message = role.apply(message)
-    if not message and not attached:
-        raise UsageError("no prompt given", "pass it as an argument, or pipe text in on stdin")
-    return message, attached
-
-
-def fetch(env: Environment, settings: Settings, url: str) -> tuple[str, bytes]:
-    """``-f URL``: the page, through the gateway's proxy and TLS trust (httpx loads here)."""
-    from t360cli.client import fetch_page
-
-    return fetch_page(settings, env.vars, url, MAX_PAGE, env.warn)
 
 
 def _print_code(env: Environment, answer: str, *, last: bool) -> None:
@@ -383,37 +291,7 @@ def _print_code(env: Environment, answer: str, *, last: bool) -> None:
 
 def _dry_run(env: Environment, session: Chat, message: str, table: Mapping[str, object]) -> None:
     """--dry-run: the request that would be sent, with the estimates; nothing sent."""
-    from t360cli.guards import worst_case
-    from t360cli.modelinfo import lookup
-    from t360cli.request import estimate_tokens
-
-    if session.tools is not None:
-        session.tools.ready()  # the tools are part of the request
-    payload = session.payload(message)
-    refused = None
-    if session.guard is not None:
-        try:
-            payload = session.guard.apply(payload)
-        except GuardError as error:
-            refused = error
-    settings = session.settings
-    info = lookup(env.paths, table, settings.model)
-    estimate = estimate_tokens(payload["messages"])
-    obj = {
-        "url": f"{settings.base_url}/chat/completions",
-        "headers": {
-            "Authorization": f"Bearer {redact(settings.api_key)}",
-            "Content-Type": "application/json",
-            "Accept": "text/event-stream" if payload.get("stream") else "application/json",
-        },
-        "body": payload,
-        "estimates": {
-            "prompt_tokens": estimate,
-            "context_length": info.context_length,
-            "worst_case_cost": worst_case(estimate, payload.get("max_tokens"), info),
-        },
-        "refused": refused.line() if refused else None,
-    }
+    obj, refused = preview(env, session, message, table)
     env.stdout.write(dumps(obj, terminal=env.stdout_isatty, indent=2) + "\n")
     if refused is not None:  # the real run would be refused: the same line and exit code
         report_error(env, refused)

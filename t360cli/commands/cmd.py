@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from t360cli.commands.common import (
+    AllowSecretsOption,
     ApiKeyOption,
     BaseUrlOption,
     DebugOption,
@@ -32,7 +33,7 @@ from t360cli.commands.common import (
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, GuardError, UsageError
 from t360cli.prompt import compose, read_stdin
-from t360cli.report import report_turn
+from t360cli.report import outcome, report_turn
 from t360cli.request import RequestOptions, parse_options
 from t360cli.roles import names as role_names
 from t360cli.session import Chat, TurnJournal, open_history, run_turn
@@ -69,12 +70,7 @@ def cmd(
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
     debug: DebugOption = False,
-    allow_secrets: Annotated[
-        bool,
-        typer.Option(
-            "--allow-secrets", help="Send this once although the secrets guard found something."
-        ),
-    ] = False,
+    allow_secrets: AllowSecretsOption = False,
 ) -> None:
     """One shell command for this OS and shell: printed when piped; on a terminal,
     [r]un [e]dit [c]opy [q]uit. Nothing runs without the r key."""
@@ -139,10 +135,9 @@ def cmd(
         for reason in dangers(command.text):
             env.warn(f"this looks destructive: {reason}")
     report_turn(env, turn, quiet=quiet)
-    if turn.error is not None:
-        raise typer.Exit(turn.error.exit_code)
-    if turn.interrupted:
-        raise typer.Exit(ExitCode.INTERRUPTED)
+    code = outcome(turn)
+    if code is not ExitCode.OK:
+        raise typer.Exit(code)
     if not command.text:
         raise UsageError("the model answered with no command", "describe the task differently")
     if not terminal:

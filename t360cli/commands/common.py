@@ -1,22 +1,28 @@
-"""Helpers the commands share: the Environment, gateway settings, output, completion."""
+"""Helpers the commands share: the Environment, gateway settings, output, completion,
+and the one-shot's prompt (``chat`` and ``compare`` build it the same way)."""
 
 from __future__ import annotations
 
 import ipaddress
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from t360cli.attachments import MAX_PAGE, Attachment, from_bytes, gather
+from t360cli.attachments import load as load_attachment
 from t360cli.config import Settings, api_key_from, load_settings, read_config
 from t360cli.environment import Environment
-from t360cli.errors import ConfigError
+from t360cli.errors import ConfigError, GuardError, UsageError
 from t360cli.guards import Budget, Guard
+from t360cli.prompt import check_argument, compose, read_file, read_stdin
 from t360cli.request import RequestOptions, check_options
 from t360cli.roles import Role
 from t360cli.roles import find as find_role
-from t360cli.safety import sanitize
+from t360cli.safety import redact, sanitize
 from t360cli.session import Chat
+from t360cli.terminal import edit_text
 
 if TYPE_CHECKING:
     from t360cli.secrets_guard import Check
@@ -112,6 +118,11 @@ def make_guard(
         max_cost,
         env.warn,
     )
+
+
+def check_max_cost(max_cost: float | None) -> None:
+    if max_cost is not None and not (0 < max_cost < float("inf")):
+        raise UsageError(f"--max-cost must be a positive amount in USD, got {max_cost}")
 
 
 def refresh_models(env: Environment, session: Chat) -> None:
@@ -242,3 +253,178 @@ RoleOption = Annotated[
         help="Use the role [roles.NAME] or roles/NAME.md.",
     ),
 ]
+
+
+# -- the prompt of a one-shot, as chat and compare take it ------------------------------
+
+PromptArgument = Annotated[
+    list[str] | None,
+    typer.Argument(help="The prompt (words are joined by spaces; '-' reads stdin there)."),
+]
+SystemOption = Annotated[str | None, typer.Option("-s", "--system", help="System prompt.")]
+SystemFileOption = Annotated[
+    Path | None, typer.Option("--system-file", help="Read the system prompt from a file.")
+]
+FileOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-f",
+        "--file",
+        help="Add a text file, every text file under a folder, or a web page (repeatable).",
+    ),
+]
+AttachOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-a",
+        "--attach",
+        help="Attach an image, PDF or audio file, an image URL, or - for stdin (repeatable).",
+    ),
+]
+PasteOption = Annotated[
+    bool,
+    typer.Option("--paste", help="Add the clipboard: text as a block, an image as an attachment."),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object with the answer and stats.")
+]
+MaxCostOption = Annotated[
+    float | None,
+    typer.Option("--max-cost", help="Refuse or bound the request so it costs at most USD."),
+]
+IgnoreBudgetOption = Annotated[
+    bool, typer.Option("--ignore-budget", help="Send even when a budget is spent.")
+]
+DryRunOption = Annotated[
+    bool,
+    typer.Option("--dry-run", help="Print the request as JSON with estimates; send nothing."),
+]
+AllowSecretsOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-secrets", help="Send this once although the secrets guard found something."
+    ),
+]
+
+
+def exclusive(*pairs: tuple[str, str, bool, bool]) -> None:
+    """Each pair (two flags, whether each was given): a usage error when both were."""
+    for first, second, one, other in pairs:
+        if one and other:
+            raise UsageError(f"give either {first} or {second}, not both")
+
+
+def request_flags(
+    *,
+    api_key: str | None,
+    base_url: str | None,
+    model: str | None,
+    system: str | None,
+    system_file: Path | None,
+    timeout: float | None,
+    retries: int | None,
+    debug: bool,
+    profile: str | None,
+) -> dict[str, object | None]:
+    """The flags that layer over the settings, the system prompt read from --system-file."""
+    if system_file is not None:
+        system = read_file(system_file, "system file")
+    return {
+        "api_key": api_key,
+        "base_url": base_url,
+        "model": model,
+        "system": check_argument(system, "--system") if system is not None else None,
+        "timeout": timeout,
+        "retries": retries,
+        "debug": debug or None,
+        "profile": profile,
+    }
+
+
+def compose_message(
+    env: Environment,
+    settings: Settings,
+    role: Role | None,
+    words: list[str],
+    files: list[str],
+    specs: list[str],
+    editor: bool,
+    no_stdin: bool,
+    secrets: Check,
+    paste: bool = False,
+) -> tuple[str, list[Attachment]]:
+    """A one-shot's user message and attachments: the words (first in the editor, with
+    --editor), piped stdin, -f texts and -a attachments, through the secrets guard (each
+    part under its own name) and the role's template."""
+    if editor:
+        words = [edit_text(env, " ".join(words))]
+        if not words[0]:
+            raise UsageError("empty prompt: nothing was sent", "write the prompt, then save")
+    attached = [load_attachment(spec, env.stdin, env.vars) for spec in specs]
+    from_stdin = no_stdin or env.stdin_isatty or "-" in specs  # -a - takes stdin
+    stdin_text = None if from_stdin else read_stdin(env.stdin)
+    texts = gather(files, lambda url: fetch(env, settings, url), env.warn)
+    if paste:
+        from t360cli.clipboard import paste as read_clipboard
+
+        pasted = read_clipboard(env.vars)
+        if pasted.image is not None:
+            attached.append(from_bytes("clipboard", pasted.image))
+        elif pasted.text and pasted.text.strip():
+            texts.append(("clipboard", pasted.text))
+    parts = [("stdin", stdin_text)] if stdin_text is not None else []
+    words, checked = secrets.prompt(words, [*parts, *texts])
+    if parts:
+        stdin_text = checked.pop(0)
+    texts = [(label, text) for (label, _), text in zip(texts, checked, strict=True)]
+    message = compose(words, stdin_text, texts)
+    if role is not None:
+        message = role.apply(message)
+    if not message and not attached:
+        raise UsageError("no prompt given", "pass it as an argument, or pipe text in on stdin")
+    return message, attached
+
+
+def fetch(env: Environment, settings: Settings, url: str) -> tuple[str, bytes]:
+    """``-f URL``: the page, through the gateway's proxy and TLS trust (httpx loads here)."""
+    from t360cli.client import fetch_page
+
+    return fetch_page(settings, env.vars, url, MAX_PAGE, env.warn)
+
+
+def preview(
+    env: Environment, session: Chat, message: str, table: Mapping[str, object]
+) -> tuple[dict[str, Any], GuardError | None]:
+    """--dry-run: the request ``session`` would send for ``message`` (the key redacted),
+    with the token and cost estimates, and the refusal of a guard that would refuse it."""
+    from t360cli.guards import worst_case
+    from t360cli.modelinfo import lookup
+    from t360cli.request import estimate_tokens
+
+    if session.tools is not None:
+        session.tools.ready()  # the tools are part of the request
+    payload = session.payload(message)
+    refused = None
+    if session.guard is not None:
+        try:
+            payload = session.guard.apply(payload)
+        except GuardError as error:
+            refused = error
+    settings = session.settings
+    info = lookup(env.paths, table, settings.model)
+    estimate = estimate_tokens(payload["messages"])
+    return {
+        "url": f"{settings.base_url}/chat/completions",
+        "headers": {
+            "Authorization": f"Bearer {redact(settings.api_key)}",
+            "Content-Type": "application/json",
+            "Accept": "text/event-stream" if payload.get("stream") else "application/json",
+        },
+        "body": payload,
+        "estimates": {
+            "prompt_tokens": estimate,
+            "context_length": info.context_length,
+            "worst_case_cost": worst_case(estimate, payload.get("max_tokens"), info),
+        },
+        "refused": refused.line() if refused else None,
+    }, refused
