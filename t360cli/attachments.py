@@ -60,8 +60,9 @@ def _looks_like_text(data: bytes) -> bool:
     return True
 
 
-def from_bytes(name: str, data: bytes) -> Attachment:
-    """An attachment of ``data``; refused unless it is an image, a PDF or audio."""
+def from_bytes(name: str, data: bytes, text_flag: str = "-f") -> Attachment:
+    """An attachment of ``data``; refused unless it is an image, a PDF or audio (text is
+    pointed at ``text_flag``: ``-f``, or the REPL's ``/file``)."""
     import filetype
 
     found = filetype.guess(data[:8192])
@@ -75,7 +76,7 @@ def from_bytes(name: str, data: bytes) -> Attachment:
         hint = "pipe it in without -a - to send it as the prompt"
         raise UsageError(
             f"{name} is a text file, not an attachment",
-            hint if name == "stdin" else f"add it with -f {name}",
+            hint if name == "stdin" else f"add it with {text_flag} {name}",
         )
     what = f"{mime} ({found.extension})" if found is not None else "an unknown binary type"
     raise UsageError(
@@ -84,7 +85,9 @@ def from_bytes(name: str, data: bytes) -> Attachment:
     )
 
 
-def load(spec: str, stdin: IO[str], environ: Mapping[str, str]) -> Attachment:
+def load(
+    spec: str, stdin: IO[str], environ: Mapping[str, str], text_flag: str = "-f"
+) -> Attachment:
     """What ``-a SPEC`` names: a file, ``-`` for stdin, ``clipboard``, or an http(s) URL
     (``./clipboard`` names a file of that name)."""
     if spec.startswith(("http://", "https://")):
@@ -111,7 +114,7 @@ def load(spec: str, stdin: IO[str], environ: Mapping[str, str]) -> Attachment:
             raise UsageError("-a - found nothing on stdin", "pipe the file in")
         return from_bytes("stdin", data)
     data = bounded.read_path(spec, "attachment", MAX_ATTACHMENT, hint="attach a smaller file")
-    return from_bytes(spec, data)
+    return from_bytes(spec, data, text_flag)
 
 
 def part(attachment: Attachment) -> dict[str, Any]:

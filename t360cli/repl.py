@@ -30,6 +30,7 @@ from .attachments import Attachment, text_of
 from .config import Settings
 from .environment import Environment
 from .errors import ConfigError, GuardError, T360Error, Terminated
+from .prompt import compose
 from .report import make_sink, report_turn
 from .request import RequestOptions
 from .roles import Role
@@ -82,6 +83,8 @@ class Repl:
         #: Attachments for the next message (/attach), and those of the last one (/retry).
         self.pending: list[Attachment] = []
         self.last_attached: list[Attachment] = []
+        #: Texts for the next message (/file, /paste), as (label, text), like -f's.
+        self.texts: list[tuple[str, str]] = []
         #: The last message, as typed, when it failed before any answer: it is not in the
         #: conversation, and /retry sends it again.
         self.unsent: str | None = None
@@ -105,15 +108,20 @@ class Repl:
     def ask(self, text: str, attached: list[Attachment] | None = None) -> None:
         if attached is None:
             attached, self.pending = self.pending, []
-        typed = text
+        typed, texts, self.texts = text, self.texts, []
         try:
+            words, checked = [text], [body for _, body in texts]
             if self.chat.secrets is not None:
-                text = self.chat.secrets.text("prompt", text)
+                words, checked = self.chat.secrets.prompt(words, texts)
+            text = words[0]
+            if texts:  # laid out as a one-shot lays out -f texts
+                labels = [label for label, _ in texts]
+                text = compose([text], None, list(zip(labels, checked, strict=True)))
             if self.role is not None:
                 text = self.role.apply(text)
         except GuardError as exc:  # a secret, refused: nothing sent; Up recalls the text
             self.env.error(exc.line())
-            self.pending = attached
+            self.pending, self.texts = attached, texts
             return
         except T360Error as exc:
             self.say(exc.line())
@@ -314,6 +322,7 @@ def _attach(repl: Repl, argument: str) -> None:
             argument if "://" in argument else str(Path(argument).expanduser()),
             repl.env.stdin,
             repl.env.vars,
+            "/file",
         )
     except T360Error as exc:
         repl.say(exc.line())
@@ -323,9 +332,54 @@ def _attach(repl: Repl, argument: str) -> None:
 
 
 def _detach(repl: Repl, argument: str) -> None:
-    count = len(repl.pending)
-    repl.pending = []
+    count = len(repl.pending) + len(repl.texts)
+    repl.pending, repl.texts = [], []
     repl.say(f"detached {count}" if count else "nothing was attached")
+
+
+def _file(repl: Repl, argument: str) -> None:
+    """What -f adds (a file, every text file under a folder, a web page), for the next
+    message; alone, list what is added."""
+    if not argument:
+        listed = ", ".join(label for label, _ in repl.texts)
+        repl.say(f"added to the next message: {listed}" if listed else "nothing added")
+        return
+    from .attachments import MAX_PAGE, gather
+
+    def fetch(url: str) -> tuple[str, bytes]:
+        from .client import fetch_page
+
+        return fetch_page(repl.chat.settings, repl.env.vars, url, MAX_PAGE, repl.say)
+
+    spec = argument if "://" in argument else str(Path(argument).expanduser())
+    try:
+        found = gather([spec], fetch, repl.say)
+    except T360Error as exc:
+        repl.say(exc.line())
+        return
+    repl.texts += found
+    repl.say(f"added {', '.join(label for label, _ in found)} to the next message")
+
+
+def _paste(repl: Repl, argument: str) -> None:
+    """The clipboard, for the next message: text as a block labelled clipboard, an image
+    as an attachment."""
+    from .attachments import from_bytes
+    from .clipboard import paste
+
+    try:
+        pasted = paste(repl.env.vars)
+        if pasted.image is not None:
+            attachment = from_bytes("clipboard", pasted.image, "/paste")
+            repl.pending.append(attachment)
+            repl.say(f"attached {attachment.label()} to the next message")
+        elif pasted.text and pasted.text.strip():
+            repl.texts.append(("clipboard", pasted.text))
+            repl.say(f"added the clipboard ({len(pasted.text):,} characters) to the next message")
+        else:
+            repl.say("the clipboard is empty")
+    except T360Error as exc:
+        repl.say(exc.line())
 
 
 def _tools(repl: Repl, argument: str) -> None:
@@ -454,7 +508,9 @@ COMMANDS: dict[str, Command] = {
     "/stats": Command("/stats", "this session's TTFT, tokens and cost", _stats),
     "/edit": Command("/edit", "compose the next message in $EDITOR", _edit),
     "/attach": Command("/attach [PATH|URL]", "attach to the next message; alone: list", _attach),
-    "/detach": Command("/detach", "drop what /attach added", _detach),
+    "/detach": Command("/detach", "drop what /attach, /file and /paste added", _detach),
+    "/file": Command("/file [PATH|DIR|URL]", "add what -f adds to the next message", _file),
+    "/paste": Command("/paste", "add the clipboard to the next message", _paste),
     "/compact": Command("/compact", "continue from a summary of the conversation", _compact),
     "/role": Command("/role [NAME]", "use a role (its prompt, model, options); alone: none", _role),
     "/tools": Command(
