@@ -9,15 +9,20 @@ Percentiles are nearest-rank: the p-th percentile of n values is the value at ra
 ceil(p/100 * n) in ascending order, so every reported figure is a latency that really
 happened. Each is one walk along a covering index (schemas 2 and 7); the sums come from one
 sequential pass grouped in SQL; no Python loop ever runs over the answers themselves.
+
+What was spent on a day is one figure wherever it is shown (the budgets, the per-day
+trend, ``cost_per_day``): the cost of every request saved that local calendar day,
+``t360 bench`` runs included, since they cost money too.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
+from . import units
 from .errors import UsageError
 from .history import History
 
@@ -65,12 +70,12 @@ class Summary:
             "requests": self.requests,
             "errors": self.errors,
             "error_rate": round(self.error_rate, 4),
-            **{f"ttft_p{p}_ms": self.ttft_ms[p] for p in PERCENTILES},
-            **{f"latency_p{p}_ms": self.latency_ms[p] for p in PERCENTILES},
-            "tokens_per_second": self.tokens_per_second,
+            **{f"ttft_p{p}_ms": units.rounded(self.ttft_ms[p], 1) for p in PERCENTILES},
+            **{f"latency_p{p}_ms": units.rounded(self.latency_ms[p], 1) for p in PERCENTILES},
+            "tokens_per_second": units.rounded(self.tokens_per_second, 2),
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
-            "cost": self.cost,
+            "cost": units.rounded_cost(self.cost),
         }
 
 
@@ -145,18 +150,15 @@ _SUMS = ("requests", "errors", "gen_tokens", "gen_ms", "prompt_tokens", "complet
 class Report:
     by_model: list[Summary]
     by_provider: list[Summary]
-    cost_per_day: list[tuple[str, float]]
 
 
 def analyse(history: History, filters: Filters) -> Report:
-    """Everything ``t360 stats`` shows, from one scan of the matching answers (grouped by
-    model, provider and day in SQL) and an index walk per percentile."""
+    """The tables of ``t360 stats``, from one scan of the matching answers (grouped by
+    model and provider in SQL) and an index walk per percentile."""
     where, values = _where(filters)
-    offset = -time.altzone if time.localtime().tm_isdst > 0 else -time.timezone
     groups = history.query(
         f"""
         SELECT r.model AS model, r.provider AS provider,
-               CAST((r.created + ?) / 86400 AS INTEGER) AS day,
                COUNT(*) AS requests,
                SUM(r.error IS NOT NULL AND r.error != 'interrupted') AS errors,
                SUM(r.completion_tokens) FILTER (WHERE r.latency_ms > r.ttft_ms) AS gen_tokens,
@@ -168,9 +170,9 @@ def analyse(history: History, filters: Filters) -> Report:
                SUM(r.cost) AS cost
         FROM responses r NOT INDEXED  -- one sequential pass beats 100,000 index lookups
         WHERE {where} AND r.latency_ms IS NOT NULL
-        GROUP BY r.model, r.provider, day
+        GROUP BY r.model, r.provider
         """,
-        [offset, *values],
+        values,
     )
 
     def rolled(column: str) -> dict[Any, dict[str, Any]]:
@@ -206,12 +208,7 @@ def analyse(history: History, filters: Filters) -> Report:
         ]
         return sorted(found, key=lambda s: (-s.requests, s.key))
 
-    days = [
-        (time.strftime("%Y-%m-%d", time.gmtime(day * 86400)), sums["cost"])
-        for day, sums in sorted(rolled("day").items())
-        if sums["cost"] is not None
-    ]
-    return Report(summaries("model"), summaries("provider"), days)
+    return Report(summaries("model"), summaries("provider"))
 
 
 def ttft_counts(history: History, filters: Filters) -> dict[str, list[tuple[int, int]]]:
@@ -240,31 +237,65 @@ class Day:
     requests: int
     ttft_p50_ms: float | None
     latency_p90_ms: float | None
+    #: What was spent that day, bench runs included (``spend_per_day``).
     cost: float | None
 
 
+def _day(now: float) -> str:
+    """SQL for the local calendar day of an answer, as a day number (the UTC offset in
+    effect at ``now``)."""
+    offset = -time.altzone if time.localtime(now).tm_isdst > 0 else -time.timezone
+    return f"CAST((r.created + {int(offset)}) / 86400 AS INTEGER)"
+
+
+def _date(day: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(day * 86400))
+
+
+def _spent(history: History, filters: Filters, now: float) -> dict[int, float]:
+    """What was spent per local day (day numbers): see ``spend_per_day``."""
+    where, values = _where(replace(filters, include_bench=True))
+    day = _day(now)
+    rows = history.query(
+        f"SELECT {day} AS day, SUM(r.cost) AS cost FROM responses r WHERE {where}"
+        " GROUP BY day HAVING cost IS NOT NULL ORDER BY day",
+        values,
+    )
+    return {row["day"]: float(row["cost"]) for row in rows}
+
+
+def spend_per_day(history: History, filters: Filters, now: float) -> list[tuple[str, float]]:
+    """What was spent each local calendar day, as the budgets count it: the cost of every
+    saved request, ``t360 bench`` runs included whatever ``include_bench`` says (it is
+    money spent); the other filters (since, model, provider) apply."""
+    return [(_date(day), cost) for day, cost in _spent(history, filters, now).items()]
+
+
 def daily(history: History, filters: Filters, now: float) -> list[Day]:
-    """Per local day: requests, median TTFT, p90 latency and cost (nearest rank, SQL)."""
+    """Per local day: requests, median TTFT and p90 latency of the matching answers
+    (nearest rank, SQL), and what was spent (``spend_per_day``)."""
     where, values = _where(filters)
     ttft, latency = filters.timing
-    offset = -time.altzone if time.localtime(now).tm_isdst > 0 else -time.timezone
-    day = f"CAST((r.created + {int(offset)}) / 86400 AS INTEGER)"
-    found: list[Day] = []
-    for row in history.query(
-        f"SELECT {day} AS day, COUNT(*) AS n, SUM(r.cost) AS cost FROM responses r"
-        f" WHERE {where} AND r.latency_ms IS NOT NULL GROUP BY day ORDER BY day",
-        values,
-    ):
-        found.append(
-            Day(
-                time.strftime("%Y-%m-%d", time.gmtime(row["day"] * 86400)),
-                row["n"],
-                _rank(history, ttft, 50, where, values, f"{day} = {row['day']}"),
-                _rank(history, latency, 90, where, values, f"{day} = {row['day']}"),
-                row["cost"],
-            )
+    day = _day(now)
+    counted = {
+        row["day"]: row["n"]
+        for row in history.query(
+            f"SELECT {day} AS day, COUNT(*) AS n FROM responses r"
+            f" WHERE {where} AND r.latency_ms IS NOT NULL GROUP BY day",
+            values,
         )
-    return found
+    }
+    spent = _spent(history, filters, now)
+    return [
+        Day(
+            _date(number),
+            counted.get(number, 0),
+            _rank(history, ttft, 50, where, values, f"{day} = {number}"),
+            _rank(history, latency, 90, where, values, f"{day} = {number}"),
+            spent.get(number),
+        )
+        for number in sorted(counted.keys() | spent.keys())
+    ]
 
 
 def _rank(

@@ -6,7 +6,7 @@ never wider than the width it is given, so 40 columns stay readable.
 - ``distribution``: per model, a histogram of TTFT with heights in block eighths, on one
   axis shared by every model (logarithmic when the values spread over more than 10x),
   with each model's p50 and p90 marked and its number of answers;
-- ``trends``: per day, requests, median TTFT, p90 latency and cost as sparklines with
+- ``trends``: per day, requests, median TTFT, p90 latency and spend as sparklines with
   their first and last values.
 """
 
@@ -28,15 +28,32 @@ class Axis(NamedTuple):
     cells: int
     log: bool
 
+    def fraction(self, value: float) -> float:
+        """Where ``value`` lies along the axis, 0 at its low end, 1 at its high end."""
+        if self.high <= self.low:
+            return 0.0
+        if self.log:
+            return math.log(max(value, self.low) / self.low) / math.log(self.high / self.low)
+        return (value - self.low) / (self.high - self.low)
+
     def cell(self, value: float) -> int:
         """The column of ``value`` (0 .. cells-1)."""
+        return min(self.cells - 1, max(0, int(self.fraction(value) * self.cells)))
+
+    def round_values(self) -> list[float]:
+        """Round values inside the axis, for its tick labels: 1, 2 and 5 times a power of
+        ten on a logarithmic axis, even steps of those on a linear one."""
         if self.high <= self.low:
-            return 0
+            return []
         if self.log:
-            fraction = math.log(max(value, self.low) / self.low) / math.log(self.high / self.low)
-        else:
-            fraction = (value - self.low) / (self.high - self.low)
-        return min(self.cells - 1, max(0, int(fraction * self.cells)))
+            powers = range(math.floor(math.log10(self.low)), math.ceil(math.log10(self.high)) + 1)
+            found = (m * 10.0**e for e in powers for m in (1, 2, 5))
+            return [v for v in found if self.low <= v <= self.high]
+        step = 10.0 ** math.floor(math.log10((self.high - self.low) / 5))
+        step *= next(m for m in (1, 2, 5, 10) if (self.high - self.low) / (step * m) <= 6)
+        step = max(step, 1.0)  # whole milliseconds, as the bars count them
+        first = math.ceil(self.low / step)
+        return [n * step for n in range(first, math.floor(self.high / step) + 1)]
 
     def value(self, cell: float) -> float:
         """The value at the left edge of ``cell`` (fractions allowed)."""
@@ -61,7 +78,10 @@ def bars(levels: Sequence[float]) -> str:
 
 
 def _ms(value: float) -> str:
-    return f"{value / 1000:.1f}s" if value >= 1000 else f"{value:.0f}"
+    """An axis label: ms below a second (``300``), seconds above (``1.5s``, ``2s``)."""
+    if value < 1000:
+        return f"{value:.0f}"
+    return f"{value / 1000:.1f}".removesuffix(".0") + "s"
 
 
 def distribution(
@@ -95,15 +115,27 @@ def distribution(
 
 
 def _ticks(axis: Axis) -> str:
-    """Tick labels along the axis, as many as fit without touching."""
+    """Tick labels along the axis: its two ends (the high one ending under the last
+    column, so the highest bars are labelled), then round values under their columns,
+    as many as fit with two spaces between labels."""
     line = [" "] * axis.cells
-    position = 0
-    while position < axis.cells:
-        label = _ms(axis.value(position))
-        if position + len(label) > axis.cells:
-            break
-        line[position : position + len(label)] = label
-        position += len(label) + max(3, axis.cells // 6)
+    taken: list[tuple[int, int]] = []
+
+    def place(start: int, label: str) -> None:
+        end = start + len(label)
+        if (
+            start >= 0
+            and end <= axis.cells
+            and all(end + 2 <= a or b + 2 <= start for a, b in taken)
+        ):
+            line[start:end] = label
+            taken.append((start, end))
+
+    low, high = _ms(axis.low), _ms(axis.value(axis.cells))
+    place(0, low)
+    place(axis.cells - len(high), high)
+    for value in axis.round_values():
+        place(axis.cell(value), _ms(value))
     return "".join(line).rstrip()
 
 
@@ -119,9 +151,9 @@ def trends(
         return []
     series: list[tuple[str, list[float | None], Callable[[float], str]]] = [
         ("requests", [float(d[1]) for d in days], lambda v: f"{v:,.0f}"),
-        ("TTFT p50", [d[2] for d in days], lambda v: f"{_ms(v)} ms"),
-        ("latency p90", [d[3] for d in days], lambda v: f"{_ms(v)} ms"),
-        ("cost", [d[4] for d in days], units.cost),
+        ("TTFT p50", [d[2] for d in days], lambda v: units.duration(v / 1000)),
+        ("latency p90", [d[3] for d in days], lambda v: units.duration(v / 1000)),
+        ("spent", [d[4] for d in days], units.cost),
     ]
     label_width = max(len(name) for name, _, _ in series)
     room = max(4, width - label_width - 4 - 24)

@@ -144,7 +144,7 @@ class _BoundedBody(httpx.SyncByteStream):
         self._line = len(chunk) - end - 1 if end >= 0 else self._line + len(chunk)
         if self._line > MAX_LINE_BYTES:
             raise StreamError(
-                f"the gateway sent a line longer than {MAX_LINE_BYTES // 2**20} MiB "
+                f"the gateway sent a line longer than {units.size(MAX_LINE_BYTES, binary=True)} "
                 "without a line break",
                 "the gateway or a proxy is misbehaving; try again later",
             )
@@ -193,7 +193,8 @@ def _read(
 
 def _over(what: str) -> StreamError:
     return StreamError(
-        f"{what} is over {units.size(MAX_BODY_BYTES)}", "the gateway is misbehaving; report it"
+        f"{what} is over {units.size(MAX_BODY_BYTES, binary=True)}",
+        "the gateway is misbehaving; report it",
     )
 
 

@@ -18,6 +18,17 @@ def cost(value: float | None) -> str:
     return "$0" if text == "$" else text
 
 
+def rounded_cost(value: float | None) -> float | None:
+    """A cost for scripts (JSON, CSV): 9 significant digits, so that sums of prices do
+    not come out as ``0.00047800000000000007``."""
+    return None if value is None else float(f"{value:.9g}")
+
+
+def rounded(value: float | None, decimals: int) -> float | None:
+    """A measure for scripts (JSON, CSV) to ``decimals`` places: ms to 0.1 is plenty."""
+    return None if value is None else round(value, decimals)
+
+
 def duration(seconds: float | None) -> str:
     """``412 ms`` below a second, ``1.23 s`` above."""
     if seconds is None:
@@ -43,9 +54,11 @@ def speed(value: float | None) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
 
 
-def size(count: int) -> str:
-    """A size or a limit in decimal units, as the README writes them: ``20 MB``, ``1.2 KB``."""
-    for unit, scale in (("GB", 1_000_000_000), ("MB", 1_000_000), ("KB", 1_000)):
-        if count >= scale:
-            return f"{count / scale:.1f}".removesuffix(".0") + f" {unit}"
+def size(count: int, *, binary: bool = False) -> str:
+    """A size or a limit as the README writes it: in decimal units (``20 MB``, ``1.2 KB``),
+    or in binary ones for the limits it gives so (``binary``: ``16 MiB``)."""
+    base, unit = (1024, "iB") if binary else (1000, "B")
+    for prefix, power in (("G", 3), ("M", 2), ("K", 1)):
+        if count >= base**power:
+            return f"{count / base**power:.1f}".removesuffix(".0") + f" {prefix}{unit}"
     return f"{count} B"

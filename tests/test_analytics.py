@@ -5,17 +5,18 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import sqlite3
 import time
 
 import pytest
 
-from t360cli.analytics import Filters, analyse, daily, parse_since, ttft_counts
+from t360cli.analytics import Filters, analyse, daily, parse_since, spend_per_day, ttft_counts
 from t360cli.errors import UsageError
 from t360cli.history import History
 from t360cli.mockserver import MockServer
 from t360cli.stats import Turn
-from tests.helpers import chat_env, invoke, open_history, run_t360
+from tests.helpers import chat_env, invoke, open_history, paths, run_t360
 
 DAY = 86400.0
 NOON = time.mktime(time.strptime("2026-11-20 12:00", "%Y-%m-%d %H:%M"))
@@ -99,11 +100,13 @@ def test_by_provider_and_filters(history: History) -> None:
     assert with_bench[0].requests == 101 and with_bench[0].ttft_ms[99] == 100.0
 
 
-def test_cost_per_day_and_histogram(history: History) -> None:
-    assert analyse(history, Filters()).cost_per_day == [
-        ("2026-11-20", pytest.approx(0.6)),
+def test_spend_per_day_and_histogram(history: History) -> None:
+    # what was spent, as the budgets count it: the bench answer's $1 too
+    assert spend_per_day(history, Filters(), NOON) == [
+        ("2026-11-20", pytest.approx(1.6)),
         ("2026-11-21", pytest.approx(0.4)),
     ]
+    assert spend_per_day(history, Filters(model="beta"), NOON) == []
     counts = ttft_counts(history, Filters())
     assert sum(n for _, n in counts["alpha"]) == 100
     assert counts["beta"] == [(10, 1), (20, 1), (30, 1), (40, 1)]
@@ -111,6 +114,48 @@ def test_cost_per_day_and_histogram(history: History) -> None:
     assert [(d.day, d.requests) for d in days] == [("2026-11-20", 64), ("2026-11-21", 40)]
     assert days[1].ttft_p50_ms == 80.0  # alpha's answers 61..100 on the second day
     assert days[1].latency_p90_ms == 196.0
+    assert [d.cost for d in days] == [pytest.approx(1.6), pytest.approx(0.4)]
+
+
+def test_the_budget_and_the_per_day_spend_are_one_figure() -> None:
+    now = time.time()
+    with open_history() as history:
+        for kind, cost in (("chat", 0.002), ("bench", 0.001)):
+            message = history.begin_turn(history.create("m", None, "t", kind=kind), "q", "m")
+            turn = Turn("a", None, "m", "P", "stop", {"cost": cost}, None, 0.25, 0.5)
+            history.finish_turn(message, turn)
+    config = paths().config_file
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("budget_daily = 1.0\n")
+    obj = json.loads(invoke("stats", "--json", clock=now).out)
+    assert obj["budget"]["spent_today"] == obj["cost_per_day"][-1]["cost"] == 0.003
+    assert obj["by_model"]["m"]["cost"] == 0.002  # the tables leave bench runs out
+    shown = invoke("stats", tty=True, columns=100, clock=now).out
+    assert "Budget: today $0.003 of $1" in shown
+    assert re.search(r"spent +\S+ +\$0\.003 → \$0\.003", shown), shown
+
+
+def test_scripts_get_figures_without_float_noise() -> None:
+    with open_history() as history:
+        for cost, ttft in ((0.1, 6.083166999815148), (0.2, 7.5)):
+            message = history.begin_turn(history.create("m", None, "t"), "q", "m")
+            turn = Turn(
+                "a",
+                None,
+                "m",
+                "P",
+                "stop",
+                {"cost": cost, "completion_tokens": 3},
+                None,
+                ttft / 1000,
+                1.0,
+            )
+            history.finish_turn(message, turn)
+    row = next(csv.DictReader(io.StringIO(run_t360("stats", "--csv").out)))
+    assert row["cost"] == "0.3" and row["ttft_p50_ms"] == "6.1", row  # not 0.30000000000000004
+    assert float(row["tokens_per_second"]) == round(float(row["tokens_per_second"]), 2)
+    figures = json.loads(run_t360("stats", "--json").out)["by_model"]["m"]
+    assert figures["cost"] == 0.3 and figures["ttft_p50_ms"] == 6.1
 
 
 def test_parse_since() -> None:
@@ -240,7 +285,10 @@ def test_stats_times_are_lived_and_attempts_are_the_gateway_s(server: MockServer
         (attempts, row["attempt_ttft_ms"], row["attempt_latency_ms"]),
     ):
         for group in (obj["by_model"]["rate-limit-ms"], obj["by_provider"]["MockProvider"]):
-            assert (group["ttft_p50_ms"], group["latency_p90_ms"]) == (ttft, latency)
+            assert (group["ttft_p50_ms"], group["latency_p90_ms"]) == (
+                round(ttft, 1),
+                round(latency, 1),
+            )
     table = invoke("stats", "--attempts").out
     assert "Times per attempt, as the gateway measures them" in table
     assert "Times per attempt" not in invoke("stats").out
@@ -254,6 +302,6 @@ def test_bench_measures_per_attempt_and_says_so(server: MockServer) -> None:
         row = history.query("SELECT * FROM responses")[0]
     assert row["ttft_ms"] - row["attempt_ttft_ms"] >= 250  # it waited for a retry
     measured = json.loads(result.out)["rate-limit-ms"]
-    assert measured["ttft_p50_ms"] == row["attempt_ttft_ms"]
-    assert measured["latency_p50_ms"] == row["attempt_latency_ms"]
+    assert measured["ttft_p50_ms"] == round(row["attempt_ttft_ms"], 1)
+    assert measured["latency_p50_ms"] == round(row["attempt_latency_ms"], 1)
     assert "per attempt" in " ".join(run_t360("bench", "--help").out.split())

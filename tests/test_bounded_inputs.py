@@ -120,6 +120,9 @@ class _Hostile(BaseHTTPRequestHandler):
         elif self.path == "/endless-redirect":  # a 302 with a body that never ends
             self._head(302, {"Location": "/page", **chunked})
             self._endless(b"z" * 65536)
+        elif self.path == "/v1/models":  # a model list that never ends
+            self._head(200, {"Content-Type": "application/json", **chunked})
+            self._endless(b" " * 65535 + b"\n")
         elif self.path == "/trickle":
             self._head(200, {"Content-Type": "text/plain", **chunked})
             self._endless(b"a", pause=0.1)
@@ -462,6 +465,12 @@ def test_limits_are_said_as_the_readme_says_them() -> None:
 
     assert units.size(20_000_000) == "20 MB" and units.size(5_000_000) == "5 MB"
     assert units.size(1_234) == "1.2 KB" and units.cost(float("inf")) == "n/a"
+    assert units.size(16 * 2**20, binary=True) == "16 MiB"
+
+
+def test_a_body_over_its_limit_says_it_in_mib_as_the_readme_does(hostile: str) -> None:
+    result = invoke("models", "--json", env={"T360_API_KEY": KEY, "T360_BASE_URL": hostile + "/v1"})
+    assert result.code == 4 and "the model list is over 16 MiB" in result.err, result.err
 
 
 # -- a malformed chunked body (issue 25.12) ------------------------------------------------

@@ -81,6 +81,26 @@ def test_distribution_and_trends_fit_the_width(width: int) -> None:
     assert all(len(line) <= width for line in trends(days, width))
 
 
+def test_the_last_axis_label_stands_under_the_highest_bars() -> None:
+    counts = {"a": [(300, 5), (900, 3), (4000, 2), (4100, 1)]}
+    for width in (40, 80, 120):
+        lines = distribution(counts, {"a": (900.0, 4000.0)}, width)
+        bars_line, ticks = lines[2], lines[-1]
+        last_bar = len(bars_line.rstrip()) - 1
+        last_label = ticks.split()[-1]
+        assert ticks.endswith(last_label) and last_label == "4.1s"
+        assert len(ticks) - len(last_label) <= last_bar < len(ticks), (bars_line, ticks)
+        assert "1s" in ticks.split()  # round values between the ends
+
+
+def test_per_day_times_are_written_once_in_their_unit() -> None:
+    lines = trends(
+        [("2026-11-01", 3, 412.0, 1830.0, 0.5), ("2026-11-02", 5, 1500.0, 900.0, 1.0)], 80
+    )
+    assert "412 ms → 1.50 s" in lines[2] and "1.83 s → 900 ms" in lines[3]
+    assert lines[4].split()[0] == "spent"
+
+
 # -- stats in a real terminal -------------------------------------------------------------
 
 
@@ -151,6 +171,6 @@ def test_piped_json_and_csv_outputs_are_unchanged(tmp_path: Path) -> None:
     assert piped.out.splitlines()[0].startswith("By model")
     assert not ANSI.search(piped.out)
     obj = json.loads(invoke("stats", "--json").out)
-    assert set(obj) == {"by_model", "by_provider", "cost_per_day"}
+    assert set(obj) == {"by_model", "by_provider", "cost_per_day", "timing"}
     header = invoke("stats", "--csv").out.splitlines()[0]
     assert header.startswith("group,key,requests,errors,error_rate,ttft_p50_ms")

@@ -18,6 +18,7 @@ from t360cli.analytics import (
     daily,
     parse_since,
     served,
+    spend_per_day,
     ttft_counts,
 )
 from t360cli.charts import distribution, trends
@@ -117,7 +118,8 @@ def stats(
     charted = env.stdout_isatty or html is not None
     with History.open(env.paths.history_db) as history:
         report = analyse(history, filters)
-        by_model, by_provider, days = report.by_model, report.by_provider, report.cost_per_day
+        by_model, by_provider = report.by_model, report.by_provider
+        days = spend_per_day(history, filters, env.clock()) if json_out else []
         served_ids = served(history, filters)
         counts = ttft_counts(history, filters) if charted else {}
         per_day = daily(history, filters, env.clock()) if charted else []
@@ -146,11 +148,13 @@ def stats(
                 s.key: {**s.as_json(), "served_as": served_ids.get(s.key, [])} for s in by_model
             },
             "by_provider": {s.key: s.as_json() for s in by_provider},
-            "cost_per_day": [{"day": day, "cost": cost} for day, cost in days],
+            "cost_per_day": [{"day": d, "cost": units.rounded_cost(c)} for d, c in days],
             "timing": "attempt" if attempts else "lived",
         }
         if spend is not None:
-            obj["budget"] = spend._asdict()
+            obj["budget"] = {
+                name: units.rounded_cost(value) for name, value in spend._asdict().items()
+            }
         env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
         return
     if csv_out:
