@@ -313,8 +313,8 @@ class Chat:
         self.turns: list[Turn] = []
         #: Budget, cost and context checks applied to every request before it is sent.
         self.guard: Guard | None = None
-        #: The secrets guard, for what the REPL sends (a one-shot's parts are checked as
-        #: they are gathered, each under its own name).
+        #: The secrets guard, for what the REPL sends and for tool results (a one-shot's
+        #: parts are checked as they are gathered, each under its own name).
         self.secrets: Check | None = None
         #: The MCP servers whose tools the model is offered (-T); None: no tools.
         self.tools: Toolbox | None = None
@@ -405,7 +405,7 @@ class Chat:
             called: dict[str, Any] = {"role": "assistant", "content": turn.content or None}
             called["tool_calls"] = turn.tool_calls
             running = time.perf_counter()
-            done, stop = self.tools.run(turn.tool_calls)
+            done, stop = self.tools.run(turn.tool_calls, self.secrets)
             tool_time += time.perf_counter() - running
             ran_last = True
             runs += done

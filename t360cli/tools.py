@@ -18,12 +18,15 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .environment import Environment
-from .errors import ConfigError, UsageError
+from .errors import ConfigError, GuardError, UsageError
 from .mcp import MCPError, Request, Server, Timeout, Tool, checked
 from .safety import sanitize
+
+if TYPE_CHECKING:
+    from .secrets_guard import Check
 
 #: The longest tool result sent to the model, in characters.
 MAX_RESULT = 100_000
@@ -42,6 +45,8 @@ KEYS = ("command", "args", "env", "cwd", "auto_approve", "timeout", "start_timeo
 UNNAMED = "(unnamed tool)"
 DECLINED = "declined by the user"
 CANCELLED = "cancelled by the user (Ctrl-C)"
+#: How a result the secrets guard refused begins (the kinds found follow).
+WITHHELD = "withheld by t360's secrets guard"
 CHOICES = "run it? [y]es [n]o [a]lways "
 
 #: A call's outcome: the text for the model, the error if the tool failed, and how many
@@ -166,7 +171,8 @@ class ToolRun(NamedTuple):
     def message(self) -> dict[str, Any]:
         """The ``tool`` message that answers the call."""
         if self.error is not None:
-            text = self.error if self.error in (DECLINED, CANCELLED) else f"error: {self.error}"
+            ours = self.error in (DECLINED, CANCELLED) or self.error.startswith(WITHHELD)
+            text = self.error if ours else f"error: {self.error}"
         else:
             text = self.output or ""
         return {"role": "tool", "tool_call_id": self.id, "content": text}
@@ -339,11 +345,12 @@ class Toolbox:
     # -- calls --------------------------------------------------------------------------------
 
     def run(
-        self, calls: Sequence[dict[str, Any]]
+        self, calls: Sequence[dict[str, Any]], secrets: Check | None = None
     ) -> tuple[list[ToolRun], KeyboardInterrupt | None]:
         """Approve and run the tool calls of one answer; their runs in call order, and
         the Ctrl-C (or SIGTERM) that stopped them, if one did: the calls not done then
-        are cancelled, and say so."""
+        are cancelled, and say so. Each result goes through the ``secrets`` guard before
+        it is shown, sent or saved (see ``screened``)."""
         from .terminal import Spinner
 
         spinner = Spinner(self.env, show=not self.quiet)  # on a terminal, after 0.25 s
@@ -382,9 +389,10 @@ class Toolbox:
                     output, error, cut = None, str(exc), 0
                 finally:
                     spinner.stop()
-                runs[index] = ran = _run(
+                ran = _run(
                     calls[index], server, approved=True, output=output, error=error, since=started
                 )
+                runs[index] = ran = screened(ran, f"{server}/{tool}", secrets)
                 self._show_result(ran)
                 if cut:
                     self.env.warn(
@@ -482,6 +490,32 @@ class Toolbox:
         text = " ".join((run.output or "").split())
         more = "…" if len(text) > PREVIEW else ""
         self._show(f"  ↳ {text[:PREVIEW]}{more}")
+
+
+def screened(run: ToolRun, label: str, secrets: Check | None) -> ToolRun:
+    """``run`` as its result may be shown, sent and saved: through the secrets guard
+    (source ``tool SERVER/NAME``), redacted under ``redact``, said under ``warn``; under
+    ``refuse`` a result holding a secret is withheld, the model and the user told which
+    kinds of secret it held (never the secret), and the answer goes on."""
+    if secrets is None:
+        return run
+    source = f"tool {label}"
+    try:
+        return run._replace(
+            output=None if run.output is None else secrets.text(source, run.output),
+            error=None if run.error is None else secrets.text(source, run.error),
+        )
+    except GuardError:
+        from .secrets_guard import scan
+
+        texts = [text for text in (run.output, run.error) if text]
+        kinds = sorted({f.kind for text in texts for f in scan(text, source, secrets.known)})
+        held = f"it held a secret ({', '.join(kinds)})"
+        secrets.warn(
+            f"the result of {label} was withheld from the model: {held}; to send such results,"
+            " pass --allow-secrets, or redact them: t360 config set secrets redact"
+        )
+        return run._replace(output=None, error=f"{WITHHELD}: {held}")
 
 
 def _run(

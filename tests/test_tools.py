@@ -631,6 +631,42 @@ def test_a_lone_surrogate_in_the_models_arguments_becomes_a_replacement_characte
     assert run["arguments"] == {"text": "a\ufffdb"} and run["output"] == "echo: a\ufffdb"
 
 
+#: A made-up GitHub token, as a tool might return it.
+TOKEN = "ghp_" + "a1B2" * 9
+
+
+@pytest.mark.parametrize("mode", ["refuse", "redact"])
+def test_a_tool_result_holding_a_secret_is_withheld_or_redacted(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    """Issue 31: under refuse the model is told the result was withheld, and which kinds
+    of secret it held; under redact it gets the result redacted; the turn goes on (no
+    exit 6), and neither the history nor stderr's result line holds the secret."""
+    configure(test=SDK)
+    model = model_calling(monkeypatch, ("echo", json.dumps({"text": f"token {TOKEN}"})))
+    env = {**chat_env(server), "T360_SECRETS": mode}
+    result = invoke("chat", "-T", "test", "-y", "--json", "-m", model, "q", env=env)
+    assert result.code == 0, result.err
+    (run,) = json.loads(result.out)["tool_runs"]
+    sent = server.calls[-1].body["messages"][-1]["content"]
+    if mode == "refuse":
+        said = "withheld by t360's secrets guard: it held a secret (GitHub token)"
+        assert (run["output"], run["error"], sent) == (None, said, said)
+        assert "secret found: tool test/echo line 1: GitHub token" in result.err
+        assert "the result of test/echo was withheld from the model" in result.err
+        assert "--allow-secrets" in result.err
+    else:
+        assert run["output"] == sent == "echo: token [REDACTED:GitHub token]"
+        assert "1 secret redacted before sending" in result.err
+    assert "↳ echo: token ghp_" not in result.err
+    with open_history() as history:
+        (conversation,) = history.recent()
+        saved = [m.content for m in history.messages(conversation.id) if m.role == "tool"]
+        assert saved == [sent]
+        stored = history.query("SELECT tool_run FROM messages WHERE role = 'tool'")[0][0]
+        assert json.loads(stored)["output"] == run["output"]  # its arguments: the model's
+
+
 @pytest.mark.parametrize("command", ["tools", "chat"])
 def test_a_key_from_api_key_cmd_is_kept_from_the_servers_too(
     server: MockServer, command: str
