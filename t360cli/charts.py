@@ -169,72 +169,217 @@ def trends(
 
 
 # -- SVG, for the HTML report -------------------------------------------------------------
+#
+# Drawn in a coordinate space about as wide as a page and scaled to the page's width
+# (``width="100%"``), so their text reads at the page's own size. Every bar and mark has
+# a tooltip (an SVG ``<title>``) saying what it stands for.
+
+BAR, P50_COLOUR, P90_COLOUR, MUTED, RULE = "#4a7fb5", "#c0392b", "#e67e22", "#555", "#333"
+
+
+def _el(tag: str, text: str = "", *, title: str = "", **attributes: object) -> str:
+    """One SVG element (``font_size`` is written ``font-size``); ``title`` is its tooltip."""
+    from html import escape
+
+    def written(value: object) -> str:
+        return f"{value:.1f}" if isinstance(value, float) else escape(str(value))
+
+    pairs = "".join(f' {name.replace("_", "-")}="{written(v)}"' for name, v in attributes.items())
+    inner = (f"<title>{escape(title)}</title>" if title else "") + escape(text)
+    return f"<{tag}{pairs}>{inner}</{tag}>" if inner else f"<{tag}{pairs}/>"
+
+
+def _svg(width: int, height: int, label: str, body: list[str]) -> str:
+    from html import escape
+
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="100%" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{escape(label)}" font-family="system-ui, sans-serif" '
+        f'font-size="14">{"".join(body)}</svg>'
+    )
+
+
+def _answers(count: int) -> str:
+    return f"{count:,} answer{'s' * (count != 1)}"
+
+
+def _ms_said(value: float) -> str:
+    return units.duration(value / 1000)
 
 
 def svg_distribution(
     counts: Mapping[str, Sequence[tuple[int, int]]],
     marks: Mapping[str, tuple[float | None, float | None]],
 ) -> str:
-    """The distribution as one inline SVG: a row of bars per model, a shared axis."""
-    from html import escape
-
-    cells, bar_width, row_height = 60, 8, 60
-    axis = make_axis([ms for rows in counts.values() for ms, _ in rows] or [1.0], cells)
-    width = 160 + cells * bar_width + 20
-    height = row_height * len(counts) + 40
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img">'
-    ]
+    """The distribution as one inline SVG: a row of bars per model on one TTFT axis (ms,
+    logarithmic past tenfold), each row on its own count scale (0 and its tallest bar
+    written at its right), p50 and p90 as dashed lines; a tooltip on every bar (its TTFT
+    range and count) and line."""
+    width, left, right, row, tallest = 1200, 250, 70, 100, 70
+    plot = width - left - right
+    axis = make_axis([ms for rows in counts.values() for ms, _ in rows] or [1.0], plot // 10)
+    step = plot / axis.cells
+    body: list[str] = []
     for index, (model, rows) in enumerate(counts.items()):
-        levels = [0] * cells
+        levels = [0] * axis.cells
         for ms, n in rows:
             levels[axis.cell(ms)] += n
         top = max(levels) or 1
-        base = row_height * (index + 1)
-        parts.append(f'<text x="0" y="{base - 20}" font-size="12">{escape(model)}</text>')
+        base = row * (index + 1)
+        shown = model if len(model) <= 22 else model[:21] + "…"  # whole in its tooltip
+        name_x = left - 14
+        body.append(
+            _el(
+                "text",
+                shown,
+                title=model,
+                x=name_x,
+                y=base - 42,
+                text_anchor="end",
+                font_size=15,
+                font_weight=600,
+            )
+        )
+        answers = _answers(sum(n for _, n in rows))
+        body.append(_el("text", answers, x=name_x, y=base - 22, text_anchor="end", fill=MUTED))
+        body.append(_el("line", x1=left, y1=base, x2=left + plot, y2=base, stroke="#bbb"))
         for column, level in enumerate(levels):
             if level:
-                bar = round(level / top * (row_height - 16), 1)
-                parts.append(
-                    f'<rect x="{160 + column * bar_width}" y="{base - bar}" '
-                    f'width="{bar_width - 1}" height="{bar}" fill="#4a7fb5"/>'
+                span = f"TTFT {_ms_said(axis.value(column))} to {_ms_said(axis.value(column + 1))}"
+                tall = level / top * tallest
+                body.append(
+                    _el(
+                        "rect",
+                        title=f"{span}: {_answers(level)}",
+                        x=left + column * step,
+                        y=base - tall,
+                        width=step - 1,
+                        height=tall,
+                        fill=BAR,
+                    )
                 )
-        for value, color in zip(
-            marks.get(model, (None, None)), ("#d9534f", "#f0ad4e"), strict=True
+        for name, value, colour in zip(
+            ("p50", "p90"), marks.get(model, (None, None)), (P50_COLOUR, P90_COLOUR), strict=True
         ):
             if value is not None:
-                x = 160 + axis.cell(int(value)) * bar_width + bar_width / 2
-                parts.append(
-                    f'<line x1="{x}" y1="{base - row_height + 12}" x2="{x}" y2="{base}" '
-                    f'stroke="{color}" stroke-width="2"/>'
+                x = left + axis.fraction(value) * plot
+                said = f"{name}: {_ms_said(value)}"
+                top_y = base - tallest - 10
+                body.append(
+                    _el(
+                        "line",
+                        title=said,
+                        x1=x,
+                        y1=top_y,
+                        x2=x,
+                        y2=base,
+                        stroke=colour,
+                        stroke_width=2,
+                        stroke_dasharray="4 3",
+                    )
                 )
-    for column in range(0, cells, max(1, cells // 6)):
-        parts.append(
-            f'<text x="{160 + column * bar_width}" y="{height - 8}" font-size="10">'
-            f"{escape(_ms(axis.value(column)))}</text>"
+                left_of = name == "p50"  # p50 written left of its line, p90 right of it
+                body.append(
+                    _el(
+                        "text",
+                        name,
+                        x=x - 4 if left_of else x + 4,
+                        y=top_y + 8,
+                        text_anchor="end" if left_of else "start",
+                        font_size=12,
+                        fill=colour,
+                    )
+                )
+        for y, label in ((base - tallest, f"{top:,}"), (base, "0")):
+            body.append(_el("text", label, x=left + plot + 8, y=y + 4, font_size=12, fill=MUTED))
+    rows_end = row * len(counts)
+    middle = (rows_end + 10) / 2
+    body.append(
+        _el(
+            "text",
+            "answers",
+            x=width - 10,
+            y=middle,
+            font_size=13,
+            fill=MUTED,
+            text_anchor="middle",
+            transform=f"rotate(-90 {width - 10} {middle:.1f})",
         )
-    parts.append("</svg>")
-    return "".join(parts)
+    )
+    axis_y = rows_end + 8
+    body.append(_el("line", x1=left, y1=axis_y, x2=left + plot, y2=axis_y, stroke=RULE))
+    placed: list[float] = []
+    ends = [(axis.low, "start"), (axis.value(axis.cells), "end")]
+    for value, anchor in [*ends, *((v, "middle") for v in axis.round_values())]:
+        x = left + axis.fraction(value) * plot
+        if any(abs(x - other) < 56 for other in placed):
+            continue  # too close to a label already there
+        placed.append(x)
+        body.append(_el("line", x1=x, y1=axis_y, x2=x, y2=axis_y + 5, stroke=RULE))
+        body.append(_el("text", _ms(value), x=x, y=axis_y + 21, text_anchor=anchor, font_size=13))
+    scale = "log scale" if axis.log else "linear scale"
+    body.append(
+        _el(
+            "text",
+            f"TTFT, time to first token (ms; {scale})",
+            x=left + plot / 2,
+            y=axis_y + 48,
+            text_anchor="middle",
+            font_weight=600,
+        )
+    )
+    return _svg(width, rows_end + 70, "TTFT distribution per model", body)
 
 
-def svg_trend(values: Sequence[float | None], color: str = "#4a7fb5") -> str:
-    """A small line chart of one daily series."""
-    width, height = 240, 40
+def svg_daily(
+    title: str,
+    days: Sequence[str],
+    values: Sequence[float | None],
+    form: Callable[[float], str],
+) -> str:
+    """A small bar chart of one daily series: a bar a day (its date and value in its
+    tooltip), dates along the bottom as many as fit, 0 and the largest value up the side."""
+    width, height, left, right, top, bottom = 560, 210, 80, 12, 34, 42
+    plot_w, plot_h = width - left - right, height - top - bottom
     known = [v for v in values if v is not None]
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img">'
-    ]
-    if known:
-        low, high = min(known), max(known)
-        span = (high - low) or 1
-        step = width / max(1, len(values) - 1)
-        points = " ".join(
-            f"{round(i * step, 1)},{round(height - 4 - (v - low) / span * (height - 8), 1)}"
-            for i, v in enumerate(values)
-            if v is not None
+    peak = max(known, default=0.0) or 1.0
+    slot = plot_w / max(1, len(days))
+    bar = min(slot * 0.8, 48.0)  # a few days stay bars, not blocks
+    base = top + plot_h
+    body = [_el("text", title, x=0, y=18, font_size=15, font_weight=600)]
+    body.append(_el("line", x1=left, y1=top, x2=left + plot_w, y2=top, stroke="#e4e4e4"))
+    body.append(_el("line", x1=left, y1=base, x2=left + plot_w, y2=base, stroke=RULE))
+    for y, label in ((top, form(peak) if known else ""), (base, form(0.0))):
+        body.append(
+            _el("text", label, x=left - 8, y=y + 5, text_anchor="end", font_size=12, fill=MUTED)
         )
-        parts.append(f'<polyline points="{points}" fill="none" stroke="{color}" stroke-width="2"/>')
-    parts.append("</svg>")
-    return "".join(parts)
+    for index, (day, value) in enumerate(zip(days, values, strict=True)):
+        said = f"{day}: {form(value) if value is not None else 'n/a'}"
+        tall = (value or 0.0) / peak * plot_h
+        body.append(
+            _el(
+                "rect",
+                title=said,
+                x=left + (index + 0.5) * slot - bar / 2,
+                y=base - tall,
+                width=bar,
+                height=tall,
+                fill=BAR,
+            )
+        )
+    every = math.ceil(len(days) / max(1, plot_w // 90))  # a date every 90 units at most
+    dated = list(range(0, len(days), every))
+    if dated[-1] != len(days) - 1:  # the last day always, moved to if the gap is small
+        dated[-1 if len(days) - 1 - dated[-1] < every / 2 else len(dated) :] = [len(days) - 1]
+    for index in dated:
+        body.append(
+            _el(
+                "text",
+                days[index][5:],
+                x=left + (index + 0.5) * slot,
+                y=base + 20,
+                text_anchor="middle",
+                font_size=12,
+            )
+        )
+    return _svg(width, height, title, body)

@@ -8,17 +8,18 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from html import escape
 
+from . import units
 from .analytics import Day
-from .charts import svg_distribution, svg_trend
-from .units import cost as format_cost
-from .units import milliseconds
+from .charts import svg_daily, svg_distribution
 
 STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; font-size: 15px; }
 table { border-collapse: collapse; margin: 1em 0; }
-th, td { padding: 0.2em 0.8em; text-align: right; border-bottom: 1px solid #ddd; }
-th:first-child, td:first-child { text-align: left; }
-.note { color: #666; }
+th, td { padding: 0.25em 0.8em; text-align: right; border-bottom: 1px solid #ddd; }
+th:first-child, td:first-child { text-align: left; overflow-wrap: anywhere; }
+svg { display: block; width: 100%; height: auto; }
+.days { display: grid; grid-template-columns: repeat(auto-fit, minmax(30em, 1fr)); gap: 2em; }
+.note { color: #555; }
 """
 
 
@@ -35,23 +36,24 @@ def _table(title: str, columns: Sequence[str], rows: Sequence[tuple[str, list[st
 
 
 def _trends(days: Sequence[Day]) -> str:
+    """Per day: a small bar chart per series once there are two days; one day's figures
+    in a table."""
     if not days:
         return ""
     series: list[tuple[str, list[float | None], Callable[[float], str]]] = [
-        ("requests", [float(d.requests) for d in days], lambda v: f"{v:,.0f}"),
-        ("TTFT p50 (ms)", [d.ttft_p50_ms for d in days], milliseconds),
-        ("latency p90 (ms)", [d.latency_p90_ms for d in days], milliseconds),
-        ("cost", [d.cost for d in days], format_cost),
+        ("Requests", [float(d.requests) for d in days], lambda v: f"{v:,.0f}"),
+        ("TTFT p50", [d.ttft_p50_ms for d in days], lambda v: units.duration(v / 1000)),
+        ("Latency p90", [d.latency_p90_ms for d in days], lambda v: units.duration(v / 1000)),
+        ("Spent (bench runs included)", [d.cost for d in days], units.cost),
     ]
-    rows = []
-    for name, values, form in series:
-        known = [v for v in values if v is not None]
-        ends = f"{form(known[0])} → {form(known[-1])}" if known else "n/a"
-        rows.append(
-            f"<tr><td>{escape(name)}</td><td>{svg_trend(values)}</td><td>{escape(ends)}</td></tr>"
-        )
+    if len(days) == 1:
+        figures = [form(v[0]) if v[0] is not None else units.NA for _, v, form in series]
+        rows = [(days[0].day, figures)]
+        return _table(f"Per day, {days[0].day}", ["day", *(n for n, _, _ in series)], rows)
+    charts = "".join(svg_daily(name, [d.day for d in days], v, form) for name, v, form in series)
     span = f"{escape(days[0].day)} to {escape(days[-1].day)}"
-    return f"<h2>Per day, {span}</h2><table>{''.join(rows)}</table>"
+    hint = '<p class="note">A bar a day; hover a bar for its date and figure.</p>'
+    return f'<h2>Per day, {span}</h2>{hint}<div class="days">{charts}</div>'
 
 
 def page(
@@ -77,8 +79,9 @@ def page(
     if counts:
         parts += [
             "<h2>TTFT distribution</h2>",
-            '<p class="note">Bars: answers per TTFT range, on one axis for every model. '
-            "Red line: p50; orange: p90.</p>",
+            '<p class="note">Bars: answers per TTFT range, on one axis for every model, each '
+            "row on its own count scale; hover a bar for its range and count. Red line: p50; "
+            "orange: p90.</p>",
             svg_distribution(counts, marks),
         ]
     parts.append(_trends(days))

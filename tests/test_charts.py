@@ -161,6 +161,130 @@ def test_the_html_report_is_well_formed_and_self_contained(tmp_path: Path) -> No
     assert any(e.tag.endswith("rect") for e in root.iter())
 
 
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+def report_svgs(tmp_path: Path) -> list[ElementTree.Element]:
+    report = tmp_path / "report.html"
+    assert invoke("stats", "--html", str(report)).code == 0
+    root = ElementTree.fromstring(report.read_text().removeprefix("<!DOCTYPE html>\n"))
+    return list(root.iter(f"{SVG}svg"))
+
+
+def test_the_html_charts_fill_the_page_label_their_axes_and_explain_every_bar(
+    tmp_path: Path,
+) -> None:
+    fill(300)  # three days
+    distribution, *days = report_svgs(tmp_path)
+    assert distribution.get("width") == "100%"  # scaled to the page, not 660 px of it
+    assert float((distribution.get("viewBox") or "").split()[2]) >= 1000
+    texts = [t.text or "" for t in distribution.iter(f"{SVG}text")]
+    assert "TTFT, time to first token (ms; log scale)" in texts and "answers" in texts
+    assert {"10", "100", "1s"} <= set(texts)  # round values along the axis
+    sizes = [float(e.get("font-size", "14")) for e in distribution.iter(f"{SVG}text")]
+    assert min(sizes) >= 12
+    bars = list(distribution.iter(f"{SVG}rect"))
+    assert bars and all(
+        re.fullmatch(r"TTFT \S+ m?s to \S+ m?s: [\d,]+ answers?", bar.findtext(f"{SVG}title") or "")
+        for bar in bars
+    )
+    assert sum(int(b.findtext(f"{SVG}title", "").split(": ")[1].split()[0]) for b in bars) == 300
+    # per day: a small bar chart per series, a bar a day, each with its date and figure
+    assert [d.get("aria-label") for d in days] == [
+        "Requests",
+        "TTFT p50",
+        "Latency p90",
+        "Spent (bench runs included)",
+    ]
+    for chart in days:
+        titles = [r.findtext(f"{SVG}title") or "" for r in chart.iter(f"{SVG}rect")]
+        assert len(titles) == 3 and all(re.fullmatch(r"\d{4}-\d\d-\d\d: .+", t) for t in titles)
+
+
+def test_one_day_in_the_html_report_is_a_row_of_figures(tmp_path: Path) -> None:
+    fill(1)
+    svgs = report_svgs(tmp_path)
+    assert len(svgs) == 1  # the distribution; one day makes no trend
+    text = (tmp_path / "report.html").read_text()
+    assert re.search(r"<h2>Per day, \d{4}-\d\d-\d\d</h2><table>", text)
+
+
+def png_pixels(data: bytes) -> tuple[int, int, list[bytes]]:
+    """Width, height and RGB rows of an 8-bit, non-interlaced RGB or RGBA PNG."""
+    import struct
+    import zlib
+
+    assert data.startswith(b"\x89PNG\r\n\x1a\n")
+    position, idat, header = 8, b"", b""
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
+        header = body if kind == b"IHDR" else header
+        idat += body if kind == b"IDAT" else b""
+        position += 12 + length
+    width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8 and colour in (2, 6) and not interlace
+    size = 3 if colour == 2 else 4
+    raw, stride = zlib.decompress(idat), width * size
+    rows: list[bytes] = []
+    previous = bytearray(stride)
+    for y in range(height):
+        kind, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
+        for i in range(stride):
+            a = line[i - size] if i >= size else 0
+            b, c = previous[i], previous[i - size] if i >= size else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+        rows.append(bytes(v for i, v in enumerate(line) if i % size < 3))
+        previous = line
+    return width, height, rows
+
+
+@pytest.mark.skipif(not Path("/usr/bin/chromium").exists(), reason="no /usr/bin/chromium")
+def test_the_html_report_in_a_browser_spreads_its_bars_over_the_page(tmp_path: Path) -> None:
+    import subprocess
+
+    fill(300)
+    report, shot = tmp_path / "report.html", tmp_path / "report.png"
+    assert invoke("stats", "--html", str(report)).code == 0
+    subprocess.run(
+        [
+            "/usr/bin/chromium",
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            f"--screenshot={shot}",
+            "--window-size=1280,1600",
+            report.as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
+    width, height, rows = png_pixels(shot.read_bytes())
+    assert (width, height) == (1280, 1600)
+    bar = bytes.fromhex("4a7fb5")  # the bars' colour
+    columns = {x for row in rows for x in range(width) if row[3 * x : 3 * x + 3] == bar}
+    assert columns and min(columns) < 400 and max(columns) > 1100, (min(columns), max(columns))
+    # the daily charts sit side by side: bars in both halves, below the distribution
+    lower = {x for row in rows[1000:] for x in range(width) if row[3 * x : 3 * x + 3] == bar}
+    assert any(x < 600 for x in lower) and any(x > 700 for x in lower)
+
+
 # -- what scripts read stays as it was ----------------------------------------------------
 
 
@@ -173,4 +297,4 @@ def test_piped_json_and_csv_outputs_are_unchanged(tmp_path: Path) -> None:
     obj = json.loads(invoke("stats", "--json").out)
     assert set(obj) == {"by_model", "by_provider", "cost_per_day", "timing"}
     header = invoke("stats", "--csv").out.splitlines()[0]
-    assert header.startswith("group,key,requests,errors,error_rate,ttft_p50_ms")
+    assert header.startswith('"group","key","requests","errors","error_rate","ttft_p50_ms"')
