@@ -41,6 +41,8 @@ MAX_TOOLS = 128
 DEFAULT_TIMEOUT = 60.0
 #: Seconds a server has to start, answer ``initialize`` and list its tools.
 DEFAULT_START_TIMEOUT = 30.0
+#: Seconds of waiting for servers to start after which the user is told what is awaited.
+PATIENCE = 1.0
 KEYS = ("command", "args", "env", "cwd", "auto_approve", "timeout", "start_timeout")
 UNNAMED = "(unnamed tool)"
 DECLINED = "declined by the user"
@@ -65,6 +67,8 @@ class ServerConfig(NamedTuple):
     auto_approve: frozenset[str] = frozenset()
     timeout: float = DEFAULT_TIMEOUT
     start_timeout: float = DEFAULT_START_TIMEOUT
+    #: Chosen through ``-T all`` (not by name): when it cannot start, the others go on.
+    optional: bool = False
 
 
 def configured(table: Mapping[str, object]) -> dict[str, ServerConfig]:
@@ -137,7 +141,8 @@ def _home(path: str) -> str:
 
 
 def choose(table: Mapping[str, object], names: Sequence[str]) -> list[ServerConfig]:
-    """The servers ``-T`` names (``all``: every one), in order, each once."""
+    """The servers ``-T`` names (``all``: every one, each ``optional`` unless also named),
+    in order, each once."""
     servers = configured(table)
     chosen: dict[str, ServerConfig] = {}
     for name in names:
@@ -146,7 +151,8 @@ def choose(table: Mapping[str, object], names: Sequence[str]) -> list[ServerConf
                 raise UsageError(
                     "-T all: no MCP servers are configured", "add [mcp_servers.NAME] (see README)"
                 )
-            chosen.update(servers)
+            for each, config in servers.items():
+                chosen.setdefault(each, config._replace(optional=True))
         elif name in servers:
             chosen[name] = servers[name]
         else:
@@ -248,11 +254,24 @@ class Toolbox:
             self._tools[config.name] = tools
 
     def wait(self) -> dict[str, str]:
-        """Wait for the servers to start; the errors of those that could not."""
-        for thread in list(self._threads.values()):
-            thread.join()
+        """Wait for the servers to start (after PATIENCE seconds, saying once which are
+        awaited, unless quiet); the errors of those that could not, in config order."""
+        self._join(list(self._threads))
         with self._lock:
-            return {name: why for name, why in self._failed.items() if name in self.configs}
+            return {name: self._failed[name] for name in self.configs if name in self._failed}
+
+    def _join(self, names: Sequence[str]) -> None:
+        """Wait for these servers' start-up threads, saying once which are awaited when
+        that takes over PATIENCE seconds (unless quiet)."""
+        threads = [(name, self._threads[name]) for name in names]
+        patience = time.monotonic() + PATIENCE
+        for _, thread in threads:
+            thread.join(max(0.0, patience - time.monotonic()))
+        slow = [name for name, thread in threads if thread.is_alive()]
+        if slow:
+            self._show(f"waiting for MCP server{'s' * (len(slow) > 1)} {', '.join(slow)}…")
+        for _, thread in threads:
+            thread.join()
 
     def drop_failed(self) -> dict[str, str]:
         """Wait for the servers; those that could not start, with why, no longer in use
@@ -263,9 +282,19 @@ class Toolbox:
         return failed
 
     def ready(self) -> None:
-        """Wait for the servers; the first that could not start is a ConfigError."""
-        for name, why in self.drop_failed().items():
-            raise server_error(self.env, name, why)
+        """Wait for the servers. One that could not start is a ConfigError, unless it is
+        ``optional`` (``-T all``) and another started: then it is named on stderr and the
+        others are offered. Every one that failed is named."""
+        optional = {name for name, config in self.configs.items() if config.optional}
+        failed = self.drop_failed()
+        fatal = [name for name in failed if name not in optional or not self.configs]
+        for name, why in failed.items():
+            if name not in fatal[:1]:
+                error = server_error(self.env, name, why)
+                going = f"{error.message}; going on without it ({error.hint})"
+                self.env.warn(error.line() if fatal else going)
+        if fatal:
+            raise server_error(self.env, fatal[0], failed[fatal[0]])
         self._offer()
 
     def tools(self) -> dict[str, list[Tool]]:
@@ -279,7 +308,7 @@ class Toolbox:
             return  # in use already
         self.configs[config.name] = config
         self.start()
-        self._threads[config.name].join()
+        self._join([config.name])
         with self._lock:
             why = self._failed.get(config.name)
         if why is not None:

@@ -237,6 +237,40 @@ def test_a_server_that_cannot_start_is_exit_3_and_nothing_is_sent(server: MockSe
     assert unknown.code == 2 and "no MCP server 'nope' in the config file" in unknown.err
 
 
+def test_with_all_a_server_that_cannot_start_is_named_and_the_others_offered(
+    server: MockServer,
+) -> None:
+    configure(test=SDK, broken={"command": "no-such-mcp-server"})
+    result = ask(server, "-T", "all", "-y", "-m", "tool-use:echo", "q")
+    assert result.code == 0, result.err
+    assert (
+        "t360: MCP server 'broken' cannot start: command not found: no-such-mcp-server;"
+        " going on without it (check [mcp_servers.broken]" in result.err
+    )
+    assert result.out.endswith("The tool said: echo: q\n")
+    assert server.calls[0].body["tools"][0]["function"]["name"] == "echo"
+    named = ask(server, "-T", "all", "-T", "broken", "-m", "echo", "q")  # by name: needed
+    assert named.code == 3 and "error: MCP server 'broken' cannot start" in named.err
+    configure(broken={"command": "no-such-mcp-server"}, gone={"command": "no-such-either"})
+    calls = len(server.calls)
+    none = ask(server, "-T", "all", "-m", "echo", "q")
+    assert none.code == 3 and len(server.calls) == calls  # every one failed: nothing sent
+    assert "t360: error: MCP server 'broken' cannot start: command not found" in none.err
+    assert "t360: MCP server 'gone' cannot start: command not found: no-such-either" in none.err
+
+
+def test_servers_slow_to_start_are_said_to_be_awaited_once_unless_quiet(
+    server: MockServer,
+) -> None:
+    configure(slow={**RAW, "args": [*RAW["args"], "--slow-start", "3"]})
+    result = ask(server, "-T", "slow", "-y", "-m", "tool-use:answers", "q")
+    assert result.code == 0, result.err
+    assert result.err.count("waiting for MCP server slow…") == 1
+    quiet = ask(server, "-T", "slow", "-y", "-q", "-m", "tool-use:answers", "q")
+    assert quiet.code == 0, quiet.err
+    assert "waiting" not in quiet.err
+
+
 def test_servers_get_the_environment_without_t360_variables(server: MockServer) -> None:
     configure(raw={**RAW, "env": {"SECRET_SEEN": "from the config"}})
     result = ask(server, "-T", "all", "-y", "--json", "-m", "tool-use:environment", "q")
