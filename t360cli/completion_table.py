@@ -49,7 +49,7 @@ TABLE = (
                 "Run a local Token360 stand-in for trying t360 offline (scenarios by model name).",
             ),
             ("config", "Read and change settings (the config file)."),
-            ("history", "List, show, search, export and delete saved conversations."),
+            ("history", "List, show, search, export, rename or delete conversations."),
         ),
         (
             ("--version", False, "--version", (), "Show the version and exit."),
@@ -237,6 +237,20 @@ TABLE = (
         ("models",),
         (),
         (
+            (
+                "--search",
+                True,
+                "--search",
+                (),
+                "Only models whose id, owner or alias holds TEXT (any case).",
+            ),
+            (
+                "--sort",
+                True,
+                "--sort",
+                ("price", "context", "name"),
+                "price (cheapest first), context (longest first) or name.",
+            ),
             ("--json", False, "--json", (), "The gateway's raw list, as JSON (always asked)."),
             (
                 "--refresh",
@@ -445,6 +459,7 @@ TABLE = (
             ("list", "Recent conversations: id, date, model, turns, title."),
             ("show", "A conversation as a markdown transcript."),
             ("export", "Export a conversation as markdown or JSON."),
+            ("rename", "Give a conversation a title of your own."),
             ("search", "Messages containing TEXT, newest first: id, role and an excerpt."),
             ("delete", "Delete a conversation for good."),
         ),
@@ -456,6 +471,8 @@ TABLE = (
         (
             ("-n", True, "--limit", (), "How many to list."),
             ("--limit", True, "--limit", (), "How many to list."),
+            ("-m", True, "--model", (), "Only conversations with this model (or alias)."),
+            ("--model", True, "--model", (), "Only conversations with this model (or alias)."),
             ("--json", False, "--json", (), "One JSON array."),
             ("--help", False, "--help", (), "Show this message and exit."),
         ),
@@ -477,6 +494,7 @@ TABLE = (
             ("--help", False, "--help", (), "Show this message and exit."),
         ),
     ),
+    (("history", "rename"), (), (("--help", False, "--help", (), "Show this message and exit."),)),
     (("history", "search"), (), (("--help", False, "--help", (), "Show this message and exit."),)),
     (
         ("history", "delete"),

@@ -367,12 +367,24 @@ class History:
             raise UsageError(f"no conversation {conversation_id!r}", "see t360 history list")
         return _conversation(row)
 
-    def recent(self, limit: int = 20) -> list[Conversation]:
+    def recent(self, limit: int = 20, model: str | None = None) -> list[Conversation]:
+        """The latest conversations; with ``model``, those it answered in (or that use it)."""
         rows = self._db.execute(
-            f"{_WITH_TURNS} WHERE c.kind IN ('chat', 'cmd') ORDER BY c.updated DESC LIMIT ?",
-            (limit,),
+            f"{_WITH_TURNS} WHERE c.kind IN ('chat', 'cmd') AND (? IS NULL OR c.model = ?"
+            " OR c.id IN (SELECT conversation_id FROM responses WHERE model = ?))"
+            " ORDER BY c.updated DESC LIMIT ?",
+            (model, model, model, limit),
         ).fetchall()
         return [_conversation(row) for row in rows]
+
+    def rename(self, conversation_id: str, title: str) -> str:
+        """Give the conversation this title (on one line, cut as titles are); the title."""
+        title = _title(title)
+        with self._transaction():
+            self._db.execute(
+                "UPDATE conversations SET title = ? WHERE id = ?", (title, conversation_id)
+            )
+        return title
 
     def search(self, text: str, limit: int = 50) -> list[tuple[Conversation, Message]]:
         pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"

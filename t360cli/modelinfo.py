@@ -120,8 +120,10 @@ def cached(paths: Paths) -> list[str]:
 def owners(paths: Paths) -> dict[str, str]:
     """The cached model ids, each with who owns it ("" when the gateway did not say)."""
     models = _cache(paths).get("models")
-    if not isinstance(models, dict):
-        return {}
+    return _owners(models) if isinstance(models, dict) else {}
+
+
+def _owners(models: Mapping[str, Any]) -> dict[str, str]:
     return {
         str(name): owned
         if isinstance(entry, dict) and isinstance(owned := entry.get("owned_by"), str)
@@ -169,7 +171,12 @@ def overrides(table: Mapping[str, object]) -> dict[str, dict[str, Any]]:
 def lookup(paths: Paths, table: Mapping[str, object], model: str) -> ModelInfo:
     """What is known of ``model``: the cache (any age), then the config's overrides."""
     models = _cache(paths).get("models")
-    entry = models.get(model) if isinstance(models, dict) else None
+    return _known(models if isinstance(models, dict) else {}, overrides(table), model)
+
+
+def _known(models: Mapping[str, Any], config: Mapping[str, Any], model: str) -> ModelInfo:
+    """``model`` as the cached ``models`` say, then as the config's overrides say."""
+    entry = models.get(model)
     info = ModelInfo(model)
     if isinstance(entry, dict):
         info = from_gateway(
@@ -179,7 +186,7 @@ def lookup(paths: Paths, table: Mapping[str, object], model: str) -> ModelInfo:
                 "pricing": {"prompt": entry.get("price_in"), "completion": entry.get("price_out")},
             }
         )
-    override = overrides(table).get(model, {})
+    override = config.get(model, {})
     length = _number(override.get("context_length"))
     return info._replace(
         context_length=int(length) if length else info.context_length,
@@ -187,3 +194,60 @@ def lookup(paths: Paths, table: Mapping[str, object], model: str) -> ModelInfo:
         price_out=_number(override.get("price_out")) if "price_out" in override else info.price_out,
         ignored=tuple(name for name in info.ignored if name not in override),
     )
+
+
+class Listed(NamedTuple):
+    """A model as ``t360 models`` lists it."""
+
+    info: ModelInfo
+    owner: str
+    aliases: tuple[str, ...]
+
+
+#: How ``t360 models --sort`` orders them.
+SORTS = ("price", "context", "name")
+
+
+def catalogue(
+    paths: Paths,
+    table: Mapping[str, object],
+    aliases: Mapping[str, str],
+    *,
+    search: str | None = None,
+    sort: str | None = None,
+) -> list[Listed]:
+    """The cached models, with what is known of each (the cache read once): with
+    ``search``, those whose id, owner or an alias holds it (any case); ``sort`` by price
+    (cheapest first: prompt and completion prices per token added), context (longest
+    first) or name, unknown prices and lengths last; otherwise in the gateway's order."""
+    data = _cache(paths).get("models")
+    models: dict[str, Any] = data if isinstance(data, dict) else {}
+    config = overrides(table)
+    named: dict[str, list[str]] = {}
+    for alias, target in aliases.items():
+        named.setdefault(target, []).append(alias)
+    listed = [
+        Listed(_known(models, config, name), owner, tuple(named.get(name, ())))
+        for name, owner in _owners(models).items()
+    ]
+    if search:
+        needle = search.casefold()
+        listed = [
+            item
+            for item in listed
+            if any(needle in text.casefold() for text in (item.info.id, item.owner, *item.aliases))
+        ]
+    if sort == "price":
+        listed.sort(key=_price_order)
+    elif sort == "context":
+        listed.sort(key=lambda item: -(item.info.context_length or -1))
+    elif sort == "name":
+        listed.sort(key=lambda item: item.info.id.casefold())
+    return listed
+
+
+def _price_order(item: Listed) -> tuple[bool, float]:
+    info = item.info
+    if info.price_in is None or info.price_out is None:
+        return True, 0.0
+    return False, info.price_in + info.price_out

@@ -37,6 +37,7 @@ COMMANDS = [
     ["history", "show"],
     ["history", "export"],
     ["history", "search"],
+    ["history", "rename"],
     ["history", "delete"],
     ["stats"],
     ["bench"],

@@ -325,6 +325,45 @@ def test_history_commands(server: MockServer, tmp_path: Path) -> None:
     assert missing.code == 2 and "no conversation" in missing.err
 
 
+def test_history_list_by_model_with_aliases(server: MockServer) -> None:
+    env = chat_env(server)
+    assert invoke("chat", "-m", "echo", "first on echo", env=env).code == 0
+    assert invoke("chat", "-m", "lorem:3", "on lorem", env=env).code == 0
+    switched = json.loads(invoke("chat", "--json", "-m", "echo", "echo, then", env=env).out)
+    again = ("--conversation", switched["conversation_id"], "-m", "lorem:3", "lorem")
+    assert invoke("chat", *again, env=env).code == 0  # now a lorem conversation, echo too
+    paths().config_file.parent.mkdir(parents=True, exist_ok=True)
+    paths().config_file.write_text('[aliases]\nfast = "echo"\n')
+    for name in ("echo", "fast"):
+        listed = json.loads(invoke("history", "list", "--model", name, "--json").out)
+        assert [c["title"] for c in listed] == ["echo, then", "first on echo"]
+    only = invoke("history", "list", "-m", "lorem:3").out.splitlines()
+    assert [line.split(maxsplit=5)[-1] for line in only] == ["echo, then", "on lorem"]
+    none = invoke("history", "list", "-m", "nowhere")
+    assert none.code == 0 and none.out == "" and "no saved conversations with nowhere" in none.err
+
+
+def test_history_rename_gives_a_title_of_ones_own(server: MockServer) -> None:
+    result = json.loads(
+        invoke("chat", "--json", "-m", "echo", "a first question", env=chat_env(server)).out
+    )
+    conversation = result["conversation_id"]
+    renamed = invoke("history", "rename", conversation[:4], "Trip", "plans\tfor", "June")
+    assert renamed.code == 0 and renamed.err == f"renamed {conversation}: Trip plans for June\n"
+    listed = json.loads(invoke("history", "list", "--json").out)
+    assert [c["title"] for c in listed] == ["Trip plans for June"]
+    assert invoke("history", "show", conversation).out.startswith("# Trip plans for June")
+    long = invoke("history", "rename", conversation, "x" * 100)
+    assert (
+        long.code == 0
+        and len(json.loads(invoke("history", "list", "--json").out)[0]["title"]) == 60
+    )
+    empty = invoke("history", "rename", conversation, " ")
+    assert empty.code == 2 and empty.err.count("\n") == 1 and "title is empty" in empty.err
+    missing = invoke("history", "rename", "ffffffff", "x")
+    assert missing.code == 2 and "no conversation" in missing.err
+
+
 # -- attachments in the store -------------------------------------------------------------
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(24)  # what the type sniffer needs of a PNG

@@ -1,4 +1,4 @@
-"""``t360 history``: list, show, export, search and delete saved conversations."""
+"""``t360 history``: list, show, export, search, rename and delete saved conversations."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from t360cli.errors import ExitCode, UsageError
 from t360cli.safety import dumps
 
 app = typer.Typer(
-    help="List, show, search, export and delete saved conversations.", no_args_is_help=True
+    help="List, show, search, export, rename or delete conversations.", no_args_is_help=True
 )
 
 
@@ -38,14 +38,22 @@ def _when(timestamp: float) -> str:
 def history_list(
     ctx: typer.Context,
     limit: Annotated[int, typer.Option("-n", "--limit", min=1, help="How many to list.")] = 20,
+    model: Annotated[
+        str | None,
+        typer.Option("-m", "--model", help="Only conversations with this model (or alias)."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
 ) -> None:
     """Recent conversations: id, date, model, turns, title."""
     from t360cli.history import History
 
     env = environment(ctx)
+    if model is not None:
+        from t360cli.config import aliases_in, read_config
+
+        model = aliases_in(read_config(env)).get(model, model)
     with History.open(env.paths.history_db) as history:
-        rows = history.recent(limit)
+        rows = history.recent(limit, model)
     if json_out:
         items = [
             {
@@ -61,7 +69,8 @@ def history_list(
         env.stdout.write(dumps(items, terminal=env.stdout_isatty) + "\n")
         return
     if not rows:
-        env.stderr.write("no saved conversations yet\n")
+        with_model = "" if model is None else f" with {model}"
+        env.stderr.write(env.shown(f"no saved conversations{with_model} yet") + "\n")
         return
     width = max(len(c.model) for c in rows)
     write_out(
@@ -116,6 +125,24 @@ def history_export(
         output.write_text(text)
     except OSError as exc:
         raise UsageError(f"cannot write {output}: {exc.strerror or exc}") from None
+
+
+@app.command("rename")
+def history_rename(
+    ctx: typer.Context,
+    conversation_id: IdArgument,
+    title: Annotated[list[str], typer.Argument(help="The new title (words are joined by spaces).")],
+) -> None:
+    """Give a conversation a title of your own."""
+    from t360cli.history import History
+
+    env = environment(ctx)
+    if not "".join(title).strip():
+        raise UsageError("the new title is empty", "give a few words, e.g. 'trip plans'")
+    with History.open(env.paths.history_db) as history:
+        full = history.resolve(conversation_id)
+        said = history.rename(full, " ".join(title))
+    env.stderr.write(env.shown(f"renamed {full}: {said}") + "\n")
 
 
 @app.command("search")

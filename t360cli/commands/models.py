@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from enum import Enum
+from typing import Annotated, Any
 
 import typer
 
@@ -23,8 +24,24 @@ from t360cli.session import debug_log
 from t360cli.terminal import countdown
 
 
+class Sort(str, Enum):
+    price = "price"
+    context = "context"
+    name = "name"
+
+
 def models(
     ctx: typer.Context,
+    search: Annotated[
+        str | None,
+        typer.Option(
+            "--search", help="Only models whose id, owner or alias holds TEXT (any case)."
+        ),
+    ] = None,
+    sort: Annotated[
+        Sort | None,
+        typer.Option("--sort", help="price (cheapest first), context (longest first) or name."),
+    ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="The gateway's raw list, as JSON (always asked).")
     ] = False,
@@ -42,6 +59,7 @@ def models(
     env = environment(ctx)
     flags = {"api_key": api_key, "base_url": base_url, "debug": debug or None, "profile": profile}
     settings = gateway_settings(env, flags)
+    items: list[dict[str, Any]] = []
     if json_out or refresh or not modelinfo.fresh(env.paths, settings.base_url, env.clock()):
         from t360cli.client import Gateway
 
@@ -51,33 +69,42 @@ def models(
         with Gateway(settings, environ=env.vars, log=debug_log(env, settings)) as gateway:
             items = gateway.models(on_wait=wait)
         modelinfo.remember(env.paths, settings.base_url, items, env.clock())
-        if json_out:
-            env.stdout.write(dumps({"data": items}, terminal=env.stdout_isatty) + "\n")
-            return
-    owners = modelinfo.owners(env.paths)
+    table = read_config(env)
+    listed = modelinfo.catalogue(
+        env.paths,
+        table,
+        aliases_in(table),
+        search=search,
+        sort=sort.value if sort is not None else None,
+    )
+    if json_out:  # the gateway's own objects, the ones listed, in the order listed
+        by_id = {str(item["id"]): item for item in items}
+        chosen = (
+            [by_id[m.info.id] for m in listed if m.info.id in by_id] if search or sort else items
+        )
+        env.stdout.write(dumps({"data": chosen}, terminal=env.stdout_isatty) + "\n")
+        return
+    if not listed and search:
+        env.stderr.write(env.shown(f"no model matches {search!r}") + "\n")
+        return
     if not (env.stdout_isatty and not env.dumb):
-        write_out(env, "".join(f"{name}\n" for name in owners))
+        write_out(env, "".join(f"{m.info.id}\n" for m in listed))
         return
     from t360cli.render import print_table
 
-    table = read_config(env)
-    names: dict[str, list[str]] = {}
-    for alias, target in aliases_in(table).items():
-        names.setdefault(target, []).append(alias)
-    rows = []
-    for name, owner in owners.items():
-        info = modelinfo.lookup(env.paths, table, name)
-        rows.append(
-            [
-                name,
-                ", ".join(names.get(name, [])),
-                owner,
-                units.count(info.context_length) if info.context_length else "",
-                _per_million(info.price_in),
-                _per_million(info.price_out),
-            ]
-        )
-    print_table(env, ["model", "aliases", "owner", "context", "$/M in", "$/M out"], rows)
+    rows = [
+        [
+            m.info.id,
+            ", ".join(m.aliases),
+            m.owner,
+            units.count(m.info.context_length) if m.info.context_length else "",
+            _per_million(m.info.price_in),
+            _per_million(m.info.price_out),
+        ]
+        for m in listed
+    ]
+    headers = ["model", "aliases", "owner", "context", "$/M in", "$/M out"]
+    print_table(env, headers, rows, [0, 3, 4, 5, 1, 2])  # narrow: context and prices stay
 
 
 def _per_million(price: float | None) -> str:
