@@ -197,9 +197,7 @@ def stats(
 
 
 #: The note under times measured per attempt (``--attempts``, ``t360 bench``).
-PER_ATTEMPT = (
-    "Times per attempt, as the gateway measures them: failed attempts and retry waits left out."
-)
+PER_ATTEMPT = "Times per attempt, as the gateway measures them; retries and waits left out."
 
 
 #: What makes a spreadsheet read a cell as a formula (OWASP's CSV injection list).
