@@ -375,7 +375,7 @@ def aliases_in(file: Mapping[str, object], file_name: str = "config file") -> di
 
 
 #: The most of ``api_key_cmd``'s output read: a key is far shorter.
-MAX_KEY_OUTPUT = 4096
+MAX_KEY_OUTPUT = 4_000
 
 
 def api_key_from(command: str, environ: Mapping[str, str], timeout: float = 10.0) -> str:
@@ -385,6 +385,7 @@ def api_key_from(command: str, environ: Mapping[str, str], timeout: float = 10.0
     hold the key, or part of it); ``config show`` shows the command as written. The
     command runs in a session of its own, so what it started ends with it."""
     from .bounded import Deadline, run
+    from .units import size
 
     try:
         status, output = run(command, environ, MAX_KEY_OUTPUT, timeout)
@@ -397,7 +398,7 @@ def api_key_from(command: str, environ: Mapping[str, str], timeout: float = 10.0
         raise ConfigError(f"api_key_cmd could not run: {exc.strerror}") from None
     if len(output) > MAX_KEY_OUTPUT:
         raise ConfigError(
-            f"api_key_cmd printed more than {MAX_KEY_OUTPUT:,} bytes",
+            f"api_key_cmd printed more than {size(MAX_KEY_OUTPUT)}",
             "it must print the key alone on stdout (t360 config show shows it)",
         )
     if status != 0:

@@ -442,7 +442,7 @@ def test_api_key_cmd_output_is_read_bounded(server: MockServer, command: str) ->
     config.write_text(f"base_url = {json.dumps(server.url)}\napi_key_cmd = {json.dumps(command)}\n")
     result = invoke("chat", "-m", "echo", "hi")
     assert result.code == 3
-    assert "api_key_cmd printed more than 4,096 bytes" in result.err
+    assert "api_key_cmd printed more than 4 KB" in result.err
     assert server.calls == []
 
 
