@@ -309,6 +309,8 @@ def _wait_seconds(value: float) -> float:
 
 _STATUS_HINTS = {
     401: "check your API key (T360_API_KEY, --api-key or api_key in the config file)",
+    400: "the gateway refused the request; check -o options, --max-tokens and the model "
+    "(--debug shows what was sent)",
     403: "your API key is not allowed to do this; check it, or the model's access",
     402: "your Token360 account is out of credit; top it up",
     404: "check --model (t360 models lists them) and --base-url",
@@ -885,12 +887,20 @@ class _Stream:
     def _checked(self, events: list[Event]) -> Iterator[Event]:
         for event in events:
             if isinstance(event, ErrorEvent):
-                raise APIError(event.message, type=event.type, code=event.code)
+                raise APIError(event.message, _stream_hint(event), type=event.type, code=event.code)
             if isinstance(event, Finish):
                 self.complete = True
             elif isinstance(event, Usage):
                 self._note(event)
             yield event
+
+
+def _stream_hint(event: ErrorEvent) -> str:
+    """Advice for an error the gateway reported inside the answer's stream."""
+    said = f"{event.type or ''} {event.code or ''} {event.message}".lower()
+    if "rate" in said or "429" in said:
+        return _STATUS_HINTS[429]
+    return "the provider failed during the answer; try again, or another model with -m"
 
 
 def _model_list(body: bytes) -> list[dict[str, Any]]:
