@@ -27,9 +27,10 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import httpcore
@@ -308,9 +309,9 @@ def _wait_seconds(value: float) -> float:
 
 
 _STATUS_HINTS = {
-    401: "check your API key (T360_API_KEY, --api-key or api_key in the config file)",
     400: "the gateway refused the request; check -o options, --max-tokens and the model "
     "(--debug shows what was sent)",
+    401: "check your API key (T360_API_KEY, --api-key or api_key in the config file)",
     403: "your API key is not allowed to do this; check it, or the model's access",
     402: "your Token360 account is out of credit; top it up",
     404: "check --model (t360 models lists them) and --base-url",
@@ -416,6 +417,7 @@ class _Conn(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
         self.cap: float | None = None
+        self._secured: _Conn | None = None  # the same connection, once TLS runs on it
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         if self.cap is not None:
@@ -434,10 +436,22 @@ class _Conn(httpcore.NetworkStream):
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> httpcore.NetworkStream:
-        return _Conn(self._inner.start_tls(ssl_context, server_hostname, timeout))
+        self._secured = _Conn(self._inner.start_tls(ssl_context, server_hostname, timeout))
+        return self._secured
 
     def get_extra_info(self, info: str) -> Any:
         return self._inner.get_extra_info(info)
+
+    def cut(self) -> None:
+        """Shut the TCP connection down both ways (below TLS, if any): a read waiting on
+        it in another thread returns at once, which closing the socket would not do."""
+        if self._secured is not None:
+            self._secured.cut()
+            return
+        sock = self._inner.get_extra_info("socket")
+        if isinstance(sock, socket.socket):
+            with suppress(OSError):  # already closed: nothing waits on it
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 class _Opened(httpcore.NetworkStream):
@@ -491,6 +505,8 @@ class _Backend(httpcore.SyncBackend):
 
     def __init__(self, warm: Warm | None) -> None:
         self.warmed: list[Warm] = [warm] if warm is not None else []
+        self._made: weakref.WeakSet[_Conn] = weakref.WeakSet()  # the connections alive
+        self._lock = threading.Lock()
 
     def connect_tcp(
         self,
@@ -500,11 +516,23 @@ class _Backend(httpcore.SyncBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.NetworkStream:
-        while self.warmed:
+        conn = None
+        while self.warmed and conn is None:
             sock = self.warmed.pop(0).take(host, port)
             if sock is not None:
-                return _Conn(_Opened(sock))
-        return _Conn(super().connect_tcp(host, port, timeout, local_address, socket_options))
+                conn = _Conn(_Opened(sock))
+        if conn is None:
+            conn = _Conn(super().connect_tcp(host, port, timeout, local_address, socket_options))
+        with self._lock:
+            self._made.add(conn)
+        return conn
+
+    def cut(self) -> None:
+        """Every connection made and still alive, shut down (``Gateway.interrupt``)."""
+        with self._lock:
+            made = list(self._made)
+        for conn in made:
+            conn.cut()
 
     def close(self) -> None:
         for warm in self.warmed:
@@ -627,6 +655,9 @@ class _Transport(httpx.BaseTransport):
         self._backend.close()  # one fresh connection in reserve is enough
         self._backend.warmed.append(warm)
 
+    def cut(self) -> None:
+        self._backend.cut()
+
     def close(self) -> None:
         with _as_httpx():
             self._pool.close()
@@ -714,6 +745,9 @@ class Gateway:
             keepalive_expiry=KEEPALIVE,
         )
         self._own: _Transport | None = None
+        self._interrupts = 0  # how many times ``interrupt`` was called
+        #: Requests the pool carries at once (t360 compare: one per model).
+        self.connections = connections
         if transport is None:
             transport = self._own = _Transport(verify, limits, self.proxy, warm)
         self.client = httpx.Client(
@@ -736,6 +770,16 @@ class Gateway:
 
     def close(self) -> None:
         self.client.close()
+
+    def interrupt(self) -> None:
+        """Ctrl-C for the requests that other threads are waiting on (t360 compare, whose
+        answers stream on threads while the signal reaches the main one): each request in
+        flight now ends as if Ctrl-C had reached it, a KeyboardInterrupt from its events,
+        and its connection is shut down, so the gateway stops generating. Requests sent
+        afterwards are not affected."""
+        self._interrupts += 1
+        if self._own is not None:
+            self._own.cut()
 
     def __enter__(self) -> Gateway:
         return self
@@ -770,13 +814,17 @@ class Gateway:
         on_wait: WaitHook,
     ) -> Generator[Event, None, _T]:
         """The one retry loop: run ``once`` until it succeeds, fails for good, or has
-        shown text; every error leaves with the key scrubbed from its message."""
+        shown text; every error leaves with the key scrubbed from its message. After
+        ``interrupt``, what the cut connection raises is the interruption instead."""
         tries = 0
+        interrupts = self._interrupts
         while True:
             attempt = _Attempt()
             try:
                 return (yield from once(attempt))
             except (APIError, NetworkError) as error:
+                if self._interrupts != interrupts:
+                    raise KeyboardInterrupt from None
                 error.message = scrub(error.message, self._secrets)
                 tries += 1
                 if attempt.shown:
