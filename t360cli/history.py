@@ -23,7 +23,7 @@ import re
 import secrets
 import sqlite3
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
@@ -186,6 +186,13 @@ MIGRATIONS: list[str] = [
     CREATE INDEX responses_provider_attempt_latency
         ON responses(kind, provider, attempt_latency_ms, created, model);
     """,
+    # 8: the comparison an answer was part of (t360 compare, the REPL's /compare): the
+    # answers to one prompt sent to several models at once share its id, each in a
+    # conversation of its own (or none, for a request that failed before any text).
+    """
+    ALTER TABLE responses ADD COLUMN comparison TEXT;
+    CREATE INDEX responses_by_comparison ON responses(comparison) WHERE comparison IS NOT NULL;
+    """,
 ]
 
 #: Conversations with their number of turns (user messages).
@@ -281,14 +288,18 @@ def _title(text: str) -> str:
 
 @_translated
 class History:
-    """The history database. Open with ``History.open(path)``; use as a context manager."""
+    """The history database. Open with ``History.open(path)``; use as a context manager.
+    Opened with a ``comparison`` id, the answers it saves are tagged with it."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, path: Path, comparison: str | None = None
+    ) -> None:
         self._db = connection
         self.path = path
+        self.comparison = comparison
 
     @classmethod
-    def open(cls, path: Path) -> History:
+    def open(cls, path: Path, *, comparison: str | None = None) -> History:
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
             db = sqlite3.connect(path, timeout=10, isolation_level=None)
@@ -303,7 +314,7 @@ class History:
             raise ConfigError(
                 f"cannot create the history directory {path.parent}: {exc.strerror or exc}"
             ) from None
-        return cls(db, path)
+        return cls(db, path, comparison)
 
     def close(self) -> None:
         self._db.close()
@@ -617,8 +628,8 @@ class History:
             message_id = int(cursor.lastrowid or 0)
             self._db.execute(
                 "INSERT INTO responses (message_id, conversation_id, model, partial, created,"
-                " kind) SELECT ?, ?, ?, 1, ?, kind FROM conversations WHERE id = ?",
-                (message_id, conversation_id, model, now, conversation_id),
+                " kind, comparison) SELECT ?, ?, ?, 1, ?, kind, ? FROM conversations WHERE id = ?",
+                (message_id, conversation_id, model, now, self.comparison, conversation_id),
             )
             self._db.execute(
                 "UPDATE conversations SET updated = ?, model = ? WHERE id = ?",
@@ -658,8 +669,9 @@ class History:
         (status, retries) counts in ``t360 stats``."""
         with self._transaction():
             cursor = self._db.execute(
-                "INSERT INTO responses (conversation_id, model, kind, created) VALUES (?, ?, ?, ?)",
-                (conversation_id, turn.requested_model, kind, time.time()),
+                "INSERT INTO responses (conversation_id, model, kind, created, comparison)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (conversation_id, turn.requested_model, kind, time.time(), self.comparison),
             )
             self._metrics(turn, "id", int(cursor.lastrowid or 0))
 
@@ -721,6 +733,39 @@ class History:
                 "UPDATE responses SET message_id = ? WHERE message_id = ?", (answer, message_id)
             )
         return answer
+
+    def merge(self, source: str, target: str) -> None:
+        """Move the messages of conversation ``source`` (the answer the REPL's /keep
+        chose, with its prompt) to the end of ``target``, and delete ``source``."""
+        now = time.time()
+        with self._transaction():
+            for table in ("messages", "responses"):
+                self._db.execute(
+                    f"UPDATE {table} SET conversation_id = ? WHERE conversation_id = ?",
+                    (target, source),
+                )
+            self._db.execute(
+                "UPDATE conversations SET updated = ?,"
+                " model = (SELECT model FROM conversations WHERE id = ?) WHERE id = ?",
+                (now, source, target),
+            )
+            self._db.execute("DELETE FROM conversations WHERE id = ?", (source,))
+
+    def compared(self, conversation_id: str) -> dict[int, list[Compared]]:
+        """For each answer of the conversation that was part of a comparison (by its
+        message id): the other answers of that comparison, by model."""
+        rows = self._db.execute(
+            "SELECT mine.message_id, other.model, other.conversation_id, other.error"
+            " FROM responses mine JOIN responses other ON other.comparison = mine.comparison"
+            " AND other.id != mine.id WHERE mine.conversation_id = ?"
+            " AND mine.comparison IS NOT NULL ORDER BY other.model, other.id",
+            (conversation_id,),
+        ).fetchall()
+        found: dict[int, list[Compared]] = {}
+        for row in rows:
+            other = Compared(row["model"], row["conversation_id"], row["error"])
+            found.setdefault(row["message_id"], []).append(other)
+        return found
 
     def spend(self, since: float) -> float:
         """USD spent on every answer since ``since`` (unix time): chat, cmd and bench."""
@@ -789,6 +834,7 @@ class History:
                         "error",
                         "ran",
                         "ran_status",
+                        "comparison",
                     )
                 }
                 item["metrics"]["partial"] = bool(stats["partial"])
@@ -805,25 +851,46 @@ class History:
 
     def export_markdown(self, conversation_id: str) -> str:
         conversation = self.get(conversation_id)
+        compared = {
+            message: "compared with " + ", ".join(other.label() for other in others)
+            for message, others in self.compared(conversation_id).items()
+        }
         return to_markdown(
             conversation.title,
             f"`{conversation.id}` · {conversation.model} · "
             + time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created)),
             conversation.system,
-            _exchanges(self.messages(conversation_id)),
+            _exchanges(self.messages(conversation_id), compared),
         )
 
 
-def _exchanges(messages: list[Message]) -> list[Exchange]:
+@dataclass(frozen=True)
+class Compared:
+    """Another answer of a comparison: the model asked, its conversation (None when it
+    failed before any text) and its error."""
+
+    model: str
+    conversation_id: str | None
+    error: str | None
+
+    def label(self) -> str:
+        if self.conversation_id is None:
+            return f"{self.model} (no answer: {self.error or 'failed'})"
+        return f"{self.model} (`{self.conversation_id}`)"
+
+
+def _exchanges(messages: list[Message], notes: Mapping[int, str]) -> list[Exchange]:
     """Messages as a transcript shows them; an answer's text before its tool calls is
-    labelled with the model of the answer (its metrics live on the answer's last message)."""
+    labelled with the model of the answer (its metrics live on the answer's last message).
+    ``notes``: more to say under some messages (by id), after what they say themselves."""
     found: list[Exchange] = []
     answering = None  # the model of the answer being walked back through
     for m in reversed(messages):
         own = m.served_model or m.model
         answering = None if m.role == "user" else own or answering
         model = own or (answering if m.role == "assistant" else None)
-        found.append(Exchange(m.role, m.content, model, m.partial, _note(m)))
+        note = "; ".join(n for n in (_note(m), notes.get(m.id)) if n) or None
+        found.append(Exchange(m.role, m.content, model, m.partial, note))
     return found[::-1]
 
 

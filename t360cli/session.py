@@ -89,13 +89,14 @@ def _second_interrupt_exits(env: Environment, armed: bool) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
-def open_history(path: Path) -> Callable[[], HistoryStore]:
-    """An opener for the history database at ``path`` (sqlite3 loads only when called)."""
+def open_history(path: Path, comparison: str | None = None) -> Callable[[], HistoryStore]:
+    """An opener for the history database at ``path`` (sqlite3 loads only when called);
+    the answers saved through it are tagged with ``comparison`` (t360 compare)."""
 
     def opener() -> HistoryStore:
         from .history import History
 
-        return History.open(path)
+        return History.open(path, comparison=comparison)
 
     return opener
 
@@ -302,6 +303,7 @@ class Chat:
         save: bool = True,
         conversation_id: str | None = None,
         messages: list[dict[str, Any]] | None = None,
+        gateway: Gateway | None = None,
     ) -> None:
         self.env = env
         self.settings = settings
@@ -320,7 +322,9 @@ class Chat:
         self.tools: Toolbox | None = None
         #: Requests that ran tools, at most, in one answer (--max-tool-rounds).
         self.max_tool_rounds = 10
-        self._gateway: Gateway | None = None
+        #: The comparison its answers are saved as part of (t360 compare), or None.
+        self.comparison: str | None = None
+        self._gateway = gateway  # given: shared with the other chats of a comparison
         self._lock = threading.Lock()
 
     @property
@@ -445,7 +449,7 @@ class Chat:
 
     def _journal(self, user: str, attached: Sequence[Attachment]) -> TurnJournal:
         journal = TurnJournal(
-            open_history(self.env.paths.history_db),
+            open_history(self.env.paths.history_db, self.comparison),
             self.conversation_id,
             user,
             model=self.settings.model,

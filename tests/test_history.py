@@ -534,7 +534,7 @@ def test_migration_7_keeps_every_row_and_times_the_old_ones_per_attempt_too(
     db.commit()
     db.close()
     with History.open(path) as history:
-        assert history.query("PRAGMA user_version")[0][0] == len(MIGRATIONS) == 7
+        assert history.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
         rows = [
             tuple(row)
             for row in history.query(
@@ -547,6 +547,24 @@ def test_migration_7_keeps_every_row_and_times_the_old_ones_per_attempt_too(
         (5, "c1", 40.0, 40.0, 90.0, 90.0, None, None),
         (None, None, 60.0, 60.0, 70.0, 70.0, None, "boom"),
     ]
+
+
+def test_migration_8_leaves_earlier_answers_out_of_any_comparison(tmp_path: Path) -> None:
+    path = tmp_path / "seven.db"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:7]:
+        db.executescript(script)
+    db.execute("INSERT INTO responses (model, created) VALUES ('m', 0)")
+    db.execute("PRAGMA user_version = 7")
+    db.commit()
+    db.close()
+    with History.open(path) as history:
+        assert history.query("PRAGMA user_version")[0][0] == len(MIGRATIONS) == 8
+        assert [tuple(r) for r in history.query("SELECT model, comparison FROM responses")] == [
+            ("m", None)
+        ]
+        plan = history.query("EXPLAIN QUERY PLAN SELECT id FROM responses WHERE comparison = 'c'")
+        assert "responses_by_comparison" in str([tuple(row) for row in plan])
 
 
 def test_a_transcript_of_messages_in_progress_shows_parts_calls_and_results() -> None:

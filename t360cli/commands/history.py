@@ -83,13 +83,26 @@ def history_list(
 
 
 @app.command("show")
-def history_show(ctx: typer.Context, conversation_id: IdArgument) -> None:
+def history_show(
+    ctx: typer.Context,
+    conversation_id: IdArgument,
+    compared: Annotated[
+        bool,
+        typer.Option(
+            "--compared", help="Then the conversations of the other models it was compared with."
+        ),
+    ] = False,
+) -> None:
     """A conversation as a markdown transcript."""
     from t360cli.history import History
 
     env = environment(ctx)
     with History.open(env.paths.history_db) as history:
-        text = history.export_markdown(history.resolve(conversation_id))
+        shown = [history.resolve(conversation_id)]
+        if compared:  # each answer's comparison: the others' conversations, once each
+            for others in history.compared(shown[0]).values():
+                shown += [o.conversation_id for o in others if o.conversation_id]
+        text = "\n".join(history.export_markdown(c) for c in dict.fromkeys(shown))
     write_out(env, text)
 
 
