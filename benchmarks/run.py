@@ -444,6 +444,47 @@ class Bench:
             p95(lat) <= 0.05,
         )
 
+    def secrets(self) -> None:
+        """What the secrets guard adds to a run: the CPU its module takes to load, plus
+        that of the same one-shot with the guard on and off, interleaved, for a short
+        prompt and for 2 MB of source code given with -f (t360's own)."""
+        print("secrets guard", flush=True)
+        source = "".join(p.read_text() for p in sorted((HERE.parent / "t360cli").rglob("*.py")))
+        big = Path(self.home.name) / "two-megabytes.py"
+        big.write_text((source * (2_000_000 // len(source) + 1))[:2_000_000])
+        model = "bench:chunks=1,size=5"
+        on = {**self.env, "T360_SECRETS": "refuse"}
+        off = {**self.env, "T360_SECRETS": "off"}
+        # the 2 MB file holds none of the guard's findings but the test keys' shapes: a
+        # refusal would end the run early, so it is scanned in warn mode (same scan)
+        warn = {**self.env, "T360_SECRETS": "warn"}
+        runs = self.interleaved(
+            {
+                "short on": lambda: run(self.t360(model), on),
+                "short off": lambda: run(self.t360(model), off),
+                "big on": lambda: run(self.t360(model, "-f", str(big)), warn),
+                "big off": lambda: run(self.t360(model, "-f", str(big)), off),
+                # the module loads in both modes: its import is measured on its own
+                "import": lambda: run([sys.executable, "-c", "import t360cli.secrets_guard"], off),
+                "import base": lambda: run([sys.executable, "-c", "import t360cli.errors"], off),
+            },
+            self.repeats * 2,
+        )
+        loading = med([r.cpu for r in runs["import"]]) - med([r.cpu for r in runs["import base"]])
+        for size, target in (("short", 0.015), ("big", 0.150)):
+            added = (
+                loading
+                + med([r.cpu for r in runs[f"{size} on"]])
+                - med([r.cpu for r in runs[f"{size} off"]])
+            )
+            what = "a short prompt" if size == "short" else "2 MB of source (-f)"
+            self.row(
+                f"secrets guard: CPU it adds to a one-shot, {what}",
+                f"{added * 1000:.1f} ms",
+                f"≤ {target * 1000:.0f} ms",
+                added <= target,
+            )
+
     def stats(self) -> None:
         rows = 10_000 if self.quick else 100_000
         print(f"t360 stats over {rows:,} saved answers", flush=True)
@@ -621,6 +662,7 @@ MEASURES = [
     "display_latency",
     "terminal",
     "stats",
+    "secrets",
 ]
 
 
