@@ -102,6 +102,22 @@ def invoke(
     return Result(code, _bytes(stdout), _bytes(stderr))
 
 
+def repl_run(
+    *lines: str, args: tuple[str, ...] = (), env: Mapping[str, str] | None = None
+) -> Result:
+    """A REPL session in this process: ``t360 chat ARGS`` with stdin a terminal, the lines
+    typed through prompt_toolkit's pipe input, then Ctrl-D. What the REPL prints (answers
+    and its own messages) comes back as with ``invoke``; what only a terminal shows
+    (Ctrl-C, completion menus, redraws) is for the pty tests."""
+    from prompt_toolkit.application import create_app_session
+    from prompt_toolkit.input import create_pipe_input
+    from prompt_toolkit.output import DummyOutput
+
+    with create_pipe_input() as typed, create_app_session(input=typed, output=DummyOutput()):
+        typed.send_text("".join(f"{line}\r" for line in lines) + "\x04")
+        return invoke("chat", *args, env=env, stdin_tty=True)
+
+
 def fake_environment(
     *,
     stdout: Any = None,

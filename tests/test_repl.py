@@ -11,7 +11,7 @@ import pexpect
 import pytest
 
 from t360cli.mockserver import MockServer
-from tests.helpers import chat_env, open_history, paths, spawn_t360
+from tests.helpers import chat_env, open_history, paths, repl_run, spawn_t360
 
 PROMPT = "\u203a"  # the REPL's prompt character
 
@@ -51,10 +51,11 @@ def repl(server: MockServer) -> Iterator[Session]:
         session.child.terminate(force=True)
 
 
-def test_two_turns_with_memory_then_ctrl_d_exits_0(repl: Session) -> None:
-    repl.send("hello one", "you said: hello one")
-    repl.send("two", "you said: hello one | two", "TTFT")
-    assert repl.leave() == 0
+def test_two_turns_with_memory_then_ctrl_d_exits_0(server: MockServer) -> None:
+    result = repl_run("hello one", "two", args=("-m", "recall"), env=chat_env(server))
+    assert result.code == 0
+    assert "you said: hello one\n" in result.out and "you said: hello one | two" in result.out
+    assert "TTFT" in result.err
     with open_history() as history:
         assert [m.content for m in history.messages(history.latest() or "")][::2] == [
             "hello one",
@@ -69,41 +70,33 @@ def test_exit_command(repl: Session) -> None:
     assert repl.child.exitstatus == 0
 
 
-def test_help_lists_every_command(repl: Session) -> None:
-    out = repl.send("/help", "/edit")
-    for name in (
-        "/exit",
-        "/clear",
-        "/model",
-        "/system",
-        "/retry",
-        "/undo",
-        "/copy",
-        "/save",
-        "/stats",
-    ):
+def test_help_lists_every_command(server: MockServer) -> None:
+    from t360cli.repl import COMMANDS
+
+    out = repl_run("/help", args=("-m", "recall"), env=chat_env(server)).err
+    for name in COMMANDS:
         assert name in out
 
 
-def test_clear_model_and_system(repl: Session) -> None:
-    repl.send("first", "you said: first")
-    repl.send("/clear", "new conversation")
-    repl.send("second", "you said: second")
-    repl.send("/system Be brief.", "system prompt set")
-    repl.send("third", "system: Be brief.; you said: second | third")
-    repl.send("/model echo", "model: echo")
-    repl.send("just echo", "just echo")
-    repl.send("/model", "model: echo")
+def test_clear_model_and_system(server: MockServer) -> None:
+    result = repl_run(
+        "first", "/clear", "second", "/system Be brief.", "third", "/model echo", "just echo",
+        "/model", args=("-m", "recall"), env=chat_env(server),
+    )  # fmt: skip
+    assert "you said: first\n" in result.out and "you said: second\n" in result.out
+    assert "system: Be brief.; you said: second | third" in result.out
+    assert "just echo" in result.out
+    assert "new conversation" in result.err and "system prompt set" in result.err
+    assert result.err.count("model: echo") == 2
     with open_history() as history:
         assert len(history.recent()) == 2
 
 
-def test_retry_and_undo(repl: Session) -> None:
-    repl.send("one", "you said: one")
-    repl.send("two", "you said: one | two")
-    repl.send("/retry", "you said: one | two")  # regenerated from the same context
-    repl.send("/undo", "dropped: two")
-    repl.send("three", "you said: one | three")
+def test_retry_and_undo(server: MockServer) -> None:
+    result = repl_run("one", "two", "/retry", "/undo", "three", args=("-m", "recall"),
+                  env=chat_env(server))  # fmt: skip
+    assert result.out.count("you said: one | two") == 2  # regenerated from the same context
+    assert "dropped: two" in result.err and "you said: one | three" in result.out
     with open_history() as history:
         contents = [m.content for m in history.messages(history.latest() or "")]
     assert contents[::2] == ["one", "three"]
