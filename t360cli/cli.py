@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str, bool]] = {
     "history": ("history", "app", True),
     "stats": ("stats", "stats", False),
     "bench": ("bench", "bench", False),
+    "compare": ("compare", "compare", False),
     "cmd": ("cmd", "cmd", False),
     "roles": ("roles", "roles", False),
     "tools": ("tools", "tools", False),

@@ -17,14 +17,24 @@ import errno
 import re
 import threading
 import time
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markdown import Markdown
+from rich.segment import Segment
+from rich.text import Text
 
 from .environment import Environment
 from .safety import sanitize
 from .terminal import ReasoningView, Spinner
+
+if TYPE_CHECKING:
+    from rich.panel import Panel
+    from rich.table import Table
+
+    from .stats import Turn
+    from .terminal import AnswerSink
 
 FPS = 30
 CODE_THEME = "monokai"
@@ -292,6 +302,312 @@ class LiveRegion:
             self._out.flush()
         self._live = live
         self.started = self.started or bool(new)
+
+
+#: The narrowest column ``t360 compare`` shows side by side; narrower, panels are stacked.
+COLUMN_WIDTH = 40
+
+
+class Columns:
+    """``t360 compare`` on a terminal: a live column per model, side by side when each
+    gets COLUMN_WIDTH columns, else a panel per model, stacked; each streams its answer
+    as markdown and ends with its stats (on stderr at the end, the rest on stdout).
+
+    Each answer is cut into markdown blocks as it streams (``BlockSplitter``): a finished
+    block is rendered once, at its column's width, and kept as lines; only the unfinished
+    tail is rendered again, and only when it grew. A frame shows the last lines of each
+    answer that fit the screen, so its cost is the screen's, not the answers': the
+    whole stays linear in their lengths. The threads that stream only add text under a
+    lock; the main thread draws (``follow``), at most FPS frames a second, through one
+    rich Live region, rewritten in place. At the end the region goes, and the answers are
+    printed whole, side by side, once.
+    """
+
+    def __init__(self, env: Environment, models: Sequence[str], *, quiet: bool) -> None:
+        from rich.live import Live
+
+        self.env = env
+        self.models = [sanitize(model) for model in models]
+        self.quiet = quiet
+        width = env.columns
+        self.console = _Console(
+            file=env.stdout,
+            force_terminal=True,
+            no_color=env.no_color,
+            highlight=False,
+            emoji=False,
+            markup=False,
+            width=width,
+        )
+        self._stderr = _Console(
+            file=env.stderr,
+            force_terminal=env.stderr_isatty,
+            no_color=env.no_color,
+            highlight=False,
+            emoji=False,
+            markup=False,
+            width=width,
+        )
+        self.rows = env.size[1] if env.size is not None else self.console.height
+        count = len(self.models)
+        self.side_by_side = width >= COLUMN_WIDTH * count
+        inner = (width - 3 * (count - 1)) // count if self.side_by_side else width - 4
+        self._panes = [_Pane(self.console, inner) for _ in self.models]
+        self._lock = threading.Lock()
+        self._changed = threading.Event()
+        self._live = Live(
+            console=self.console,
+            auto_refresh=False,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+            vertical_overflow="crop",
+        )
+
+    # -- the answers' threads -------------------------------------------------------------
+
+    def sink(self, index: int) -> AnswerSink:
+        return _ColumnSink(self, index)
+
+    def add(self, index: int, text: str) -> None:
+        pane = self._panes[index]
+        text = sanitize(text)
+        with self._lock:
+            pane.pending += pane.splitter.feed(text)
+            pane.dirty = True
+            pane.state = "writing"
+        self._changed.set()
+
+    def state(self, index: int, state: str, until: float | None = None) -> None:
+        with self._lock:
+            self._panes[index].state, self._panes[index].until = state, until
+        self._changed.set()
+
+    def finished(self, index: int, turn: Turn) -> None:
+        with self._lock:
+            self._panes[index].turn = turn
+        self._changed.set()
+
+    # -- the main thread ------------------------------------------------------------------
+
+    def follow(self, done: threading.Event) -> None:
+        self._live.start()
+        while not done.is_set():
+            self._changed.wait(0.1)  # new text, or a tenth of a second for the timers
+            self._changed.clear()
+            self._live.update(self._frame(), refresh=True)
+            done.wait(1 / FPS)  # a burst of text costs one frame
+
+    def close(self, turns: Sequence[Turn | None]) -> None:
+        """The live region goes; the answers are printed whole, their stats on stderr."""
+        self._live.stop()
+        self._render()
+        if self.side_by_side:
+            answers = self._table(show_header=True)
+            answers.add_row(*(_Lines(pane.whole()) for pane in self._panes))
+            self.console.print(answers)
+            under = [pane.stats(self.env, self.quiet) for pane in self._panes]
+            if any(under):
+                table = self._table(show_header=False)
+                table.add_row(*(_Lines(lines) for lines in under))
+                self._stderr.print(table)
+            return
+        for model, pane in zip(self.models, self._panes, strict=True):
+            self.console.print(self._panel(model, pane, _Lines(pane.whole())))
+            stats = pane.stats(self.env, self.quiet)
+            if stats:
+                self._stderr.print(_Lines(stats))
+
+    # -- drawing --------------------------------------------------------------------------
+
+    def _render(self) -> None:
+        """Render what arrived since the last frame (each finished block once)."""
+        for pane in self._panes:
+            with self._lock:
+                if not pane.dirty:
+                    continue
+                blocks, pane.pending = pane.pending, []
+                tail, pane.dirty = pane.splitter.tail, False
+            pane.draw(blocks, tail)
+
+    def _frame(self) -> RenderableType:
+        from rich.console import Group
+
+        self._render()
+        stats = [pane.stats(self.env, self.quiet) for pane in self._panes]
+        if self.side_by_side:
+            height = max(3, self.rows - 4 - max(len(lines) for lines in stats))
+            table = self._table(show_header=True)
+            table.add_row(*(_Lines(pane.last(height)) for pane in self._panes))
+            if any(stats):
+                table.add_row(*(_Lines(lines) for lines in stats))
+            return table
+        height = max(3, (self.rows - 1) // len(self._panes) - 2)
+        return Group(
+            *(
+                self._panel(model, pane, _Lines([*pane.last(height - len(lines)), *lines]))
+                for model, pane, lines in zip(self.models, self._panes, stats, strict=True)
+            )
+        )
+
+    def _table(self, *, show_header: bool) -> Table:
+        from rich import box
+        from rich.table import Table
+
+        table = Table(
+            box=box.MINIMAL,
+            show_edge=False,
+            show_header=show_header,
+            pad_edge=False,
+            padding=(0, 1),
+        )
+        for model, pane in zip(self.models, self._panes, strict=True):
+            table.add_column(self._title(model, pane), width=pane.width, no_wrap=True)
+        return table
+
+    def _panel(self, model: str, pane: _Pane, body: _Lines) -> Panel:
+        from rich.panel import Panel
+
+        return Panel(
+            body, title=self._title(model, pane), title_align="left", width=self.env.columns
+        )
+
+    def _title(self, model: str, pane: _Pane) -> Text:
+        title = Text(model, style="bold")
+        status = pane.status()
+        if status:
+            title.append(f" {status}", style="dim")
+        return title
+
+
+class _Pane:
+    """One answer in a ``Columns`` view: its blocks as they stream (the threads' side, under
+    the view's lock), their lines once rendered (the main thread's)."""
+
+    def __init__(self, console: Console, width: int) -> None:
+        self._console = console
+        self.width = width
+        self.splitter = BlockSplitter()
+        self.pending: list[str] = []  # finished blocks, not rendered yet
+        self.dirty = False
+        self.state = "waiting"
+        self.until: float | None = None  # when a retry's wait ends
+        self.began = time.monotonic()
+        self.turn: Turn | None = None
+        self._lines: list[list[Segment]] = []  # the finished blocks, rendered
+        self._tail: list[list[Segment]] = []  # the unfinished one, rendered
+
+    def draw(self, blocks: list[str], tail: str) -> None:
+        for block in blocks:
+            self._lines += [*self._markdown(block), []]
+        self._tail = self._markdown(tail)
+
+    def _markdown(self, text: str) -> list[list[Segment]]:
+        if not text.strip():
+            return []
+        options = self._console.options.update_width(self.width)
+        lines = self._console.render_lines(
+            Markdown(text, code_theme=CODE_THEME, hyperlinks=False), options, pad=False
+        )
+        # rich opens lists and tables with a blank line; blocks get one already
+        shown = [i for i, line in enumerate(lines) if "".join(s.text for s in line).strip()]
+        return lines[shown[0] : shown[-1] + 1] if shown else []
+
+    def last(self, count: int) -> list[list[Segment]]:
+        """The last ``count`` lines of the answer so far."""
+        if count <= 0:
+            return []
+        if len(self._tail) >= count:
+            return self._tail[-count:]
+        return [*self._lines[-(count - len(self._tail)) :], *self._tail]
+
+    def whole(self) -> list[list[Segment]]:
+        lines = [*self._lines, *self._tail]
+        while lines and not lines[-1]:
+            lines.pop()
+        return lines
+
+    def status(self) -> str:
+        turn = self.turn
+        if turn is not None:
+            return "interrupted" if turn.interrupted else "failed" if turn.error else ""
+        if self.until is not None and self.state.startswith("retry"):
+            return f"{self.state} in {max(0.0, self.until - time.monotonic()):.0f} s"
+        if self.state == "waiting":
+            return f"waiting {time.monotonic() - self.began:.1f} s"
+        return self.state
+
+    def stats(self, env: Environment, quiet: bool) -> list[list[Segment]]:
+        """Under the answer once it ended: its stats (unless quiet), the cut notice, the
+        error."""
+        turn = self.turn
+        if turn is None:
+            return []
+        lines: list[list[Segment]] = []
+        footer = "" if quiet else env.shown(turn.footer(width=10_000))
+        if footer:
+            lines += [_segments(line, "dim") for line in _packed(footer.split(" · "), self.width)]
+        if turn.finish_reason == "length":
+            lines.append(_segments("the answer was cut at the token limit", "yellow"))
+        if turn.error is not None:
+            error = Text(env.shown(turn.error.line()), style="red")
+            lines += self._console.render_lines(
+                error, self._console.options.update_width(self.width), pad=False
+            )
+        return lines
+
+
+def _packed(parts: list[str], width: int) -> list[str]:
+    """``parts`` joined by `` · `` into lines of at most ``width`` (a part too long alone
+    gets a line of its own): a stats line that wraps between its fields."""
+    lines: list[str] = []
+    for part in parts:
+        if lines and len(lines[-1]) + 3 + len(part) <= width:
+            lines[-1] += f" · {part}"
+        else:
+            lines.append(part)
+    return lines
+
+
+def _segments(text: str, style: str) -> list[Segment]:
+    from rich.style import Style
+
+    return [Segment(text, Style.parse(style))]
+
+
+class _Lines:
+    """Rendered lines as a rich renderable (a cell of a table, the body of a panel)."""
+
+    def __init__(self, lines: list[list[Segment]]) -> None:
+        self.lines = lines
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        for line in self.lines:
+            yield from line
+            yield Segment.line()
+
+
+class _ColumnSink:
+    """One answer's sink into a ``Columns`` view (reasoning is not shown, only said)."""
+
+    def __init__(self, view: Columns, index: int) -> None:
+        self._view = view
+        self._index = index
+
+    def started(self, model: str) -> None:
+        pass
+
+    def text(self, text: str) -> None:
+        self._view.add(self._index, text)
+
+    def reasoning(self, text: str) -> None:
+        self._view.state(self._index, "reasoning")
+
+    def waiting(self, seconds: float, attempt: int, reason: str) -> None:
+        self._view.state(self._index, f"retry {attempt}", time.monotonic() + seconds)
+
+    def close(self) -> None:
+        pass
 
 
 def _console(env: Environment) -> Console:

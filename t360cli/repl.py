@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prompt_toolkit import PromptSession
 from prompt_toolkit.completion import CompleteEvent, Completer, Completion
@@ -37,6 +38,9 @@ from .roles import Role
 from .safety import sanitize
 from .session import Chat, debug_log
 from .terminal import copy_to_clipboard, edit_text, typeahead
+
+if TYPE_CHECKING:
+    from .compare import Comparison
 
 BLOCK = '"""'
 PROMPT = "\u203a "  # a single right-pointing angle quotation mark
@@ -88,6 +92,10 @@ class Repl:
         #: The last message, as typed, when it failed before any answer: it is not in the
         #: conversation, and /retry sends it again.
         self.unsent: str | None = None
+        #: The models the next message goes to side by side (/compare), and the
+        #: comparison whose answers /keep chooses from.
+        self.comparing: list[str] | None = None
+        self.compared: Comparison | None = None
 
     def typing(self, _: object = None) -> None:
         """A key was typed: after a long pause, reconnect before the turn needs it."""
@@ -126,6 +134,10 @@ class Repl:
         except T360Error as exc:
             self.say(exc.line())
             return
+        if self.comparing:
+            self.compare(self.comparing, text, attached)
+            return
+        self.compared = None  # the conversation went on: none of them is kept
         sinks = functools.partial(
             make_sink, self.env, json_out=False, raw=self.raw, quiet=self.quiet
         )
@@ -151,6 +163,48 @@ class Repl:
         else:
             self.unsent, self.last_attached = None, attached
         if turn.terminated:  # SIGTERM or SIGHUP: the answer is saved; now leave
+            self.running = False
+
+    def compare(self, models: list[str], text: str, attached: list[Attachment]) -> None:
+        """The message to several models side by side (/compare), each continuing the
+        conversation so far in a conversation of its own; /keep then chooses."""
+        from .client import Gateway
+        from .compare import Comparison, report_ranking, view_for
+
+        chat, env = self.chat, self.env
+        comparison = None
+        try:
+            gateway = Gateway(
+                chat.settings,
+                environ=env.vars,
+                log=debug_log(env, chat.settings),
+                connections=len(models),
+            )
+            comparison = Comparison(
+                env, chat.settings, chat.request, models, gateway,
+                save=chat.save, messages=chat.messages,
+            )  # fmt: skip
+            if chat.guard is not None:
+                comparison.guards(chat.guard, env.warn)
+            comparison.prepare(text, attached)
+            view = view_for(env, models, json_out=False, quiet=self.quiet)
+            with typeahead(env):  # keys typed meanwhile wait for the next prompt
+                result = comparison.run(text, attached, view)
+        except T360Error as exc:  # nothing was sent; the session goes on
+            env.error(exc.line())
+            self.pending = attached
+            return
+        finally:
+            if comparison is not None:
+                comparison.close()
+        self.active = time.monotonic()
+        self.comparing, self.compared = None, comparison
+        chat.turns += result.turns
+        self.unsent, self.last_attached = None, attached
+        if not self.quiet:
+            report_ranking(env, models, result)
+        self.say("/keep MODEL continues the conversation with that model and its answer")
+        if result.terminated:  # SIGTERM or SIGHUP: the answers are saved; now leave
             self.running = False
 
     def last_exchange(self) -> tuple[str, str] | None:
@@ -219,6 +273,7 @@ def _exit(repl: Repl, argument: str) -> None:
 def _clear(repl: Repl, argument: str) -> None:
     repl.chat.conversation_id = None
     repl.chat.messages = []
+    repl.compared = None
     repl.say("new conversation")
 
 
@@ -226,15 +281,75 @@ def _model(repl: Repl, argument: str) -> None:
     if not argument:
         repl.say(f"model: {repl.chat.settings.model}")
         return
-    from .config import aliases_in, read_config
-
     try:
-        model = aliases_in(read_config(repl.env)).get(argument, argument)
+        model = _resolved(repl, [argument])[0]
     except T360Error as exc:
         repl.say(exc.line())
         return
     repl.chat.settings = repl.chat.settings._replace(model=model)
     repl.say(f"model: {model}" + (f" (alias {argument})" if model != argument else ""))
+
+
+def _resolved(repl: Repl, names: list[str]) -> list[str]:
+    """Model names with the aliases of the config file resolved."""
+    from .config import aliases_in, read_config
+
+    aliases = aliases_in(read_config(repl.env))
+    return [aliases.get(name, name) for name in names]
+
+
+def _compare(repl: Repl, argument: str) -> None:
+    """/compare MODEL...: the next message goes to these models side by side."""
+    from .compare import FEWEST
+
+    try:
+        models = list(dict.fromkeys(_resolved(repl, argument.split())))
+    except T360Error as exc:
+        repl.say(exc.line())
+        return
+    if len(models) < FEWEST:
+        repl.say(f"usage: /compare MODEL MODEL... ({FEWEST} models or more)")
+        return
+    repl.comparing = models
+    repl.say(f"the next message goes to {', '.join(models)} side by side")
+
+
+def _keep(repl: Repl, argument: str) -> None:
+    """/keep MODEL: continue the conversation with that model, its answer to the last
+    /compare becoming the conversation's last answer."""
+    comparison = repl.compared
+    if comparison is None:
+        repl.say("nothing to keep: /compare MODEL MODEL..., then send a message")
+        return
+    try:
+        model = _resolved(repl, [argument])[0] if argument else ""
+    except T360Error as exc:
+        repl.say(exc.line())
+        return
+    lane = next((chat for chat in comparison.chats if chat.settings.model == model), None)
+    if lane is None:
+        repl.say(f"usage: /keep MODEL, one of {', '.join(comparison.models)}")
+        return
+    if not lane.turns or lane.turns[-1].unanswered:
+        repl.say(f"{model} gave no answer to keep")
+        return
+    chat = repl.chat
+    if chat.save and lane.conversation_id is not None:
+        if chat.conversation_id is None:
+            chat.conversation_id = lane.conversation_id
+        else:  # its exchange moves to this conversation
+            from .history import History
+
+            try:
+                with History.open(repl.env.paths.history_db) as history:
+                    history.merge(lane.conversation_id, chat.conversation_id)
+            except T360Error as exc:
+                repl.say(exc.line())
+                return
+    chat.messages = list(lane.messages)
+    chat.settings = chat.settings._replace(model=model)
+    repl.compared = None
+    repl.say(f"kept the answer of {model}; model: {model}")
 
 
 COMPACT = (
@@ -398,7 +513,10 @@ def _tools(repl: Repl, argument: str) -> None:
             return
         if toolbox is None:
             debug = debug_log(repl.env, repl.chat.settings)
-            toolbox = Toolbox(repl.env, [], yes=repl.yes, quiet=repl.quiet, debug=debug)
+            settings = repl.chat.settings
+            toolbox = Toolbox(
+                repl.env, [], settings=settings, yes=repl.yes, quiet=repl.quiet, debug=debug
+            )
             repl.chat.tools = toolbox
         for server in servers:
             try:
@@ -513,6 +631,10 @@ COMMANDS: dict[str, Command] = {
     "/paste": Command("/paste", "add the clipboard to the next message", _paste),
     "/compact": Command("/compact", "continue from a summary of the conversation", _compact),
     "/role": Command("/role [NAME]", "use a role (its prompt, model, options); alone: none", _role),
+    "/compare": Command(
+        "/compare MODEL...", "send the next message to these models side by side", _compare
+    ),
+    "/keep": Command("/keep MODEL", "after /compare: go on with that model and its answer", _keep),
     "/tools": Command(
         "/tools [add|remove NAME]", "the MCP tools offered; add or drop a server", _tools
     ),
@@ -535,8 +657,8 @@ class _Completer(Completer):
             for name, command in COMMANDS.items():
                 if name.startswith(text.lower()):
                     yield Completion(name, -len(text), display_meta=command.summary)
-        elif text.startswith("/model "):
-            word = text[len("/model ") :]
+        elif text.startswith(("/model ", "/compare ", "/keep ")):
+            word = text.rpartition(" ")[2]
             for model in self.models():
                 if model.startswith(word):
                     yield Completion(model, -len(word))

@@ -7,7 +7,8 @@ and the error line on stderr; only the footer's length differs.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from .errors import ExitCode, T360Error
 from .safety import dumps
@@ -42,16 +43,30 @@ def outcome(turn: Turn) -> ExitCode:
     return ExitCode.OK
 
 
-def report_error(env: Environment, error: T360Error) -> None:
-    """The one stderr line for an error: what happened, and what to do."""
-    env.error(error.line())
+def report_error(env: Environment, error: T360Error, model: str | None = None) -> None:
+    """The one stderr line for an error: what happened, and what to do (``model``: the
+    one it happened to, when several answer)."""
+    env.error(f"{model}: {error.line()}" if model else error.line())
 
 
 def emit_json(env: Environment, turn: Turn) -> None:
     """The ``--json`` object, alone on stdout: strict JSON, secrets scrubbed."""
+    _emit(env, _as_json(env, turn))
+
+
+def emit_answers(env: Environment, turns: Sequence[Turn]) -> None:
+    """``compare --json``: ``{"answers": [...]}``, each the ``--json`` object of a turn."""
+    _emit(env, {"answers": [_as_json(env, turn) for turn in turns]})
+
+
+def _as_json(env: Environment, turn: Turn) -> dict[str, Any]:
     obj = turn.as_json()
     if obj["error"] is not None:
         obj["error"]["message"] = env.shown(obj["error"]["message"])
+    return obj
+
+
+def _emit(env: Environment, obj: dict[str, Any]) -> None:
     env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
     env.stdout.flush()
 
@@ -63,9 +78,11 @@ def report_turn(
     quiet: bool,
     compact: bool = False,
     extra: tuple[str, ...] = (),
+    model: str | None = None,
 ) -> None:
     """Tool calls, the cut-answer notice, the stats footer (with ``extra`` fields such as
-    the budget left) and the error, on stderr."""
+    the budget left) and the error, on stderr (``model``: the one that answered, named in
+    the lines that would not name it, when several answer)."""
     if turn.tool_calls and turn.tool_runs is None and not quiet:  # not run: shown here
         for call in turn.tool_calls:
             function = call["function"]
@@ -73,7 +90,8 @@ def report_turn(
             env.stderr.write(env.shown(f"tool call: {name}({function['arguments']})"))
             env.stderr.write("\n")
     if turn.finish_reason == "length":
-        env.warn("the answer was cut: it reached the token limit (raise --max-tokens)")
+        cut = "the answer was cut: it reached the token limit (raise --max-tokens)"
+        env.warn(f"{model}: {cut}" if model else cut)
     if not quiet:
         width = env.columns - 1 if env.stderr_isatty else 10_000  # never wrapped on a screen
         footer = turn.footer(compact=compact, width=width, extra=extra)
@@ -81,4 +99,4 @@ def report_turn(
             env.stderr.write(env.style(env.shown(footer), "2") + "\n")
     env.stderr.flush()
     if turn.error is not None:
-        report_error(env, turn.error)
+        report_error(env, turn.error, model)

@@ -41,6 +41,7 @@ COMMANDS = [
     ["history", "delete"],
     ["stats"],
     ["bench"],
+    ["compare"],
     ["cmd"],
     ["roles"],
     ["tools"],
