@@ -485,6 +485,51 @@ class Bench:
                 added <= target,
             )
 
+    def compare(self) -> None:
+        """t360 compare's live columns: CPU per chunk with three answers streaming at once
+        (side by side, markdown-heavy) against one answer in t360 chat; each figure is
+        the CPU of a run of 5,000 chunks an answer less that of a run of 1, so start-up
+        and the per-request work are left out."""
+        print("terminal rendering, 3 answers side by side", flush=True)
+        big = 5_000
+
+        def models(chunks: int) -> list[str]:
+            return [f"bench:chunks={chunks},size=6,md=1,n={n}" for n in range(3)]
+
+        def three(chunks: int) -> Run:
+            argv = [T360, "compare", "-q", *(f"-m{m}" for m in models(chunks)), "hi"]
+            return self.cpu_in_pty(argv, (150, 40))
+
+        def one(chunks: int) -> Run:
+            return self.cpu_in_pty(self.t360(models(chunks)[0]), (150, 40))
+
+        runs = self.interleaved(
+            {
+                "three-small": lambda: three(1),
+                "three-big": lambda: three(big),
+                "one-small": lambda: one(1),
+                "one-big": lambda: one(big),
+            },
+            max(3, self.repeats // 3),
+        )
+
+        def per_chunk(name: str, streams: int) -> float:
+            cpu_big = med([r.cpu for r in runs[f"{name}-big"]])
+            cpu_small = med([r.cpu for r in runs[f"{name}-small"]])
+            return (cpu_big - cpu_small) / (streams * (big - 1))
+
+        ours, alone = per_chunk("three", 3), per_chunk("one", 1)
+        self.row(
+            f"compare, 3 x {big:,} chunks side by side: CPU per chunk vs one answer in chat",
+            f"{ours * 1e6:.0f} µs vs {alone * 1e6:.0f} µs = {ours / alone:.2f}x",
+            "≤ 1.5x",
+            ours / alone <= 1.5,
+        )
+
+    def cpu_in_pty(self, argv: list[str], size: tuple[int, int]) -> Run:
+        seconds, data = run_in_pty(argv, self.env, size)
+        return Run(0.0, None, seconds, 0, data, [])
+
     def stats(self) -> None:
         rows = 10_000 if self.quick else 100_000
         print(f"t360 stats over {rows:,} saved answers", flush=True)
@@ -518,11 +563,21 @@ def _latencies(record: dict[str, list], result: Run) -> list[float]:
     return found
 
 
-def run_in_pty(argv: list[str], env: dict[str, str]) -> tuple[float, bytes]:
-    """Run on a pseudo-terminal; CPU seconds of the child and every byte it wrote."""
+def run_in_pty(
+    argv: list[str], env: dict[str, str], size: tuple[int, int] = (100, 40)
+) -> tuple[float, bytes]:
+    """Run on a pseudo-terminal of ``size`` (columns, rows); CPU seconds of the child and
+    every byte it wrote."""
     pid, fd = pty.fork()
     if pid == 0:  # the child
-        os.execve(argv[0], argv, {**env, "TERM": "xterm-256color", "COLUMNS": "100", "LINES": "40"})
+        import fcntl
+        import struct
+        import termios
+
+        columns, rows = size
+        fcntl.ioctl(1, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        shown = {"COLUMNS": str(columns), "LINES": str(rows)}
+        os.execve(argv[0], argv, {**env, "TERM": "xterm-256color", **shown})
     data = bytearray()
     while True:
         try:
@@ -661,6 +716,7 @@ MEASURES = [
     "throughput",
     "display_latency",
     "terminal",
+    "compare",
     "stats",
     "secrets",
 ]
