@@ -135,7 +135,13 @@ def main() -> None:
         child.expect(pexpect.EOF)
         typed = ("t360 " + " ".join(command) + "\r\n").encode()
         save(screen_text(shell + typed + child.before), "bench.svg", "t360 bench")
-    names = ("oneshot.svg", "repl.svg", "stats.svg", "bench.svg")
+
+        command = ["compare", "-m", "markdown", "-m", "lorem:45", "Show me a streaming report"]
+        child = spawn(command, env)
+        child.expect(pexpect.EOF)
+        typed = b"t360 compare -m markdown -m lorem:45 'Show me a streaming report'\r\n"
+        save(screen_text(shell + typed + child.before), "compare.svg", "t360 compare")
+    names = ("oneshot.svg", "repl.svg", "stats.svg", "bench.svg", "compare.svg")
     print("wrote", ", ".join(str(HERE / n) for n in names))
 
 
