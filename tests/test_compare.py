@@ -332,3 +332,14 @@ def test_tab_completes_the_command_and_its_model_ids(server: MockServer) -> None
     assert bash_complete("t360 comp", env) == ["compare"]
     assert bash_complete("t360 compare -m echo -m rec", env) == ["recall"]
     assert "--max-cost" in bash_complete("t360 compare --max-", env)
+
+
+def test_piped_compare_never_loads_rich(server: MockServer) -> None:
+    import os
+
+    from tests.test_project import imported_by
+
+    env = {**os.environ, **chat_env(server)}
+    modules = imported_by("compare", "-m", "echo", "-m", "recall", "hi", env=env)
+    assert {"httpx", "sqlite3"} <= modules  # the run really made its requests and saved them
+    assert modules & {"rich", "markdown_it", "pygments", "prompt_toolkit"} == set()

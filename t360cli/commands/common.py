@@ -10,21 +10,18 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from t360cli.attachments import MAX_PAGE, Attachment, from_bytes, gather
-from t360cli.attachments import load as load_attachment
 from t360cli.config import Settings, api_key_from, load_settings, read_config
 from t360cli.environment import Environment
 from t360cli.errors import ConfigError, GuardError, UsageError
 from t360cli.guards import Budget, Guard
-from t360cli.prompt import check_argument, compose, read_file, read_stdin
 from t360cli.request import RequestOptions, check_options
 from t360cli.roles import Role
 from t360cli.roles import find as find_role
 from t360cli.safety import redact, sanitize
 from t360cli.session import Chat
-from t360cli.terminal import edit_text
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the prompt's modules load with the commands that build one
+    from t360cli.attachments import Attachment
     from t360cli.secrets_guard import Check
 
 #: The options every command that talks to the gateway takes.
@@ -327,6 +324,8 @@ def request_flags(
     profile: str | None,
 ) -> dict[str, object | None]:
     """The flags that layer over the settings, the system prompt read from --system-file."""
+    from t360cli.prompt import check_argument, read_file
+
     if system_file is not None:
         system = read_file(system_file, "system file")
     return {
@@ -356,6 +355,11 @@ def compose_message(
     """A one-shot's user message and attachments: the words (first in the editor, with
     --editor), piped stdin, -f texts and -a attachments, through the secrets guard (each
     part under its own name) and the role's template."""
+    from t360cli.attachments import from_bytes, gather
+    from t360cli.attachments import load as load_attachment
+    from t360cli.prompt import compose, read_stdin
+    from t360cli.terminal import edit_text
+
     if editor:
         words = [edit_text(env, " ".join(words))]
         if not words[0]:
@@ -387,6 +391,7 @@ def compose_message(
 
 def fetch(env: Environment, settings: Settings, url: str) -> tuple[str, bytes]:
     """``-f URL``: the page, through the gateway's proxy and TLS trust (httpx loads here)."""
+    from t360cli.attachments import MAX_PAGE
     from t360cli.client import fetch_page
 
     return fetch_page(settings, env.vars, url, MAX_PAGE, env.warn)
