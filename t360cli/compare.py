@@ -329,8 +329,9 @@ def ending(turn: Turn) -> str:
 
 
 class Silent:
-    """--json: nothing shows while the answers stream; each one's stats line is said on
-    stderr at the end, in the order given, as ``chat --json`` says its own."""
+    """--json: nothing shows while the answers stream but the waits before retries; each
+    answer's stats line is said on stderr at the end, in the order given, as
+    ``chat --json`` says its own."""
 
     def __init__(self, env: Environment, models: Sequence[str], *, quiet: bool) -> None:
         self.env = env
@@ -338,7 +339,13 @@ class Silent:
         self.quiet = quiet
 
     def sink(self, index: int) -> AnswerSink:
-        return _Quiet()
+        return _Sink(self, index)
+
+    def add(self, index: int, text: str) -> None:
+        pass
+
+    def waiting(self, index: int, seconds: float, attempt: int, reason: str) -> None:
+        _retrying(self.env, self.models[index], seconds, attempt, reason, quiet=self.quiet)
 
     def finished(self, index: int, turn: Turn) -> None:
         pass
@@ -352,23 +359,12 @@ class Silent:
                 report_turn(self.env, turn, quiet=self.quiet, model=model)
 
 
-class _Quiet:
-    """A sink that shows nothing."""
-
-    def started(self, model: str) -> None:
-        pass
-
-    def text(self, text: str) -> None:
-        pass
-
-    def reasoning(self, text: str) -> None:
-        pass
-
-    def waiting(self, seconds: float, attempt: int, reason: str) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+def _retrying(
+    env: Environment, model: str, seconds: float, attempt: int, reason: str, *, quiet: bool
+) -> None:
+    """The notice of a wait before a retry, on stderr (unless quiet)."""
+    if not quiet:
+        env.warn(f"{model}: {reason}; retry {attempt} in {seconds:.1f} s")
 
 
 class Ordered:
@@ -390,7 +386,7 @@ class Ordered:
         self._last = ""  # the last text written of it
 
     def sink(self, index: int) -> AnswerSink:
-        return _OrderedSink(self, index)
+        return _Sink(self, index)
 
     def add(self, index: int, text: str) -> None:
         with self._lock:
@@ -400,8 +396,7 @@ class Ordered:
                 self._held[index].append(text)
 
     def waiting(self, index: int, seconds: float, attempt: int, reason: str) -> None:
-        if not self.quiet:
-            self.env.warn(f"{self.models[index]}: {reason}; retry {attempt} in {seconds:.1f} s")
+        _retrying(self.env, self.models[index], seconds, attempt, reason, quiet=self.quiet)
 
     def finished(self, index: int, turn: Turn) -> None:
         with self._lock:
@@ -448,10 +443,10 @@ class Ordered:
             self.env.stdout.flush()
 
 
-class _OrderedSink:
-    """One answer's sink into an ``Ordered`` view."""
+class _Sink:
+    """One answer's sink into an ``Ordered`` or a ``Silent`` view."""
 
-    def __init__(self, view: Ordered, index: int) -> None:
+    def __init__(self, view: Ordered | Silent, index: int) -> None:
         self._view = view
         self._index = index
 

@@ -72,6 +72,15 @@ def test_an_error_in_one_model_leaves_the_others_whole(server: MockServer) -> No
     assert [a["content"] for a in answers] == ["hi", "", "system: (none); you said: hi"]
 
 
+def test_a_retry_is_said_with_its_model_and_waits_in_its_own_answer(server: MockServer) -> None:
+    for args in ([], ["--json"]):
+        flaky = "flaky:" + "0" * len(args) + "1"  # HTTP 503 once, then an echo
+        result = invoke("compare", *args, "-m", flaky, "-m", "echo", "hi", env=chat_env(server))
+        assert result.code == 0, result.err
+        assert f"t360: {flaky}: HTTP 503 from the gateway: upstream busy" in result.err
+        assert "; retry 1 in " in result.err
+
+
 def test_an_error_mid_answer_keeps_its_text(server: MockServer) -> None:
     result = invoke("compare", "-m", "error-mid", "-m", "echo", "hey", env=chat_env(server))
     assert result.code == 4
