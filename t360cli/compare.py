@@ -311,12 +311,12 @@ def ranking(models: Sequence[str], turns: Sequence[Turn]) -> str:
         best = min(known, key=lambda item: item[0], default=None)
         parts.append(f"{label}: {best[1]} {shown(best[0])}" if best else f"{label}: n/a")
     endings = ", ".join(
-        f"{model} {ending(turn)}" for model, turn in zip(models, turns, strict=True)
+        f"{model} {_ending(turn)}" for model, turn in zip(models, turns, strict=True)
     )
     return " · ".join([*parts, f"finish: {endings}"])
 
 
-def ending(turn: Turn) -> str:
+def _ending(turn: Turn) -> str:
     """How an answer ended, in a word: interrupted, failed, or its finish reason."""
     if turn.interrupted:
         return "interrupted"
