@@ -1,27 +1,32 @@
-"""A small Model Context Protocol client over stdio: the part of MCP t360 needs.
+"""A small Model Context Protocol client: the part of MCP t360 needs, over stdio and over
+streamable HTTP.
 
-JSON-RPC 2.0, one message per line, on the server's stdin and stdout. What it speaks:
-``initialize`` (protocol-version negotiation) then ``notifications/initialized``;
-``tools/list`` (every page); ``tools/call``; ``notifications/cancelled`` for a call given
-up on. Of the server's requests, ``ping`` is answered and any other gets "method not
-found"; its notifications are read and ignored.
+JSON-RPC 2.0 (``Peer``), whatever carries it. What it speaks: ``initialize``
+(protocol-version negotiation) then ``notifications/initialized``; ``tools/list`` (every
+page); ``tools/call``; ``notifications/cancelled`` for a call given up on. Of the server's
+requests, ``ping`` is answered and any other gets "method not found"; its notifications
+are read and ignored. ``Server`` runs a command and speaks one message per line on its
+stdin and stdout; ``RemoteServer`` POSTs each message to a URL (``mcp_http``, loaded only
+then, has the HTTP).
 
 Why not the official SDK: importing it costs about 2 s and 65 MB before any server
 starts, and start-up is t360's headline; the SDK is the test suite's reference instead.
 
-A server runs in its own session (so Ctrl-C on the terminal reaches t360, which cancels
+A command runs in its own session (so Ctrl-C on the terminal reaches t360, which cancels
 the call, never the server directly), its stderr is copied to a log file (at most MAX_LOG
 bytes a run), and ``close`` ends it and everything it started: stdin closed, then SIGTERM,
 then SIGKILL to its group and, on Linux, to the processes found under it that left the
-group (a daemon's own session).
+group (a daemon's own session). A URL's log gets what went wrong over HTTP instead, and
+``close`` ends its session (DELETE).
 
-Only three threads per server ever wait on its pipes, each owning one (the writer its
-stdin, the reader its stdout, the log copier its stderr), until the server ends; everyone
-else queues a message or waits on an event with a deadline. A server that stops reading
-its stdin thus costs a call its ``timeout``, never a hang, and Ctrl-C or SIGTERM still end
-the run. What a server sends is bounded as it is read: a line at MAX_MESSAGE, nesting at
-MAX_DEPTH, and a call's result is reduced (by the caller's ``digest``, such as the cut to
-what the model is sent) by the reader as soon as it arrives, so that it is never kept whole.
+Over stdio only three threads per server ever wait on its pipes, each owning one (the
+writer its stdin, the reader its stdout, the log copier its stderr), until the server
+ends; over HTTP a thread reads each request's answer. Everyone else queues a message or
+waits on an event with a deadline. A server that stops reading (or answering) thus costs
+a call its ``timeout``, never a hang, and Ctrl-C or SIGTERM still end the run. What a
+server sends is bounded as it is read: a message at MAX_MESSAGE, nesting at MAX_DEPTH, and
+a call's result is reduced (by the caller's ``digest``, such as the cut to what the model
+is sent) as soon as it arrives, so that it is never kept whole.
 """
 
 from __future__ import annotations
@@ -38,9 +43,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, Any, Generic, NamedTuple, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from . import __version__
+from .errors import T360Error
+from .safety import scrub
+
+if TYPE_CHECKING:
+    from .mcp_http import Endpoint
 
 #: The protocol version offered, and those accepted back (all of the handshake era).
 PROTOCOL = "2025-11-25"
@@ -52,10 +62,11 @@ MAX_MESSAGE = 32 * 2**20
 MAX_DEPTH = 100
 #: Pages of ``tools/list`` read at most (a server that pages forever is cut off).
 MAX_PAGES = 100
-#: How long a server gets to leave after its stdin closes, then after SIGTERM.
+#: How long a command gets to leave after its stdin closes, then after SIGTERM; half of
+#: it, how long a URL's session gets to end (DELETE).
 GRACE = 1.0
-#: The most of a server's stderr its log keeps from one run; a log already bigger at
-#: start is started afresh.
+#: The most of a server's stderr (a URL's: of what went wrong) its log keeps from one
+#: run; a log already bigger at start is started afresh.
 MAX_LOG = 2**20
 #: Answers to the server's own requests (ping) waiting to be written, at most: beyond,
 #: a server that asks without reading is not answered.
@@ -92,6 +103,13 @@ class Timeout(MCPError):
     """No answer in the time allowed (the request was cancelled)."""
 
 
+class Oversized(MCPError):
+    """A message over MAX_MESSAGE: the server is not trusted for the rest of the run."""
+
+    def __init__(self) -> None:
+        super().__init__(f"it sent a message over {MAX_MESSAGE // 2**20} MiB")
+
+
 class Tool(NamedTuple):
     name: str
     description: str
@@ -109,43 +127,45 @@ def whole(result: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-class Server:
-    """One running MCP server, spoken to over its stdin and stdout.
+class Reach(NamedTuple):
+    """How t360 reaches a server's URL: as it reaches the gateway (network.py decides the
+    proxy from ``proxy`` and the environment's variables, the TLS trust from
+    ``ca_bundle``)."""
 
-    Requests may be sent from several threads; a reader thread matches each answer to
-    its request by id, a writer thread writes what is queued.
+    proxy: str | None
+    ca_bundle: str | None
+    connect_timeout: float
+    environ: Mapping[str, str]
+
+
+class Peer:
+    """One MCP server spoken to with JSON-RPC, whatever carries the messages.
+
+    The requests under way, matched to their answers by id; the handshake; the tools and
+    their calls; the server's own requests (``ping`` answered, others "method not
+    found") and notifications (ignored). A transport says how a message goes out
+    (``_deliver``; notifications and answers are queued, in order, for the one thread
+    that sends them), feeds what arrives to ``_receive``, and starts (``_open``) and
+    ends (``close``) the server. Requests may be sent from several threads.
     """
 
-    def __init__(
-        self,
-        name: str,
-        argv: Sequence[str],
-        *,
-        environ: Mapping[str, str],
-        cwd: str | None,
-        log: Path,
-        debug: Callable[[str], None] | None = None,
-    ) -> None:
+    def __init__(self, name: str, *, debug: Callable[[str], None] | None = None) -> None:
         self.name = name
         #: Where --debug lines go: each message's method, id, size and timing, never its
         #: arguments or results.
         self.debug = debug
-        self.argv = list(argv)
-        self.environ = dict(environ)
-        self.cwd = cwd
-        self.log = log
         self.protocol: str | None = None
         self.info: dict[str, Any] = {}
-        self._process: subprocess.Popen[bytes] | None = None
+        #: Values kept out of every error said about this server (its headers' values).
+        self.secrets: tuple[str, ...] = ()
         self._pending: dict[int, Request[Any]] = {}
         self._lock = threading.Lock()  # the table of requests waiting for an answer
         self._next = 0
         self._gone: str | None = None  # why the server can no longer answer
-        #: What is to be written to its stdin, in order; None last: close it.
+        #: What is to be sent by the sending thread, in order; None last: the end.
         self._outbox: deque[bytes | None] = deque()
         self._queued = threading.Condition()
-        self._stalled = False  # whether its stdin is full (it is not reading)
-        self._threads: list[threading.Thread] = []
+        self._busy = False  # whether the sending thread is sending one
         self._life = threading.Lock()  # starting and closing, one at a time
         self._closed = False
 
@@ -155,63 +175,21 @@ class Server:
         """Start the server and shake hands within ``timeout`` seconds; MCPError says why
         it could not. A ``close`` from another thread meanwhile stops it (the start then
         fails)."""
-        if self.cwd is not None and not Path(self.cwd).is_dir():
-            raise MCPError(f"its cwd {self.cwd} is not a folder")
-        try:
-            self.log.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            with contextlib.suppress(OSError):
-                if self.log.stat().st_size > MAX_LOG:
-                    self.log.unlink()
-            log = self.log.open("ab", buffering=0)
-        except OSError as exc:
-            raise MCPError(f"cannot write its log {self.log}: {exc.strerror or exc}") from None
-        try:
-            process = self._spawn(log)
-        except BaseException:
-            log.close()
-            raise
-        self._say(f"started {' '.join(self.argv)} (pid {process.pid})")
-        assert process.stdin is not None and process.stdout is not None
-        assert process.stderr is not None
-        for job, args in (
-            (self._read, (process, process.stdout)),
-            (self._write, (process, process.stdin)),
-            (_copy, (process.stderr, log)),
-        ):
-            thread = threading.Thread(
-                target=job, args=args, name=f"t360-mcp-{self.name}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
+        self._open()
         try:
             self._handshake(timeout)
         except BaseException:
             self.close()
             raise
 
-    def _spawn(self, log: IO[bytes]) -> subprocess.Popen[bytes]:
-        with self._life:
-            if self._closed:
-                raise MCPError("it was stopped")
-            log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {self.argv!r}\n".encode())
-            try:
-                self._process = process = subprocess.Popen(
-                    self.argv,
-                    stdin=subprocess.PIPE,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,  # copied to the log, up to MAX_LOG
-                    env=self.environ,
-                    cwd=self.cwd,
-                    start_new_session=True,  # the terminal's Ctrl-C is ours to pass on
-                )
-            except FileNotFoundError:
-                raise MCPError(f"command not found: {self.argv[0]}") from None
-            except OSError as exc:
-                raise MCPError(f"cannot run {self.argv[0]}: {exc.strerror or exc}") from None
-            _RUNNING.add(process.pid)  # a new session: its group id is its pid
-            return process
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
 
     def _handshake(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
         result = self.request(
             "initialize",
             {
@@ -231,43 +209,11 @@ class Server:
         info = result.get("serverInfo")
         self.info = info if isinstance(info, dict) else {}
         self.notify("notifications/initialized")
+        self._flush(deadline - time.monotonic())  # before any request can overtake it
         self._say(
             f"protocol {self.protocol}, server {str(self.info.get('name'))[:60]}"
             f" {str(self.info.get('version'))[:20]}"
         )
-
-    def close(self) -> None:
-        """End the server and whatever it started; waits at most about 3 s (a server
-        that ignores both the end of its stdin and SIGTERM)."""
-        with self._life:
-            self._closed = True
-            process, self._process = self._process, None
-        if process is None:
-            return
-        self._fail_all("it was stopped")
-        below = _descendants(process.pid)  # while their parents are known
-        with self._queued:  # its stdin closes once what is queued is written
-            self._outbox.append(None)
-            self._queued.notify()
-            deaf = self._stalled  # its stdin is full: it would never see the end of it
-        if deaf or not _ended_within(process, GRACE):
-            self._signal(process, signal.SIGTERM)
-            if not _ended_within(process, GRACE):
-                self._signal(process, signal.SIGKILL)
-                process.wait()
-        # what it started may outlive it: the whole session goes, and what left it
-        self._signal(process, signal.SIGKILL)
-        _sweep(below)
-        _RUNNING.discard(process.pid)
-        self._say(f"stopped ({self._ended(process)})")
-        deadline = time.monotonic() + GRACE
-        for thread in self._threads:  # each closes its pipe as it ends
-            thread.join(max(0.0, deadline - time.monotonic()))
-
-    @staticmethod
-    def _signal(process: subprocess.Popen[bytes], which: int) -> None:
-        with contextlib.suppress(OSError):
-            os.killpg(process.pid, which)
 
     # -- requests ----------------------------------------------------------------------------
 
@@ -333,67 +279,58 @@ class Server:
         self._say(f"→ {method}")
 
     def _send(self, message: dict[str, Any], *, answer: bool = False) -> bool:
-        """Queue a message for the writer (never waiting on the server); an ``answer``
+        """Hand a message to the transport (never waiting on the server); an ``answer``
         to the server's request is dropped (False) when MAX_ANSWERS wait already."""
-        if self._gone is not None or self._process is None:
-            raise MCPError(self._gone or "it is not running")
-        data = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+        if self._gone is not None:
+            raise MCPError(self._gone)
+        data = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+        return self._deliver(data, message, answer=answer)
+
+    def _deliver(self, data: bytes, message: dict[str, Any], *, answer: bool) -> bool:
+        raise NotImplementedError
+
+    # -- the queue of what the sending thread sends ---------------------------------------
+
+    def _queue(self, data: bytes | None, *, answer: bool = False) -> bool:
+        """Queue a message (None: the end) for the sending thread; an ``answer`` is
+        dropped (False) when MAX_ANSWERS are queued already."""
         with self._queued:
             if answer and len(self._outbox) >= MAX_ANSWERS:
                 return False
             self._outbox.append(data)
-            self._queued.notify()
+            self._queued.notify_all()
         return True
 
-    # -- the threads that own its pipes ------------------------------------------------------
+    def _take(self) -> bytes | None:
+        """The next message to send, once there is one (the sending thread); None: stop.
+        ``_sent`` is called once it is out."""
+        with self._queued:
+            while not self._outbox:
+                self._queued.wait()
+            data = self._outbox.popleft()
+            self._busy = data is not None
+            return data
 
-    def _write(self, process: subprocess.Popen[bytes], stdin: IO[bytes]) -> None:
-        """Write what is queued, in order, until told to close stdin or it breaks. The
-        pipe is not blocking, so that a full one is seen (``_stalled``)."""
-        try:
-            pipe = stdin.fileno()
-            os.set_blocking(pipe, False)
-            writable = select.poll()
-            writable.register(pipe, select.POLLOUT)
-            while True:
-                with self._queued:
-                    while not self._outbox:
-                        self._queued.wait()
-                    data = self._outbox.popleft()
-                if data is None:
-                    return
-                view = memoryview(data)
-                while view:
-                    try:
-                        view = view[os.write(pipe, view) :]
-                    except BlockingIOError:  # it is not reading: wait until it does
-                        self._stalled = True
-                        writable.poll()
-                        self._stalled = False
-        except OSError:
-            self._fail_all(self._ended(process))
-        finally:
-            with contextlib.suppress(OSError):
-                stdin.close()
+    def _sent(self) -> None:
+        with self._queued:
+            self._busy = False
+            self._queued.notify_all()
 
-    def _read(self, process: subprocess.Popen[bytes], stdout: IO[bytes]) -> None:
-        with stdout:
-            while True:
-                try:
-                    line = stdout.readline(MAX_MESSAGE + 1)
-                except (OSError, ValueError):
-                    break
-                if not line:
-                    break
-                if len(line) > MAX_MESSAGE:
-                    while line and not line.endswith(b"\n"):  # drop the rest of it
-                        line = stdout.readline(MAX_MESSAGE)
-                    self._fail_all(f"it sent a message over {MAX_MESSAGE // 2**20} MiB")
-                    continue
-                message = _message(line)
-                if message is not None:
-                    self._dispatch(message)
-        self._fail_all(self._ended(process))
+    def _flush(self, timeout: float) -> None:
+        """Wait, ``timeout`` seconds at most, until what is queued has gone out (or the
+        server is gone)."""
+        with self._queued:
+            self._queued.wait_for(
+                lambda: self._gone is not None or not (self._outbox or self._busy),
+                max(0.0, timeout),
+            )
+
+    # -- what arrives ------------------------------------------------------------------------
+
+    def _receive(self, data: bytes) -> None:
+        """One message from the server, or a batch of them, as read."""
+        for message in _messages(data):
+            self._dispatch(message)
 
     def _dispatch(self, message: dict[str, Any]) -> None:
         method = message.get("method")
@@ -429,6 +366,165 @@ class Server:
         if self.debug is not None:
             self.debug(f"mcp {self.name} {line}")
 
+    def _fail_all(self, why: str) -> None:
+        with self._lock:
+            self._gone = self._gone or why
+            waiting = list(self._pending.values())
+        for request in waiting:
+            request.done.set()
+        with self._queued:  # a flush waits no more
+            self._queued.notify_all()
+
+
+class Server(Peer):
+    """One MCP server run as a process, spoken to over its stdin and stdout: a reader
+    thread feeds what it prints to the requests, a writer thread writes what is queued."""
+
+    def __init__(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        environ: Mapping[str, str],
+        cwd: str | None,
+        log: Path,
+        debug: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(name, debug=debug)
+        self.argv = list(argv)
+        self.environ = dict(environ)
+        self.cwd = cwd
+        self.log = log
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stalled = False  # whether its stdin is full (it is not reading)
+        self._threads: list[threading.Thread] = []
+
+    # -- life ------------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        if self.cwd is not None and not Path(self.cwd).is_dir():
+            raise MCPError(f"its cwd {self.cwd} is not a folder")
+        log = _open_log(self.log, repr(self.argv))
+        try:
+            process = self._spawn()
+        except BaseException:
+            log.close()
+            raise
+        self._say(f"started {' '.join(self.argv)} (pid {process.pid})")
+        assert process.stdin is not None and process.stdout is not None
+        assert process.stderr is not None
+        for job, args in (
+            (self._read, (process, process.stdout)),
+            (self._write, (process, process.stdin)),
+            (_copy, (process.stderr, log)),
+        ):
+            thread = threading.Thread(
+                target=job, args=args, name=f"t360-mcp-{self.name}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        with self._life:
+            if self._closed:
+                raise MCPError("it was stopped")
+            try:
+                self._process = process = subprocess.Popen(
+                    self.argv,
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,  # copied to the log, up to MAX_LOG
+                    env=self.environ,
+                    cwd=self.cwd,
+                    start_new_session=True,  # the terminal's Ctrl-C is ours to pass on
+                )
+            except FileNotFoundError:
+                raise MCPError(f"command not found: {self.argv[0]}") from None
+            except OSError as exc:
+                raise MCPError(f"cannot run {self.argv[0]}: {exc.strerror or exc}") from None
+            _RUNNING.add(process.pid)  # a new session: its group id is its pid
+            return process
+
+    def close(self) -> None:
+        """End the server and whatever it started; waits at most about 3 s (a server
+        that ignores both the end of its stdin and SIGTERM)."""
+        with self._life:
+            self._closed = True
+            process, self._process = self._process, None
+        if process is None:
+            return
+        self._fail_all("it was stopped")
+        below = _descendants(process.pid)  # while their parents are known
+        self._queue(None)  # its stdin closes once what is queued is written
+        if self._stalled or not _ended_within(process, GRACE):  # stalled: it would not see
+            self._signal(process, signal.SIGTERM)  # the end of its stdin
+            if not _ended_within(process, GRACE):
+                self._signal(process, signal.SIGKILL)
+                process.wait()
+        # what it started may outlive it: the whole session goes, and what left it
+        self._signal(process, signal.SIGKILL)
+        _sweep(below)
+        _RUNNING.discard(process.pid)
+        self._say(f"stopped ({self._ended(process)})")
+        deadline = time.monotonic() + GRACE
+        for thread in self._threads:  # each closes its pipe as it ends
+            thread.join(max(0.0, deadline - time.monotonic()))
+
+    @staticmethod
+    def _signal(process: subprocess.Popen[bytes], which: int) -> None:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, which)
+
+    def _deliver(self, data: bytes, message: dict[str, Any], *, answer: bool) -> bool:
+        if self._process is None:
+            raise MCPError("it is not running")
+        return self._queue(data + b"\n", answer=answer)
+
+    # -- the threads that own its pipes ------------------------------------------------------
+
+    def _write(self, process: subprocess.Popen[bytes], stdin: IO[bytes]) -> None:
+        """Write what is queued, in order, until told to close stdin or it breaks. The
+        pipe is not blocking, so that a full one is seen (``_stalled``)."""
+        try:
+            pipe = stdin.fileno()
+            os.set_blocking(pipe, False)
+            writable = select.poll()
+            writable.register(pipe, select.POLLOUT)
+            while (data := self._take()) is not None:
+                view = memoryview(data)
+                try:
+                    while view:
+                        try:
+                            view = view[os.write(pipe, view) :]
+                        except BlockingIOError:  # it is not reading: wait until it does
+                            self._stalled = True
+                            writable.poll()
+                            self._stalled = False
+                finally:
+                    self._sent()
+        except OSError:
+            self._fail_all(self._ended(process))
+        finally:
+            with contextlib.suppress(OSError):
+                stdin.close()
+
+    def _read(self, process: subprocess.Popen[bytes], stdout: IO[bytes]) -> None:
+        with stdout:
+            while True:
+                try:
+                    line = stdout.readline(MAX_MESSAGE + 1)
+                except (OSError, ValueError):
+                    break
+                if not line:
+                    break
+                if len(line) > MAX_MESSAGE:
+                    while line and not line.endswith(b"\n"):  # drop the rest of it
+                        line = stdout.readline(MAX_MESSAGE)
+                    self._fail_all(str(Oversized()))
+                    continue
+                self._receive(line)
+        self._fail_all(self._ended(process))
+
     def _ended(self, process: subprocess.Popen[bytes]) -> str:
         try:
             status = process.wait(0.5)
@@ -437,18 +533,160 @@ class Server:
         how = f"signal {-status}" if status < 0 else f"status {status}"
         return f"it exited ({how})"
 
-    def _fail_all(self, why: str) -> None:
-        with self._lock:
-            self._gone = self._gone or why
-            waiting = list(self._pending.values())
-        for request in waiting:
-            request.done.set()
+
+class RemoteServer(Peer):
+    """One MCP server reached over MCP's streamable HTTP transport (``mcp_http`` speaks
+    the HTTP). Each request is POSTed, and its answer read, on a thread of its own, so
+    that calls run at once; notifications and answers to the server's requests go out in
+    order from one more thread. Every wait has a deadline: the HTTP timeouts bound each
+    read, and a request given up on (its deadline, Ctrl-C, ``close``) stops its stream at
+    the next chunk. A session the server forgot (HTTP 404) is started afresh, once per
+    request. What went wrong over HTTP goes to the log, its headers' values scrubbed."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        environ: Mapping[str, str],
+        reach: Reach,
+        timeout: float,
+        start_timeout: float,
+        log: Path,
+        debug: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(name, debug=debug)
+        self.url = url
+        self.headers = dict(headers)  # as configured: ${VAR} expanded at start
+        self.environ = environ
+        self.reach = reach
+        self.timeout = timeout
+        self.start_timeout = start_timeout
+        self.log = log
+        self._endpoint: Endpoint | None = None
+        self._log: IO[bytes] | None = None
+        self._room = MAX_LOG
+        self._noting = threading.Lock()
+        self._renewing = threading.Lock()
+
+    def _open(self) -> None:
+        headers = expand(self.headers, self.environ)
+        self.secrets = tuple(headers.values())
+        self._log = _open_log(self.log, public_url(self.url))
+        from .mcp_http import Endpoint  # httpx loads here, on this server's own thread
+
+        with self._life:
+            if self._closed:
+                raise MCPError("it was stopped")
+            try:
+                self._endpoint = endpoint = Endpoint(
+                    self.url, headers, self.reach, max(self.timeout, self.start_timeout), self.note
+                )
+            except T360Error as exc:
+                raise MCPError(exc.message) from None
+        self._say(f"reaching {public_url(self.url)}")
+        threading.Thread(
+            target=self._send_out, args=(endpoint,), name=f"t360-mcp-{self.name}", daemon=True
+        ).start()
+
+    def close(self) -> None:
+        """End the session (DELETE, waited for GRACE / 2 seconds at most) and what is
+        under way; the connections and the log are closed."""
+        with self._life:
+            self._closed = True
+            endpoint, self._endpoint = self._endpoint, None
+        if endpoint is not None:
+            self._fail_all("it was stopped")
+            self._queue(None)
+            ending = threading.Thread(
+                target=endpoint.end,
+                args=(self.protocol,),
+                name=f"t360-mcp-{self.name}",
+                daemon=True,
+            )
+            ending.start()
+            ending.join(GRACE / 2)
+            endpoint.close()
+            self._say("stopped")
+        with self._noting:
+            log, self._log = self._log, None
+        if log is not None:
+            log.close()
+
+    def note(self, line: str) -> None:
+        """A line for the server's log (what went wrong over HTTP), its secrets scrubbed;
+        MAX_LOG bytes a run at most."""
+        data = f"{time.strftime('%H:%M:%S')} {scrub(line, self.secrets)}\n".encode()[:4096]
+        with self._noting:
+            if self._log is not None and self._room > 0:
+                with contextlib.suppress(OSError):
+                    self._log.write(data[: self._room])
+                self._room -= len(data)
+
+    def _deliver(self, data: bytes, message: dict[str, Any], *, answer: bool) -> bool:
+        endpoint = self._endpoint
+        if endpoint is None:
+            raise MCPError("it is not running")
+        if "method" in message and "id" in message:  # a request: answered on its own POST
+            with self._lock:
+                request = self._pending[message["id"]]
+            threading.Thread(
+                target=self._exchange,
+                args=(endpoint, data, request),
+                name=f"t360-mcp-{self.name}",
+                daemon=True,
+            ).start()
+            return True
+        return self._queue(data, answer=answer)
+
+    def _exchange(self, endpoint: Endpoint, data: bytes, request: Request[Any]) -> None:
+        """POST a request and read its answer, feeding what arrives to the requests."""
+        from .mcp_http import SessionEnded
+
+        try:
+            try:
+                self._post(endpoint, data, request.done)
+            except SessionEnded as ended:
+                self._renew(endpoint, ended.session)
+                self._post(endpoint, data, request.done)
+        except Oversized as exc:
+            self._fail_all(str(exc))
+        except MCPError as exc:
+            request.fail(scrub(str(exc), self.secrets))
+        else:
+            if not request.done.is_set():
+                request.fail("its answer ended without a result")
+
+    def _post(self, endpoint: Endpoint, data: bytes, stop: threading.Event) -> None:
+        for message in endpoint.post(data, stop, self.protocol):
+            self._receive(message)
+
+    def _renew(self, endpoint: Endpoint, session: str | None) -> None:
+        """Start a new session, the server having forgotten ``session`` (HTTP 404):
+        once, for every request that found out."""
+        with self._renewing:
+            if endpoint.session != session:
+                return  # done already
+            self._say("its session ended: starting a new one")
+            endpoint.session = None
+            self._handshake(self.start_timeout)
+
+    def _send_out(self, endpoint: Endpoint) -> None:
+        """POST what is queued (notifications, answers), in order, until the end."""
+        while (data := self._take()) is not None:
+            try:
+                self._post(endpoint, data, threading.Event())
+            except MCPError as exc:
+                self._say(f"a message was not delivered: {scrub(str(exc), self.secrets)}")
+            finally:
+                self._sent()
 
 
 class Request(Generic[T]):
     """A request under way: wait for its result, or cancel it."""
 
-    def __init__(self, server: Server, method: str, digest: Callable[[dict[str, Any]], T]) -> None:
+    def __init__(self, server: Peer, method: str, digest: Callable[[dict[str, Any]], T]) -> None:
         self.server = server
         self.method = method
         self.digest = digest
@@ -463,11 +701,18 @@ class Request(Generic[T]):
         error = reply.get("error")
         if error is not None:
             detail = error.get("message") if isinstance(error, dict) else error
-            self._outcome = f"{self.method} failed: {str(detail)[:500]}"
+            detail = scrub(str(detail)[:500], self.server.secrets)
+            self._outcome = f"{self.method} failed: {detail}"
         else:
             result = reply.get("result")
             self._outcome = (self.digest(result if isinstance(result, dict) else {}),)
         self.done.set()
+
+    def fail(self, why: str) -> None:
+        """No answer will come: ``result`` raises MCPError(why)."""
+        if not self.done.is_set():
+            self._outcome = why
+            self.done.set()
 
     def result(self, timeout: float) -> T:
         """What ``digest`` made of the result. MCPError if the server answers with an
@@ -499,23 +744,25 @@ class Request(Generic[T]):
             )
 
 
-def _message(line: bytes) -> dict[str, Any] | None:
-    """A line from a server as a JSON-RPC message (``checked``), None if it is not one: a
-    stray print, or JSON nested too deep, ignored as MCP clients do, but an answer nested
-    too deep is an error answer."""
+def _messages(data: bytes) -> list[dict[str, Any]]:
+    """What a server sent as JSON-RPC messages (``checked``): one, or a batch of them
+    (2025-03-26); none if it is not JSON-RPC (a stray print, JSON nested too deep,
+    ignored as MCP clients do), but an answer nested too deep is an error answer."""
     try:
-        message = json.loads(line)
+        decoded = json.loads(data)
     except (ValueError, RecursionError):
-        return None
-    if not isinstance(message, dict):
-        return None
-    try:
-        sound: dict[str, Any] = checked(message, mend=_SURROGATE_ESCAPE.search(line) is not None)
-    except ValueError as exc:
-        if "method" in message or not isinstance(message.get("id"), int):
-            return None
-        return {"id": message["id"], "error": {"message": f"its answer is {exc}"}}
-    return sound
+        return []
+    mend = _SURROGATE_ESCAPE.search(data) is not None
+    found: list[dict[str, Any]] = []
+    for message in decoded if isinstance(decoded, list) else [decoded]:
+        if not isinstance(message, dict):
+            continue
+        try:
+            found.append(checked(message, mend=mend))
+        except ValueError as exc:
+            if "method" not in message and isinstance(message.get("id"), int):
+                found.append({"id": message["id"], "error": {"message": f"its answer is {exc}"}})
+    return found
 
 
 def checked(value: Any, *, mend: bool = True, depth: int = 0) -> Any:
@@ -551,6 +798,49 @@ def _copy(stderr: IO[bytes], log: IO[bytes]) -> None:
                         f"\n--- t360: {MAX_LOG // 2**20} MiB kept, the rest left out\n".encode()
                     )
             room -= len(data)
+
+
+def _open_log(path: Path, what: str) -> IO[bytes]:
+    """A server's log, opened to add this run's lines (started afresh when it is over
+    MAX_LOG already), headed by the date and ``what`` the server is."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(OSError):
+            if path.stat().st_size > MAX_LOG:
+                path.unlink()
+        log = path.open("ab", buffering=0)
+        log.write(f"--- {time.strftime('%Y-%m-%d %H:%M:%S')} {what}\n".encode())
+    except OSError as exc:
+        raise MCPError(f"cannot write its log {path}: {exc.strerror or exc}") from None
+    return log
+
+
+#: ``${NAME}`` in a header's value: the environment variable NAME, at use.
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+#: What a header's value may hold: printable ASCII, spaces and tabs.
+HEADER_TEXT = re.compile(r"[\t\x20-\x7e]*")
+
+
+def expand(headers: Mapping[str, str], environ: Mapping[str, str]) -> dict[str, str]:
+    """``headers`` with each ``${VAR}`` replaced by the variable's value; MCPError names
+    a variable that is not set, or whose value cannot be sent in a header."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match.group(1)
+        found = environ.get(name)
+        if found is None:
+            raise MCPError(f"its headers use ${{{name}}}, which is not set")
+        if not HEADER_TEXT.fullmatch(found):
+            raise MCPError(f"${{{name}}} holds what no header can (a line break, non-ASCII)")
+        return found
+
+    return {name: VARIABLE.sub(value, template) for name, template in headers.items()}
+
+
+def public_url(url: str) -> str:
+    """``url`` as it may be shown: its query, which may hold a token, as ``?…``."""
+    base, mark, _ = url.partition("?")
+    return f"{base}?…" if mark else base
 
 
 def _ended_within(process: subprocess.Popen[bytes], seconds: float) -> bool:

@@ -22,10 +22,23 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .environment import Environment
 from .errors import ConfigError, GuardError, UsageError
-from .mcp import MCPError, Request, Server, Timeout, Tool, checked
+from .mcp import (
+    HEADER_TEXT,
+    VARIABLE,
+    MCPError,
+    Peer,
+    Reach,
+    RemoteServer,
+    Request,
+    Server,
+    Timeout,
+    Tool,
+    checked,
+)
 from .safety import sanitize
 
 if TYPE_CHECKING:
+    from .config import Settings
     from .secrets_guard import Check
 
 #: The longest tool result sent to the model, in characters.
@@ -43,7 +56,37 @@ DEFAULT_TIMEOUT = 60.0
 DEFAULT_START_TIMEOUT = 30.0
 #: Seconds of waiting for servers to start after which the user is told what is awaited.
 PATIENCE = 1.0
-KEYS = ("command", "args", "env", "cwd", "auto_approve", "timeout", "start_timeout")
+KEYS = (
+    "command",
+    "args",
+    "env",
+    "cwd",
+    "url",
+    "headers",
+    "auto_approve",
+    "timeout",
+    "start_timeout",
+)
+#: The keys of a server run as a command, and of one reached at a URL.
+COMMAND_KEYS = ("command", "args", "env", "cwd")
+URL_KEYS = ("url", "headers")
+#: Headers t360 sets itself, which a server's ``headers`` may not.
+OWN_HEADERS = frozenset(
+    {
+        "accept",
+        "accept-encoding",
+        "connection",
+        "content-length",
+        "content-type",
+        "host",
+        "mcp-protocol-version",
+        "mcp-session-id",
+        "transfer-encoding",
+        "user-agent",
+    }
+)
+#: A header's name (an HTTP token).
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 UNNAMED = "(unnamed tool)"
 DECLINED = "declined by the user"
 CANCELLED = "cancelled by the user (Ctrl-C)"
@@ -57,7 +100,8 @@ Result = tuple[str, str | None, int]
 
 
 class ServerConfig(NamedTuple):
-    """``[mcp_servers.NAME]`` of the config file, checked."""
+    """``[mcp_servers.NAME]`` of the config file, checked: a ``command`` to run, or a
+    ``url`` to reach (``command`` is then empty)."""
 
     name: str
     command: str
@@ -69,6 +113,9 @@ class ServerConfig(NamedTuple):
     start_timeout: float = DEFAULT_START_TIMEOUT
     #: Chosen through ``-T all`` (not by name): when it cannot start, the others go on.
     optional: bool = False
+    url: str | None = None
+    #: Sent with every request to ``url``; ``${VAR}`` in a value: from the environment.
+    headers: Mapping[str, str] = {}
 
 
 def configured(table: Mapping[str, object]) -> dict[str, ServerConfig]:
@@ -101,9 +148,34 @@ def _checked(name: str, entry: object) -> ServerConfig:
             raise ConfigError(f"{where}: {key} must be a number of seconds above 0")
         return float(min(value, 86_400))
 
+    if ("command" in entry) == ("url" in entry):
+        raise ConfigError(
+            f"{where} needs either a command or a url"
+            if "command" not in entry
+            else f"{where} has both a command and a url",
+            'e.g. command = "mcp-server-time", or url = "https://mcp.example.com/mcp"',
+        )
+    auto_approve = frozenset(strings("auto_approve"))
+    timeout = seconds("timeout", DEFAULT_TIMEOUT)
+    start_timeout = seconds("start_timeout", DEFAULT_START_TIMEOUT)
+    if "url" in entry:
+        wrong = [key for key in COMMAND_KEYS if key in entry]
+        if wrong:
+            raise ConfigError(f"{where}: {', '.join(wrong)} go with a command, not a url")
+        return ServerConfig(
+            name,
+            "",
+            auto_approve=auto_approve,
+            timeout=timeout,
+            start_timeout=start_timeout,
+            url=_url(where, entry["url"]),
+            headers=_headers(where, entry.get("headers", {})),
+        )
+    if "headers" in entry:
+        raise ConfigError(f"{where}: headers go with a url, not a command")
     command = entry.get("command")
     if not isinstance(command, str) or not command.strip():
-        raise ConfigError(f"{where} needs a command", 'e.g. command = "mcp-server-time"')
+        raise ConfigError(f"{where}: command must name a program", 'e.g. "mcp-server-time"')
     variables = entry.get("env", {})
     if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
         raise ConfigError(f"{where}: env must be a table of strings")
@@ -129,10 +201,50 @@ def _checked(name: str, entry: object) -> ServerConfig:
         tuple(args),
         dict(variables),
         _home(cwd) if cwd else None,
-        frozenset(strings("auto_approve")),
-        seconds("timeout", DEFAULT_TIMEOUT),
-        seconds("start_timeout", DEFAULT_START_TIMEOUT),
+        auto_approve,
+        timeout,
+        start_timeout,
     )
+
+
+def _url(where: str, url: object) -> str:
+    """A server's ``url``, checked: http or https, a host, nothing that cannot be sent."""
+    from urllib.parse import urlsplit
+
+    hint = 'e.g. url = "https://mcp.example.com/mcp"'
+    if not isinstance(url, str) or any(ch.isspace() or not ch.isprintable() for ch in url):
+        raise ConfigError(f"{where}: url must be a URL, without spaces or control characters", hint)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(f"{where}: url is not a valid URL ({exc})", hint) from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}: url must start with http:// or https:// and name a host", hint)
+    if "@" in parts.netloc:
+        raise ConfigError(
+            f"{where}: url must not hold user:password@",
+            'give credentials in headers, e.g. headers = { Authorization = "Bearer ${TOKEN}" }',
+        )
+    return url
+
+
+def _headers(where: str, headers: object) -> dict[str, str]:
+    """A server's ``headers``, checked: names HTTP allows and t360 does not set itself,
+    values of printable ASCII where ``${`` only begins a variable's name."""
+    if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+        raise ConfigError(f"{where}: headers must be a table of strings")
+    for name, value in headers.items():
+        if not HEADER_NAME.fullmatch(name):
+            raise ConfigError(f"{where}: headers has a bad header name {name[:60]!r}")
+        if name.lower() in OWN_HEADERS:
+            raise ConfigError(f"{where}: headers may not set {name}, which t360 sets itself")
+        if not HEADER_TEXT.fullmatch(value) or "${" in VARIABLE.sub("", value):
+            raise ConfigError(  # the value is not shown: it may be a token
+                f"{where}: the value of headers.{name} must be printable ASCII, where ${{"
+                " begins a variable, as in ${TOKEN}"
+            )
+    return dict(headers)
 
 
 def _home(path: str) -> str:
@@ -188,13 +300,15 @@ class ToolRun(NamedTuple):
 
 
 class Toolbox:
-    """The MCP servers of one run (a one-shot or a REPL session) and their tools."""
+    """The MCP servers of one run (a one-shot or a REPL session) and their tools; those
+    reached at a URL go through the proxy and TLS trust of ``settings``, as the gateway."""
 
     def __init__(
         self,
         env: Environment,
         servers: Sequence[ServerConfig],
         *,
+        settings: Settings,
         yes: bool,
         quiet: bool,
         debug: Callable[[str], None] | None = None,
@@ -203,9 +317,10 @@ class Toolbox:
         self.yes = yes
         self.quiet = quiet
         self.debug = debug  # --debug: each server's messages, one line each
+        self.reach = Reach(settings.proxy, settings.ca_bundle, settings.connect_timeout, env.vars)
         self.configs: dict[str, ServerConfig] = {c.name: c for c in servers}
         #: Every server launched, started or still starting (``close`` stops them all).
-        self._servers: dict[str, Server] = {}
+        self._servers: dict[str, Peer] = {}
         self._tools: dict[str, list[Tool]] = {}  # of those that started
         self._failed: dict[str, str] = {}
         self._threads: dict[str, threading.Thread] = {}
@@ -222,14 +337,28 @@ class Toolbox:
         for name, config in self.configs.items():
             if name in self._threads:
                 continue
-            server = Server(
-                config.name,
-                [config.command, *config.args],
-                environ=server_environment(self.env, config),
-                cwd=config.cwd,
-                log=log_path(self.env, config.name),
-                debug=self.debug,
-            )
+            server: Peer
+            if config.url is not None:
+                server = RemoteServer(
+                    config.name,
+                    config.url,
+                    config.headers,
+                    environ=server_environment(self.env, config),  # for ${VAR}
+                    reach=self.reach,
+                    timeout=config.timeout,
+                    start_timeout=config.start_timeout,
+                    log=log_path(self.env, config.name),
+                    debug=self.debug,
+                )
+            else:
+                server = Server(
+                    config.name,
+                    [config.command, *config.args],
+                    environ=server_environment(self.env, config),
+                    cwd=config.cwd,
+                    log=log_path(self.env, config.name),
+                    debug=self.debug,
+                )
             self._servers[name] = server
             thread = threading.Thread(
                 target=self._launch, args=(server, config), name=f"t360-start-{name}", daemon=True
@@ -237,7 +366,7 @@ class Toolbox:
             self._threads[name] = thread
             thread.start()
 
-    def _launch(self, server: Server, config: ServerConfig) -> None:
+    def _launch(self, server: Peer, config: ServerConfig) -> None:
         deadline = time.monotonic() + config.start_timeout
         try:
             server.start(config.start_timeout)
@@ -635,8 +764,9 @@ def function_name(server: str, tool: str, taken: Mapping[str, object]) -> str:
 
 
 def server_environment(env: Environment, config: ServerConfig) -> dict[str, str]:
-    """The user's environment for a server: no ``T360_*`` variable and no secret t360
-    knows (the API key), plus the server's ``env``."""
+    """The user's environment for a server (a URL's: for its headers' ``${VAR}``): no
+    ``T360_*`` variable and no secret t360 knows (the API key), plus the server's
+    ``env``."""
     secrets = env.secrets
     kept = {
         name: value
@@ -647,7 +777,8 @@ def server_environment(env: Environment, config: ServerConfig) -> dict[str, str]
 
 
 def log_path(env: Environment, name: str) -> Path:
-    """Where a server's stderr goes: ``mcp/NAME.log`` in the state directory."""
+    """Where a server's stderr (a URL's: what went wrong over HTTP) goes: ``mcp/NAME.log``
+    in the state directory."""
     return env.paths.state_dir / "mcp" / (re.sub(r"[^A-Za-z0-9_.-]", "_", name) + ".log")
 
 

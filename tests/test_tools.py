@@ -427,10 +427,11 @@ def test_closing_stops_a_server_that_is_still_starting(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
     args = [*RAW["args"], "--slow-start", "60", "--pidfile", str(pidfile)]
     configure(slow={**RAW, "args": args})
-    from t360cli.config import read_config
+    from t360cli.config import Settings, read_config
 
     env = fake_environment(vars=dict(os.environ))
-    toolbox = Toolbox(env, list(configured(read_config(env)).values()), yes=False, quiet=True)
+    servers = list(configured(read_config(env)).values())
+    toolbox = Toolbox(env, servers, settings=Settings(), yes=False, quiet=True)
     toolbox.start()
     pid = int(read_pid(pidfile))
     began = time.monotonic()

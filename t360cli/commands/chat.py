@@ -187,7 +187,8 @@ def chat(
 
             servers = choose(setup.table, tools)
             settings = known_key(env, settings)  # kept from the servers: known before they start
-            toolbox = Toolbox(env, servers, yes=yes, quiet=quiet, debug=debug_log(env, settings))
+            debug_to = debug_log(env, settings)
+            toolbox = Toolbox(env, servers, settings=settings, yes=yes, quiet=quiet, debug=debug_to)
             toolbox.start()  # the servers start while the rest is prepared
         message, attached = "", list[Attachment]()
         if not dry_run:  # the key in use (from api_key_cmd, the keychain) is a known secret

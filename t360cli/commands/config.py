@@ -171,6 +171,7 @@ def config_show(
 
     ``api_key_cmd`` is shown as written, never run.
     """
+    from t360cli.mcp import public_url
     from t360cli.network import describe_trust, proxy_for
     from t360cli.tools import configured
 
@@ -203,13 +204,16 @@ def config_show(
             profiles=profiles,
             aliases=aliases,
             network=network,
-            mcp_servers={  # env values may be tokens: only their names are shown
+            mcp_servers={  # env and header values may be tokens: only their names are shown
                 name: {
-                    "command": [server.command, *server.args],
+                    "command": [server.command, *server.args] if server.url is None else None,
+                    "url": None if server.url is None else public_url(server.url),
+                    "headers": sorted(server.headers),
                     "env": sorted(server.env),
                     "cwd": server.cwd,
                     "auto_approve": sorted(server.auto_approve),
                     "timeout": server.timeout,
+                    "start_timeout": server.start_timeout,
                 }
                 for name, server in servers.items()
             },
@@ -230,12 +234,17 @@ def config_show(
     if aliases:
         text += "[aliases] " + ", ".join(f"{k} = {v}" for k, v in aliases.items()) + "\n"
     for name, server in servers.items():
-        details = [" ".join([server.command, *server.args])]
-        if server.env:  # names only: the values may be tokens
-            details.append("env " + ", ".join(sorted(server.env)))
+        if server.url is None:
+            details = [" ".join([server.command, *server.args])]
+        else:
+            details = [public_url(server.url)]
+        for key, names in (("headers", server.headers), ("env", server.env)):
+            if names:  # names only: the values may be tokens
+                details.append(f"{key} " + ", ".join(sorted(names)))
         if server.auto_approve:
             details.append("auto_approve " + ", ".join(sorted(server.auto_approve)))
         details.append(f"timeout {server.timeout:g} s")
+        details.append(f"start_timeout {server.start_timeout:g} s")
         text += f"[mcp_servers.{name}] " + "; ".join(details) + "\n"
     write_out(env, text)
 

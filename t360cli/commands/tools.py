@@ -14,6 +14,7 @@ from t360cli.commands.common import (
 )
 from t360cli.config import load_settings, read_config
 from t360cli.errors import ExitCode
+from t360cli.mcp import public_url
 from t360cli.safety import dumps
 from t360cli.session import debug_log
 from t360cli.tools import Toolbox, choose, configured, server_error
@@ -43,7 +44,8 @@ def tools(
         return
     settings = load_settings(env, {"debug": debug or None}, table=table)
     settings = known_key(env, settings)  # kept from the servers: known before they start
-    toolbox = Toolbox(env, servers, yes=False, quiet=True, debug=debug_log(env, settings))
+    debug_to = debug_log(env, settings)
+    toolbox = Toolbox(env, servers, settings=settings, yes=False, quiet=True, debug=debug_to)
     try:
         toolbox.start()
         failed = toolbox.wait()
@@ -53,7 +55,8 @@ def tools(
     if json_out:
         obj = {
             s.name: {
-                "command": [s.command, *s.args],
+                "command": [s.command, *s.args] if s.url is None else None,
+                "url": None if s.url is None else public_url(s.url),
                 "tools": [
                     {"name": t.name, "description": t.description} for t in found.get(s.name, [])
                 ],
