@@ -25,7 +25,7 @@ import trustme
 
 from t360cli.mcp import PROTOCOL, MCPError, Reach, RemoteServer, whole
 from t360cli.mockserver import MockServer
-from tests.helpers import KEY, chat_env, invoke, paths, spawn_t360
+from tests.helpers import KEY, chat_env, invoke, paths, repl_run, spawn_t360
 from tests.mcp.http_server import HostileServer
 from tests.proxies import Socks5Proxy
 from tests.test_mcp import HERE
@@ -234,6 +234,11 @@ def test_a_remote_server_serves_chat_tools_and_the_repl_alike(
     assert as_json["url"] == sdk_url and as_json["command"] is None
     everything = ask(server, "-T", "all", "-y", "-m", "tool-use:echo", "all")
     assert everything.code == 0 and everything.out.endswith("echo: all\n")
+    lines = ("/tools add remote", "what now?")
+    in_repl = repl_run(*lines, args=("-m", "tool-use:echo"), env=chat_env(server))
+    assert in_repl.code == 0, in_repl.err
+    assert "remote: echo, slow, fail, big, meet, picture" in in_repl.out + in_repl.err
+    assert "The tool said: echo: what now?" in in_repl.out
 
 
 def test_headers_take_variables_at_use_and_a_refusal_names_the_server_only(
