@@ -67,9 +67,8 @@ KEYS = (
     "timeout",
     "start_timeout",
 )
-#: The keys of a server run as a command, and of one reached at a URL.
+#: The keys of a server run as a command (a server reached at a URL has none of them).
 COMMAND_KEYS = ("command", "args", "env", "cwd")
-URL_KEYS = ("url", "headers")
 #: Headers t360 sets itself, which a server's ``headers`` may not.
 OWN_HEADERS = frozenset(
     {
