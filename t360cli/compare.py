@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .attachments import Attachment
     from .client import Gateway
     from .config import Settings
+    from .conversation import Exchange
     from .environment import Environment
     from .request import RequestOptions
     from .terminal import AnswerSink
@@ -84,7 +85,7 @@ class Result:
 
 
 class Comparison:
-    """A chat per model, each continuing ``messages`` with ``settings`` (the model
+    """A chat per model, each continuing ``exchanges`` with ``settings`` (the model
     aside), all on ``gateway`` (None: a comparison only previewed, --dry-run), saved as
     one comparison (``id``)."""
 
@@ -97,7 +98,7 @@ class Comparison:
         gateway: Gateway | None,
         *,
         save: bool,
-        messages: Sequence[dict[str, Any]] = (),
+        exchanges: Sequence[Exchange] = (),
     ) -> None:
         self.id = secrets.token_hex(4)
         # What the chats would write to stderr while the view shows the answers (a
@@ -111,7 +112,7 @@ class Comparison:
                 settings._replace(model=model),
                 request,
                 save=save,
-                messages=list(messages),
+                exchanges=list(exchanges),
                 gateway=gateway,
             )
             chat.comparison = self.id

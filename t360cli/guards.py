@@ -178,6 +178,17 @@ class Guard:
         check_context(estimate, payload.get("max_tokens"), info)
         return payload
 
+    def fits(self, payload: dict[str, Any]) -> bool:
+        """Whether ``payload`` fits its model's context, as ``apply`` checks it."""
+        from .request import estimate_tokens
+
+        estimate = estimate_tokens(payload["messages"])
+        try:
+            check_context(estimate, payload.get("max_tokens"), self.info(str(payload["model"])))
+        except GuardError:
+            return False
+        return True
+
     def notes(self, payload: dict[str, Any] | None = None) -> tuple[str, ...]:
         """Footer fields: the budget left, when one is set; with the next request's
         ``payload`` (the REPL), how full the context is once past half."""

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from .attachments import KINDS, Attachment, content, text_of
+from .conversation import Answer, Exchange
 from .errors import APIError, ConfigError, UsageError
 from .safety import dumps
 from .stats import Turn
@@ -193,6 +194,12 @@ MIGRATIONS: list[str] = [
     ALTER TABLE responses ADD COLUMN comparison TEXT;
     CREATE INDEX responses_by_comparison ON responses(comparison) WHERE comparison IS NOT NULL;
     """,
+    # 9: what the user typed, when a role's template or -f texts shaped the message sent
+    # (None: the message is what was typed), and that role's name.
+    """
+    ALTER TABLE messages ADD COLUMN typed TEXT;
+    ALTER TABLE messages ADD COLUMN role_name TEXT;
+    """,
 ]
 
 #: Conversations with their number of turns (user messages).
@@ -268,6 +275,10 @@ class Message:
     tool_calls: tuple[dict[str, Any], ...] = ()
     tool_call_id: str | None = None
     tool_run: dict[str, Any] | None = None
+    #: For a user message shaped by a role or -f texts: what was typed, and the role.
+    typed: str | None = None
+    role_name: str | None = None
+    provider: str | None = None
 
     def as_request(self) -> dict[str, Any]:
         if self.role == "tool":
@@ -533,7 +544,8 @@ class History:
 
     def messages(self, conversation_id: str) -> list[Message]:
         rows = self._db.execute(
-            "SELECT m.*, r.partial, r.error, r.model, r.served_model, r.ran, r.ran_status"
+            "SELECT m.*, r.partial, r.error, r.model, r.served_model, r.provider, r.ran,"
+            " r.ran_status"
             " FROM messages m"
             " LEFT JOIN responses r ON r.message_id = m.id"
             " WHERE m.conversation_id = ? ORDER BY m.id",
@@ -556,25 +568,31 @@ class History:
                 tuple(_json(row["tool_calls"]) or ()),
                 row["tool_call_id"],
                 _json(row["tool_run"]),
+                row["typed"],
+                row["role_name"],
+                row["provider"],
             )
             for row in rows
         ]
 
-    def context(self, conversation_id: str) -> list[dict[str, Any]]:
-        """The messages to send to continue the conversation, in an order the API
-        accepts (empty answers, and tool calls an interruption left unanswered, left
-        out), attachments included, their bytes read back from the store."""
-        return answerable(
-            [
-                dataclasses.replace(
-                    m, attached=tuple(self._loaded(conversation_id, a) for a in m.attached)
-                ).as_request()
-                if m.attached
-                else m.as_request()
-                for m in self.messages(conversation_id)
-                if m.role in ("user", "assistant", "tool")
-            ]
-        )
+    def context(self, conversation_id: str) -> list[Exchange]:
+        """The exchanges to continue the conversation with, attachments included, their
+        bytes read back from the store. Histories saved before an answer's tool rounds
+        were kept whole may hold calls an interruption left unanswered: left out."""
+        found: list[Exchange] = []
+        said: list[Message] = []  # the answer to the last user message, so far
+        for m in [*self.messages(conversation_id), None]:
+            if m is not None and m.role != "user":
+                said.append(m)
+                continue
+            if found:
+                found[-1] = _answered(found[-1], said)
+            said = []
+            if m is not None:
+                attached = tuple(self._loaded(conversation_id, a) for a in m.attached)
+                typed = m.content if m.typed is None else m.typed
+                found.append(Exchange(typed, m.content, Answer(""), m.role_name, attached))
+        return found
 
     def drop_last(self, conversation_id: str) -> int:
         """Delete the last user message and all that answered it (/undo, /retry)."""
@@ -597,9 +615,13 @@ class History:
         user: str | None,
         model: str,
         attached: Sequence[Attachment] = (),
+        *,
+        typed: str | None = None,
+        role: str | None = None,
     ) -> int:
         """Write the user message (if any, with what is attached to it) and an empty
-        partial answer; returns its id. ``model`` is the id asked for.
+        partial answer; returns its id. ``model`` is the id asked for; ``typed``, what
+        the user typed when ``role`` (its name) or -f texts shaped ``user``.
 
         The attachments' bytes are stored under the write lock, with the rows that refer
         to them: a ``delete`` that found them unused cannot unlink them in between.
@@ -610,9 +632,9 @@ class History:
                 self._store(attachment)
             if user is not None:
                 cursor = self._db.execute(
-                    "INSERT INTO messages (conversation_id, role, content, created)"
-                    " VALUES (?, 'user', ?, ?)",
-                    (conversation_id, user, now),
+                    "INSERT INTO messages (conversation_id, role, content, typed, role_name,"
+                    " created) VALUES (?, 'user', ?, ?, ?, ?)",
+                    (conversation_id, user, typed, role, now),
                 )
                 for position, a in enumerate(attached):
                     self._db.execute(
@@ -879,18 +901,18 @@ class Compared:
         return f"{self.model} (`{self.conversation_id}`)"
 
 
-def _exchanges(messages: list[Message], notes: Mapping[int, str]) -> list[Exchange]:
+def _exchanges(messages: list[Message], notes: Mapping[int, str]) -> list[Entry]:
     """Messages as a transcript shows them; an answer's text before its tool calls is
     labelled with the model of the answer (its metrics live on the answer's last message).
     ``notes``: more to say under some messages (by id), after what they say themselves."""
-    found: list[Exchange] = []
+    found: list[Entry] = []
     answering = None  # the model of the answer being walked back through
     for m in reversed(messages):
         own = m.served_model or m.model
         answering = None if m.role == "user" else own or answering
         model = own or (answering if m.role == "assistant" else None)
         note = "; ".join(n for n in (_note(m), notes.get(m.id)) if n) or None
-        found.append(Exchange(m.role, m.content, model, m.partial, note))
+        found.append(Entry(m.role, m.content, model, m.partial, note))
     return found[::-1]
 
 
@@ -900,21 +922,27 @@ def _called(calls: Sequence[dict[str, Any]]) -> str:
     return "called " + ", ".join(f"{f.get('name')}({f.get('arguments')})" for f in functions)
 
 
-def transcript(messages: list[dict[str, Any]], model: str) -> list[Exchange]:
-    """A conversation in progress (messages as they are sent) as a transcript shows it
-    (the REPL's /save): texts, the tools each answer called, and their results."""
+def transcript(exchanges: Sequence[Exchange]) -> list[Entry]:
+    """A conversation in progress as a transcript shows it (the REPL's /save): texts,
+    the tools each answer called and their results, each answer under its own model."""
     names: dict[str, str] = {}
     found = []
-    for message in messages:
-        role, calls = str(message.get("role")), message.get("tool_calls") or []
-        for call in calls:
-            names[str(call.get("id"))] = str((call.get("function") or {}).get("name"))
-        text = text_of(message.get("content") or "")
-        if role == "tool":
-            found.append(Exchange(role, text, note=names.get(str(message.get("tool_call_id")))))
-        else:
-            speaker = model if role == "assistant" else None
-            found.append(Exchange(role, text, speaker, note=_called(calls) if calls else None))
+    for exchange in exchanges:
+        answer = exchange.answer
+        note = " ".join(a.label() for a in exchange.attached) or None
+        found.append(Entry("user", exchange.sent, note=note))
+        for message in exchange.rounds:
+            role, calls = str(message.get("role")), message.get("tool_calls") or []
+            for call in calls:
+                names[str(call.get("id"))] = str((call.get("function") or {}).get("name"))
+            text = text_of(message.get("content") or "")
+            if role == "tool":
+                found.append(Entry(role, text, note=names.get(str(message.get("tool_call_id")))))
+            else:
+                called = _called(calls) if calls else None
+                found.append(Entry(role, text, answer.model, answer.partial, called))
+        if answer.content or not exchange.rounds:
+            found.append(Entry("assistant", answer.content, answer.model, answer.partial))
     return found
 
 
@@ -929,6 +957,21 @@ def _json(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return None
+
+
+def _answered(exchange: Exchange, said: Sequence[Message]) -> Exchange:
+    """``exchange`` with its answer: the messages saved after its user message."""
+    rounds = answerable([m.as_request() for m in said])
+    final = ""
+    if rounds and rounds[-1]["role"] == "assistant" and not rounds[-1].get("tool_calls"):
+        final = str(rounds.pop()["content"])
+    answer = Answer(final)
+    last = next((m for m in reversed(said) if m.model is not None), None)  # its metrics
+    if last is not None:
+        model = last.served_model or last.model
+        interrupted = last.error == "interrupted"
+        answer = Answer(final, model, last.provider, last.partial, interrupted)
+    return dataclasses.replace(exchange, answer=answer, rounds=tuple(rounds))
 
 
 def answerable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -973,7 +1016,7 @@ def _note(message: Message) -> str | None:
 
 
 @dataclass(frozen=True)
-class Exchange:
+class Entry:
     """One message as it is written out in a markdown transcript."""
 
     role: str
@@ -983,7 +1026,7 @@ class Exchange:
     note: str | None = None
 
 
-def to_markdown(title: str, subtitle: str, system: str | None, messages: list[Exchange]) -> str:
+def to_markdown(title: str, subtitle: str, system: str | None, messages: list[Entry]) -> str:
     """A conversation as a markdown document (``history export`` and the REPL's /save)."""
     parts = [f"# {title}", "", subtitle, ""]
     if system:

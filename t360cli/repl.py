@@ -27,8 +27,9 @@ from prompt_toolkit.history import FileHistory
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 from . import units
-from .attachments import Attachment, text_of
+from .attachments import Attachment
 from .config import Settings
+from .conversation import Answer, Exchange
 from .environment import Environment
 from .errors import ConfigError, GuardError, T360Error, Terminated
 from .prompt import compose
@@ -84,9 +85,8 @@ class Repl:
         self.running = True
         self.draft: str | None = None  # text composed by /edit, sent next
         self.active = time.monotonic()  # the last request, or the last key typed
-        #: Attachments for the next message (/attach), and those of the last one (/retry).
+        #: Attachments for the next message (/attach).
         self.pending: list[Attachment] = []
-        self.last_attached: list[Attachment] = []
         #: Texts for the next message (/file, /paste), as (label, text), like -f's.
         self.texts: list[tuple[str, str]] = []
         #: The last message, as typed, when it failed before any answer: it is not in the
@@ -125,6 +125,7 @@ class Repl:
             if texts:  # laid out as a one-shot lays out -f texts
                 labels = [label for label, _ in texts]
                 text = compose([text], None, list(zip(labels, checked, strict=True)))
+            role = None if self.role is None else self.role.name
             if self.role is not None:
                 text = self.role.apply(text)
         except GuardError as exc:  # a secret, refused: nothing sent; Up recalls the text
@@ -137,13 +138,25 @@ class Repl:
         if self.comparing:
             self.compare(self.comparing, text, attached)
             return
+        self.send(Exchange(typed, text, Answer(""), role, tuple(attached), tuple(texts)))
+
+    def send(self, exchange: Exchange) -> None:
+        """Send the user's part of ``exchange`` (as it was shaped) and show the answer."""
         self.compared = None  # the conversation went on: none of them is kept
+        attached = list(exchange.attached)
         sinks = functools.partial(
             make_sink, self.env, json_out=False, raw=self.raw, quiet=self.quiet
         )
         try:
             with typeahead(self.env):  # keys typed meanwhile wait for the next prompt
-                turn = self.chat.ask(text, sinks, attached)
+                turn = self.chat.ask(
+                    exchange.sent,
+                    sinks,
+                    attached,
+                    typed=exchange.typed,
+                    role=exchange.role,
+                    texts=exchange.texts,
+                )
         except (GuardError, ConfigError) as exc:  # nothing was sent; the session goes on
             self.env.error(exc.line())
             self.pending = attached
@@ -158,10 +171,10 @@ class Repl:
         notes = guard.notes(self.chat.payload("")) if guard is not None else ()
         report_turn(self.env, turn, quiet=self.quiet, compact=True, extra=notes)
         if turn.unanswered:  # not in the conversation; attachments kept for the next one
-            self.unsent, self.pending = typed, attached
+            self.unsent, self.pending = exchange.typed, attached
             self.say("not kept in the conversation: /retry sends it again")
         else:
-            self.unsent, self.last_attached = None, attached
+            self.unsent = None
         if turn.terminated:  # SIGTERM or SIGHUP: the answer is saved; now leave
             self.running = False
 
@@ -182,7 +195,7 @@ class Repl:
             )
             comparison = Comparison(
                 env, chat.settings, chat.request, models, gateway,
-                save=chat.save, messages=chat.messages,
+                save=chat.save, exchanges=chat.exchanges,
             )  # fmt: skip
             if chat.guard is not None:
                 comparison.guards(chat.guard, env.warn)
@@ -200,40 +213,24 @@ class Repl:
         self.active = time.monotonic()
         self.comparing, self.compared = None, comparison
         chat.turns += result.turns
-        self.unsent, self.last_attached = None, attached
+        self.unsent = None
         if not self.quiet:
             report_ranking(env, models, result)
         self.say("/keep MODEL continues the conversation with that model and its answer")
         if result.terminated:  # SIGTERM or SIGHUP: the answers are saved; now leave
             self.running = False
 
-    def last_exchange(self) -> tuple[str, str] | None:
-        """The last user message and the answer to it (its texts joined, empty if it
-        failed)."""
-        messages = self.chat.messages
-        for index in range(len(messages) - 1, -1, -1):
-            if messages[index]["role"] == "user":
-                texts = [
-                    text_of(m["content"])
-                    for m in messages[index + 1 :]
-                    if m["role"] == "assistant" and m["content"]
-                ]
-                return text_of(messages[index]["content"]), "\n\n".join(texts)
-        return None
-
-    def drop_last_exchange(self) -> str | None:
-        """Forget the last exchange, here and in the history; returns its user message."""
-        exchange = self.last_exchange()
-        if exchange is None:
+    def drop_last_exchange(self) -> Exchange | None:
+        """Forget the last exchange, here and in the history, and return it."""
+        if not self.chat.exchanges:
             return None
-        while self.chat.messages and self.chat.messages.pop()["role"] != "user":
-            pass
+        exchange = self.chat.exchanges.pop()
         if self.chat.save and self.chat.conversation_id is not None:
             from .history import History
 
             with History.open(self.env.paths.history_db) as history:
                 history.drop_last(self.chat.conversation_id)
-        return exchange[0]
+        return exchange
 
     # -- the loop -------------------------------------------------------------------------
 
@@ -272,7 +269,7 @@ def _exit(repl: Repl, argument: str) -> None:
 
 def _clear(repl: Repl, argument: str) -> None:
     repl.chat.conversation_id = None
-    repl.chat.messages = []
+    repl.chat.exchanges = []
     repl.compared = None
     repl.say("new conversation")
 
@@ -346,7 +343,7 @@ def _keep(repl: Repl, argument: str) -> None:
             except T360Error as exc:
                 repl.say(exc.line())
                 return
-    chat.messages = list(lane.messages)
+    chat.exchanges = list(lane.exchanges)
     chat.settings = chat.settings._replace(model=model)
     repl.compared = None
     repl.say(f"kept the answer of {model}; model: {model}")
@@ -360,23 +357,67 @@ COMPACT = (
 
 
 def _compact(repl: Repl, argument: str) -> None:
-    """Ask for a summary of the conversation, then continue from it (the history keeps
-    everything that was said)."""
-    if not repl.chat.messages:
+    """Continue from a summary of the conversation (the history keeps everything that
+    was said). A conversation too long for the model's context is summarised in pieces
+    that fit; an exchange that does not fit even alone is left out, and said so."""
+    chat = repl.chat
+    if not chat.exchanges:
         repl.say("nothing to compact yet")
         return
-    before = len(repl.chat.messages)
-    repl.ask(COMPACT)
-    turn = repl.chat.turns[-1] if repl.chat.turns else None
-    if len(repl.chat.messages) < before + 2 or turn is None or turn.partial:
-        repl.say("the summary did not complete: the conversation is kept as it was")
-        return
-    summary = repl.chat.messages[-1]["content"]
-    repl.chat.messages = [
-        {"role": "user", "content": f"A summary of our conversation so far:\n\n{summary}"},
-        {"role": "assistant", "content": "Noted. Let's continue from there."},
-    ]
-    repl.say(f"compacted {before} messages into a summary; the history keeps them all")
+    pieces: list[list[Exchange]] = [[]]
+    left_out = 0
+    for exchange in chat.exchanges:
+        if _summarising(repl, [*pieces[-1], exchange], fits=True) is not None:
+            pieces[-1].append(exchange)
+        elif _summarising(repl, [exchange], fits=True) is not None:
+            pieces.append([exchange])
+        else:
+            left_out += 1
+    if left_out:
+        repl.say(
+            f"{left_out} exchange{'s' * (left_out != 1)} too long for {chat.settings.model}'s"
+            " context even alone: left out of the summary"
+        )
+    summaries = []
+    for piece in filter(None, pieces):
+        part = _summarising(repl, piece, fits=False)
+        assert part is not None
+        sinks = functools.partial(make_sink, repl.env, json_out=False, raw=repl.raw, quiet=True)
+        try:
+            with typeahead(repl.env):
+                turn = part.ask(COMPACT, sinks)
+        except T360Error as exc:
+            repl.env.error(exc.line())
+            turn = None
+        except KeyboardInterrupt as stop:
+            repl.running = not isinstance(stop, Terminated)
+            turn = None
+        if turn is not None:
+            chat.turns.append(turn)
+            report_turn(repl.env, turn, quiet=repl.quiet, compact=True)
+        if turn is None or turn.partial:
+            repl.say("the summary did not complete: the conversation is kept as it was")
+            return
+        summaries.append(turn.content)
+    count = len(chat.exchanges)
+    sent = "A summary of our conversation so far:\n\n" + "\n\n".join(summaries)
+    chat.exchanges = [Exchange(sent, sent, Answer("Noted. Let's continue from there."))]
+    repl.say(
+        f"compacted {count} exchange{'s' * (count != 1)} into a summary; the history keeps them all"
+    )
+
+
+def _summarising(repl: Repl, piece: list[Exchange], *, fits: bool) -> Chat | None:
+    """A chat, saved nowhere, that asks for the summary of ``piece``; with ``fits``, None
+    when that request would not fit the model's context."""
+    chat = repl.chat
+    part = Chat(
+        repl.env, chat.settings, chat.request, save=False, exchanges=piece, gateway=chat.gateway
+    )
+    part.guard = chat.guard
+    if fits and chat.guard is not None and not chat.guard.fits(part.payload(COMPACT)):
+        return None
+    return part
 
 
 def _role(repl: Repl, argument: str) -> None:
@@ -417,11 +458,11 @@ def _retry(repl: Repl, argument: str) -> None:
     if repl.unsent is not None:  # it failed before any answer: nothing to drop
         repl.ask(repl.unsent)
         return
-    user = repl.drop_last_exchange()
-    if user is None:
+    exchange = repl.drop_last_exchange()
+    if exchange is None:
         repl.say("nothing to retry yet")
-    else:
-        repl.ask(user, repl.last_attached)
+    else:  # the message as it was sent: a role's template is not applied again
+        repl.send(exchange)
 
 
 def _attach(repl: Repl, argument: str) -> None:
@@ -547,16 +588,17 @@ def _tools(repl: Repl, argument: str) -> None:
 
 
 def _undo(repl: Repl, argument: str) -> None:
-    user = repl.drop_last_exchange()
-    repl.say("nothing to undo" if user is None else f"dropped: {sanitize(user[:60])}")
+    exchange = repl.drop_last_exchange()
+    dropped = None if exchange is None else sanitize(exchange.typed[:60])
+    repl.say("nothing to undo" if dropped is None else f"dropped: {dropped}")
 
 
 def _copy(repl: Repl, argument: str) -> None:
-    exchange = repl.last_exchange()
-    if exchange is None or not exchange[1]:
+    said = repl.chat.exchanges[-1].said() if repl.chat.exchanges else ""
+    if not said:
         repl.say("no answer to copy yet")
         return
-    repl.say(f"copied the last answer {copy_to_clipboard(repl.env, exchange[1])}")
+    repl.say(f"copied the last answer {copy_to_clipboard(repl.env, said)}")
 
 
 def _save(repl: Repl, argument: str) -> None:
@@ -565,7 +607,7 @@ def _save(repl: Repl, argument: str) -> None:
         return
     from .history import to_markdown, transcript
 
-    messages = transcript(repl.chat.messages, repl.chat.settings.model)
+    messages = transcript(repl.chat.exchanges)
     if not messages:
         repl.say("nothing to save yet")
         return
@@ -722,7 +764,6 @@ def run_repl(
     *,
     raw: bool,
     quiet: bool,
-    recent: list[tuple[str, str]],
     setup: Setup | None = None,
     role: Role | None = None,
     yes: bool = False,
@@ -748,10 +789,15 @@ def run_repl(
     where = f" · continuing {chat.conversation_id}" if chat.conversation_id else ""
     acting = f" · role {role.name}" if role is not None else ""
     repl.say(f"t360 · {chat.settings.model}{acting}{where} · /help for commands · Ctrl-D to leave")
-    for speaker, content in recent:
-        label = "you" if speaker == "user" else chat.settings.model
-        flat = " ".join(content.split())
-        repl.say(f"{label}: {sanitize(flat[:200])}{'…' if len(flat) > 200 else ''}")
+    for exchange in chat.exchanges[-3:]:  # a recap of the conversation continued
+        answer = exchange.answer
+        ended = " (interrupted)" if answer.interrupted else " (partial)" * answer.partial
+        for label, text in (
+            ("you", exchange.typed),
+            (f"{answer.model or 'assistant'}{ended}", exchange.said()),
+        ):
+            flat = " ".join(text.split())
+            repl.say(f"{label}: {sanitize(flat[:200])}{'…' if len(flat) > 200 else ''}")
     while repl.running:
         if repl.draft is not None:
             text, repl.draft = repl.draft, None

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .attachments import Attachment, content
 from .config import Settings
+from .conversation import Answer, Exchange, render
 from .errors import ConfigError, GuardError, T360Error, Terminated
 from .events import ReasoningDelta, TextDelta
 from .request import RequestOptions, build_payload, estimate_tokens
@@ -46,6 +47,9 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
             user: str | None,
             model: str,
             attached: Sequence[Attachment] = (),
+            *,
+            typed: str | None = None,
+            role: str | None = None,
         ) -> int: ...
 
         def checkpoint(self, message_id: int, content: str, reasoning: str | None) -> None: ...
@@ -129,6 +133,9 @@ class TurnJournal:
         self._user = user
         #: What is attached to the user message (saved with it).
         self.attached: Sequence[Attachment] = ()
+        #: What the user typed, when a role or -f texts shaped ``user``, and that role.
+        self.typed: str | None = None
+        self.role: str | None = None
         self._model = model
         self._system = system
         self._warn = warn
@@ -211,7 +218,12 @@ class TurnJournal:
             )
         if self._message is None:
             self._message = history.begin_turn(
-                self.conversation_id, self._user, self._model, self.attached
+                self.conversation_id,
+                self._user,
+                self._model,
+                self.attached,
+                typed=self.typed,
+                role=self.role,
             )
         return self._message
 
@@ -302,7 +314,7 @@ class Chat:
         *,
         save: bool = True,
         conversation_id: str | None = None,
-        messages: list[dict[str, Any]] | None = None,
+        exchanges: list[Exchange] | None = None,
         gateway: Gateway | None = None,
     ) -> None:
         self.env = env
@@ -311,7 +323,7 @@ class Chat:
         self.save = save
         self.conversation_id = conversation_id
         #: The conversation so far, without the system prompt (it lives in settings).
-        self.messages: list[dict[str, Any]] = messages or []
+        self.exchanges: list[Exchange] = exchanges or []
         self.turns: list[Turn] = []
         #: Budget, cost and context checks applied to every request before it is sent.
         self.guard: Guard | None = None
@@ -363,6 +375,11 @@ class Chat:
                 self._gateway.close()
                 self._gateway = None
 
+    @property
+    def messages(self) -> list[dict[str, Any]]:
+        """The conversation so far as API messages."""
+        return render(self.exchanges)
+
     def payload(self, user: str, attached: Sequence[Attachment] = ()) -> dict[str, Any]:
         messages: list[dict[str, Any]] = []
         if self.settings.system:
@@ -375,14 +392,22 @@ class Chat:
         return payload
 
     def ask(
-        self, user: str, sinks: Callable[[], AnswerSink], attached: Sequence[Attachment] = ()
+        self,
+        user: str,
+        sinks: Callable[[], AnswerSink],
+        attached: Sequence[Attachment] = (),
+        *,
+        typed: str | None = None,
+        role: str | None = None,
+        texts: Sequence[tuple[str, str]] = (),
     ) -> Turn:
         """One answer: stream it (into a new sink from ``sinks`` for each request), save
         it, and remember it, partial text included. With tools, each round of tool calls
         is approved, run and answered, and the model asked again, up to the round limit.
         A guard that refuses the first request, or a tool server that cannot start,
         raises before anything is sent or saved. A request that fails before any text
-        is no turn of the conversation: the next one goes on without it."""
+        is no turn of the conversation: the next one goes on without it. ``typed``: what
+        the user typed, when ``role`` (its name) or ``texts`` shaped ``user``."""
         ready = None  # seconds the tool servers, still starting, delayed the request
         if self.tools is not None:
             waiting = time.perf_counter()
@@ -392,10 +417,12 @@ class Chat:
         if self.guard is not None:
             payload = self.guard.apply(payload)
         journal = self._journal(user, attached) if self.save else None
+        if journal is not None and typed is not None and typed != user:
+            journal.typed, journal.role = typed, role
         tool_time = 0.0  # seconds the tool calls took between the requests
         rounds: list[Turn] = []
         runs: list[ToolRun] = []
-        added = [payload["messages"][-1]]  # the same parts, not encoded again
+        added: list[dict[str, Any]] = []  # the tool calls and their results
         ran_last = False  # whether the last request's tool calls ran
         while True:
             turn = run_turn(self.env, self.gateway, payload, sinks(), journal)
@@ -440,9 +467,19 @@ class Chat:
         if self.guard is not None:
             self.guard.after(answer.cost)
         if not answer.unanswered:
-            self.messages += added
-            if rounds[-1].content and not ran_last:  # else it is in the call message
-                self.messages.append({"role": "assistant", "content": rounds[-1].content})
+            final = rounds[-1].content if not ran_last else ""  # else in the call message
+            said = Answer(final, answer.model, answer.provider, answer.partial, answer.interrupted)
+            self.exchanges.append(
+                Exchange(
+                    user if typed is None else typed,
+                    user,
+                    said,
+                    role,
+                    tuple(attached),
+                    tuple(texts),
+                    tuple(added),
+                )
+            )
         answer = answer._replace(conversation_id=self.conversation_id)
         self.turns.append(answer)
         return answer

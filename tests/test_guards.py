@@ -322,7 +322,7 @@ def test_repl_shows_context_fullness_and_compacts(server: MockServer) -> None:
     child.expect(r"context \d+% full")
     child.expect("\u203a")
     child.sendline("/compact")
-    child.expect_exact("compacted 2 messages into a summary")
+    child.expect_exact("compacted 1 exchange into a summary")
     child.expect("\u203a")
     child.sendline("next")
     child.expect_exact("A summary of our conversation so far")

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from t360cli.attachments import from_bytes
+from t360cli.conversation import Answer, Exchange, render
 from t360cli.errors import APIError, ConfigError, NetworkError, UsageError
 from t360cli.history import MIGRATIONS, History
 from t360cli.mockserver import MockServer
@@ -164,9 +165,9 @@ def test_context_leaves_out_empty_answers_and_drop_last_undoes(tmp_path: Path) -
         for user, answer in (("a", "A"), ("b", ""), ("c", "C")):
             message = history.begin_turn(cid, user, "m")
             history.finish_turn(message, a_turn(answer))
-        assert [m["content"] for m in history.context(cid)] == ["a", "A", "b", "c", "C"]
+        assert [m["content"] for m in render(history.context(cid))] == ["a", "A", "b", "c", "C"]
         assert history.drop_last(cid) == 2
-        assert [m["content"] for m in history.context(cid)] == ["a", "A", "b"]
+        assert [m["content"] for m in render(history.context(cid))] == ["a", "A", "b"]
 
 
 def test_search_treats_wildcards_literally(tmp_path: Path) -> None:
@@ -491,7 +492,7 @@ def test_a_blob_deleted_while_another_run_attaches_it_is_never_lost(
         monkeypatch.undo()
         if not ran:  # the lock made the other run wait its turn
             (attach if interleaving == "delete, then attach" else delete)()
-        sent = writer.context(second)[0]["content"]
+        sent = render(writer.context(second))[0]["content"]
     assert sent[1]["image_url"]["url"].startswith("data:image/png;base64,")
 
 
@@ -559,7 +560,7 @@ def test_migration_8_leaves_earlier_answers_out_of_any_comparison(tmp_path: Path
     db.commit()
     db.close()
     with History.open(path) as history:
-        assert history.query("PRAGMA user_version")[0][0] == len(MIGRATIONS) == 8
+        assert history.query("PRAGMA user_version")[0][0] == len(MIGRATIONS) == 9
         assert [tuple(r) for r in history.query("SELECT model, comparison FROM responses")] == [
             ("m", None)
         ]
@@ -567,16 +568,20 @@ def test_migration_8_leaves_earlier_answers_out_of_any_comparison(tmp_path: Path
         assert "responses_by_comparison" in str([tuple(row) for row in plan])
 
 
-def test_a_transcript_of_messages_in_progress_shows_parts_calls_and_results() -> None:
+def test_a_transcript_of_exchanges_shows_parts_calls_results_and_each_answers_model() -> None:
     from t360cli.history import to_markdown, transcript
 
     call = {"id": "c1", "type": "function", "function": {"name": "echo", "arguments": "{}"}}
-    messages = [
-        {"role": "user", "content": [{"type": "text", "text": "look"}, {"type": "image_url"}]},
+    image = from_bytes("i.png", b"\x89PNG\r\n\x1a\n", "-a")
+    rounds = (
         {"role": "assistant", "content": None, "tool_calls": [call]},
         {"role": "tool", "tool_call_id": "c1", "content": "echoed"},
-        {"role": "assistant", "content": "Done."},
+    )
+    exchanges = [
+        Exchange("look", "look", Answer("Done.", "m"), attached=(image,), rounds=rounds),
+        Exchange("more", "more", Answer("Half", "other", partial=True)),
     ]
-    text = to_markdown("t", "s", None, transcript(messages, "m"))
-    assert "## You\n\nlook" in text and "*called echo({})*" in text
+    text = to_markdown("t", "s", None, transcript(exchanges))
+    assert "## You\n\nlook" in text and "*called echo({})*" in text and "i.png" in text
     assert "**Result of echo:**\n\n```\nechoed\n```" in text and "## m\n\nDone." in text
+    assert "## other (partial)\n\nHalf" in text

@@ -250,3 +250,63 @@ def test_a_message_composed_in_the_editor_is_recalled_with_up(
     session.child.expect_exact("composed in the editor")
     session.child.sendcontrol("u")
     assert session.leave() == 0
+
+
+def write_config(text: str) -> None:
+    path = paths().config_file
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.write_text(text)
+    path.chmod(0o600)
+
+
+def test_retry_applies_a_roles_template_once_and_the_history_keeps_what_was_typed(
+    server: MockServer,
+) -> None:
+    write_config('[roles.review]\nprompt = "Review this:\\n\\n{input}"\n')
+    result = repl_run("x = 1", "/retry", args=("-m", "recall", "-r", "review"),
+                      env=chat_env(server))  # fmt: skip
+    assert result.out.count("you said: Review this:\n\nx = 1") == 2, result.out
+    assert "Review this:\n\nReview this:" not in result.out
+    with open_history() as history:
+        exchange = history.context(history.latest() or "")[-1]
+    assert (exchange.typed, exchange.role, exchange.sent) == (
+        "x = 1",
+        "review",
+        "Review this:\n\nx = 1",
+    )
+
+
+def test_save_and_the_recap_label_each_answer_with_its_own_model_and_state(
+    server: MockServer, tmp_path: Path
+) -> None:
+    target = tmp_path / "chat.md"
+    repl_run("one", "/model error-mid", "two", f"/save {target}", args=("-m", "recall"),
+             env=chat_env(server))  # fmt: skip
+    saved = target.read_text()
+    assert "## recall\n\nsystem: (none); you said: one" in saved
+    assert "## error-mid (partial)\n\nPartial answer" in saved
+    recap = repl_run(args=("-c",), env=chat_env(server)).err
+    assert "recall: system: (none); you said: one" in recap
+    assert "error-mid (partial): Partial answer" in recap
+
+
+def test_compact_summarises_a_conversation_too_long_for_the_context_in_pieces(
+    server: MockServer,
+) -> None:
+    write_config('[models."echo"]\ncontext_length = 350\n')
+    long = [f"question {n} " + "x" * 190 for n in range(3)]
+    result = repl_run(*long, "/compact", "/model recall", "next", args=("-m", "echo"),
+                      env=chat_env(server))  # fmt: skip
+    assert "does not fit" not in result.err, result.err
+    assert "compacted 3 exchanges into a summary" in result.err
+    assert "you said: A summary of our conversation so far" in result.out
+    with open_history() as history:
+        kept = history.messages(history.latest() or "")
+    assert kept[0].content.startswith("question 0")  # the history keeps it all
+
+
+def test_compact_leaves_out_an_exchange_that_cannot_fit_even_alone(server: MockServer) -> None:
+    write_config('[models."echo"]\ncontext_length = 400\n')
+    result = repl_run("y" * 600, "hi", "/compact", args=("-m", "echo"), env=chat_env(server))
+    assert "1 exchange too long for echo's context even alone" in result.err, result.err
+    assert "compacted 2 exchanges into a summary" in result.err

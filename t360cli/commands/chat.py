@@ -51,6 +51,7 @@ from t360cli.commands.common import (
     require_key,
     secrets_check,
 )
+from t360cli.conversation import Exchange
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, T360Error, UsageError
 from t360cli.report import emit_json, make_sink, outcome, report_error, report_turn
@@ -207,7 +208,7 @@ def chat(
             request,
             save=not no_save,
             conversation_id=previous.id if previous else None,
-            messages=previous.context if previous else [],
+            exchanges=previous.context if previous else [],
         )
         session.tools, session.max_tool_rounds = toolbox, max_tool_rounds
         session.secrets = secrets
@@ -232,13 +233,11 @@ def chat(
         if interactive:
             from t360cli.repl import run_repl  # prompt_toolkit loads only for the REPL
 
-            recent = previous.recent if previous else []
             run_repl(
                 env,
                 session,
                 raw=raw,
                 quiet=quiet,
-                recent=recent,
                 setup=setup,
                 role=chosen,
                 yes=yes,
@@ -303,8 +302,7 @@ class _Previous(NamedTuple):
     id: str
     model: str
     system: str | None
-    context: list[dict[str, object]]
-    recent: list[tuple[str, str]]
+    context: list[Exchange]
 
 
 def _previous(env: Environment, latest: bool, prefix: str | None) -> _Previous | None:
@@ -318,11 +316,4 @@ def _previous(env: Environment, latest: bool, prefix: str | None) -> _Previous |
         if conversation_id is None:
             raise UsageError("there is no saved conversation to continue yet")
         saved = history.get(conversation_id)
-        recent = [
-            (m.role, m.content)
-            for m in history.messages(conversation_id)
-            if m.role in ("user", "assistant")
-        ]
-        return _Previous(
-            saved.id, saved.model, saved.system, history.context(conversation_id), recent[-6:]
-        )
+        return _Previous(saved.id, saved.model, saved.system, history.context(conversation_id))
