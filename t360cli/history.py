@@ -195,10 +195,27 @@ MIGRATIONS: list[str] = [
     CREATE INDEX responses_by_comparison ON responses(comparison) WHERE comparison IS NOT NULL;
     """,
     # 9: what the user typed, when a role's template or -f texts shaped the message sent
-    # (None: the message is what was typed), and that role's name.
+    # (None: the message is what was typed), and that role's name. An answer's tool calls
+    # are saved only with their results, so a saved conversation is always one the API
+    # accepts: calls saved before with no result after them (an interruption, the round
+    # limit) are left out here, once, instead of each time the conversation is read.
     """
     ALTER TABLE messages ADD COLUMN typed TEXT;
     ALTER TABLE messages ADD COLUMN role_name TEXT;
+    UPDATE messages SET tool_calls = (
+        SELECT CASE count(*) WHEN 0 THEN NULL ELSE json_group_array(json(c.value)) END
+        FROM json_each(messages.tool_calls) c
+        WHERE EXISTS (
+            SELECT 1 FROM messages t
+            WHERE t.conversation_id = messages.conversation_id AND t.role = 'tool'
+                AND t.id > messages.id AND t.tool_call_id = json_extract(c.value, '$.id')
+                AND NOT EXISTS (
+                    SELECT 1 FROM messages b
+                    WHERE b.conversation_id = messages.conversation_id
+                        AND b.id > messages.id AND b.id < t.id AND b.role != 'tool'
+                )
+        )
+    ) WHERE tool_calls IS NOT NULL AND json_valid(tool_calls);
     """,
 ]
 
@@ -577,8 +594,7 @@ class History:
 
     def context(self, conversation_id: str) -> list[Exchange]:
         """The exchanges to continue the conversation with, attachments included, their
-        bytes read back from the store. Histories saved before an answer's tool rounds
-        were kept whole may hold calls an interruption left unanswered: left out."""
+        bytes read back from the store."""
         found: list[Exchange] = []
         said: list[Message] = []  # the answer to the last user message, so far
         for m in [*self.messages(conversation_id), None]:
@@ -667,16 +683,12 @@ class History:
             )
 
     def finish_turn(self, message_id: int, turn: Turn) -> None:
-        """The answer's text and tool calls, and its metrics."""
+        """The answer's text and its metrics (its tool calls, once they are answered:
+        ``add_tool_results``)."""
         with self._transaction():
             self._db.execute(
-                "UPDATE messages SET content = ?, reasoning = ?, tool_calls = ? WHERE id = ?",
-                (
-                    turn.content,
-                    turn.reasoning,
-                    json.dumps(turn.tool_calls) if turn.tool_calls else None,
-                    message_id,
-                ),
+                "UPDATE messages SET content = ?, reasoning = ? WHERE id = ?",
+                (turn.content, turn.reasoning, message_id),
             )
             self._metrics(turn, "message_id", message_id)
 
@@ -732,13 +744,20 @@ class History:
         )
 
     def add_tool_results(
-        self, conversation_id: str, message_id: int, runs: Sequence[dict[str, Any]]
+        self,
+        conversation_id: str,
+        message_id: int,
+        calls: Sequence[dict[str, Any]],
+        runs: Sequence[dict[str, Any]],
     ) -> int:
-        """After the answer ``message_id`` called tools: their results, then the empty
+        """The tool ``calls`` of the answer ``message_id``, their results, then the empty
         answer that continues it, which the answer's metrics row moves to (one row per
         answer, whatever its number of requests). Returns the new answer's id."""
         now = time.time()
         with self._transaction():
+            self._db.execute(
+                "UPDATE messages SET tool_calls = ? WHERE id = ?", (json.dumps(calls), message_id)
+            )
             for run in runs:
                 self._db.execute(
                     "INSERT INTO messages (conversation_id, role, content, tool_call_id,"
@@ -960,46 +979,20 @@ def _json(text: str | None) -> Any:
 
 
 def _answered(exchange: Exchange, said: Sequence[Message]) -> Exchange:
-    """``exchange`` with its answer: the messages saved after its user message."""
-    rounds = answerable([m.as_request() for m in said])
-    final = ""
-    if rounds and rounds[-1]["role"] == "assistant" and not rounds[-1].get("tool_calls"):
-        final = str(rounds.pop()["content"])
+    """``exchange`` with its answer: the messages saved after its user message (the
+    tool calls, each answered by the results after it, then the last request's text)."""
+    rounds = tuple(m.as_request() for m in said if m.tool_calls or m.role == "tool")
+    ends = said[-1] if said else None
+    final = (
+        ends.content if ends is not None and not (ends.tool_calls or ends.role == "tool") else ""
+    )
     answer = Answer(final)
     last = next((m for m in reversed(said) if m.model is not None), None)  # its metrics
     if last is not None:
         model = last.served_model or last.model
         interrupted = last.error == "interrupted"
         answer = Answer(final, model, last.provider, last.partial, interrupted)
-    return dataclasses.replace(exchange, answer=answer, rounds=tuple(rounds))
-
-
-def answerable(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``messages`` in an order the API accepts: each tool call answered by a ``tool``
-    message right after it. Calls left unanswered (an interruption, the round limit) are
-    dropped, then answers with neither text nor calls, and results with no call."""
-    kept: list[dict[str, Any]] = []
-    for index, original in enumerate(messages):
-        message, role = original, original.get("role")
-        if role == "tool":
-            continue  # kept with the call it answers
-        calls = message.get("tool_calls")
-        if role == "assistant" and calls:
-            results: dict[str, dict[str, Any]] = {}
-            for after in messages[index + 1 :]:
-                if after.get("role") != "tool":
-                    break
-                results.setdefault(str(after.get("tool_call_id")), after)
-            answered = [call for call in calls if str(call.get("id")) in results]
-            if answered:
-                kept.append({**message, "tool_calls": answered})
-                kept += [results[str(call.get("id"))] for call in answered]
-                continue
-            message = {"role": "assistant", "content": message.get("content")}
-        if role == "assistant" and not message.get("content"):
-            continue
-        kept.append(message)
-    return kept
+    return dataclasses.replace(exchange, answer=answer, rounds=rounds)
 
 
 def _note(message: Message) -> str | None:

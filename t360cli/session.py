@@ -61,7 +61,11 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
         def record_answer(self, message_id: int, turn: Turn) -> None: ...
 
         def add_tool_results(
-            self, conversation_id: str, message_id: int, runs: Sequence[dict[str, Any]]
+            self,
+            conversation_id: str,
+            message_id: int,
+            calls: Sequence[dict[str, Any]],
+            runs: Sequence[dict[str, Any]],
         ) -> int: ...
 
         def close(self) -> None: ...
@@ -171,9 +175,10 @@ class TurnJournal:
         self._guard(write)
         self._close()
 
-    def tool_results(self, runs: Sequence[ToolRun]) -> None:
-        """The results of the tools the answer so far called; the answer goes on in a
-        new message (which the checkpoints and ``finish`` then write)."""
+    def tool_results(self, calls: Sequence[dict[str, Any]], runs: Sequence[ToolRun]) -> None:
+        """The tool calls of the answer so far, with their results (calls are saved only
+        so, answered: a saved conversation is always one the API accepts); the answer
+        goes on in a new message (which the checkpoints and ``finish`` then write)."""
         saved = [
             {"id": run.id, "content": run.message()["content"], "run": run.as_json()}
             for run in runs
@@ -182,7 +187,9 @@ class TurnJournal:
         def write() -> None:
             message = self._begin()
             assert self.conversation_id is not None
-            self._message = self._opened().add_tool_results(self.conversation_id, message, saved)
+            self._message = self._opened().add_tool_results(
+                self.conversation_id, message, calls, saved
+            )
 
         self._guard(write)
         self._close()
@@ -443,7 +450,7 @@ class Chat:
             results = [run.message() for run in done]
             added += [called, *results]
             if journal is not None:
-                journal.tool_results(done)
+                journal.tool_results(turn.tool_calls, done)
             if stop is not None:  # Ctrl-C while a tool ran: the answer ends here
                 terminated = isinstance(stop, Terminated)
                 rounds[-1] = turn._replace(interrupted=True, terminated=terminated)

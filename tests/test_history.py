@@ -585,3 +585,56 @@ def test_a_transcript_of_exchanges_shows_parts_calls_results_and_each_answers_mo
     assert "## You\n\nlook" in text and "*called echo({})*" in text and "i.png" in text
     assert "**Result of echo:**\n\n```\nechoed\n```" in text and "## m\n\nDone." in text
     assert "## other (partial)\n\nHalf" in text
+
+
+def a_call(name: str) -> dict[str, Any]:
+    return {"id": name, "type": "function", "function": {"name": "echo", "arguments": "{}"}}
+
+
+def test_tool_calls_are_saved_only_with_their_results(tmp_path: Path) -> None:
+    ran, left = a_call("c1"), a_call("c2")
+    with History.open(tmp_path / "h.db") as history:
+        cid = history.create("m", None, "t")
+        first = history.begin_turn(cid, "q", "m")
+        history.finish_turn(first, a_turn("Let me check.", tool_calls=[ran]))
+        result = [{"id": "c1", "content": "r", "run": {}}]
+        last = history.add_tool_results(cid, first, [ran], result)
+        history.finish_turn(last, a_turn("", tool_calls=[left]))  # the round limit: not run
+        assert [m.tool_calls for m in history.messages(cid)] == [(), (ran,), (), ()]
+        assert render(history.context(cid)) == [
+            {"role": "user", "content": "q"},
+            {"role": "assistant", "content": "Let me check.", "tool_calls": [ran]},
+            {"role": "tool", "tool_call_id": "c1", "content": "r"},
+        ]
+
+
+def test_migration_9_leaves_out_the_calls_saved_without_results(tmp_path: Path) -> None:
+    path = tmp_path / "eight.db"
+    db = sqlite3.connect(path)
+    for script in MIGRATIONS[:8]:
+        db.executescript(script)
+    db.execute("INSERT INTO conversations VALUES ('c', 't', 'm', NULL, 'chat', 0, 0)")
+    rows = [
+        ("user", "q", None, None),
+        ("assistant", "", json.dumps([a_call("c1"), a_call("c2")]), None),
+        ("tool", "r", None, "c1"),
+        ("assistant", "A", None, None),
+        ("user", "again", None, None),
+        ("assistant", "B", json.dumps([a_call("c3")]), None),  # interrupted: no result
+    ]
+    for role, text, calls, answers in rows:
+        db.execute(
+            "INSERT INTO messages (conversation_id, role, content, tool_calls, tool_call_id,"
+            " created) VALUES ('c', ?, ?, ?, ?, 0)",
+            (role, text, calls, answers),
+        )
+    db.execute("PRAGMA user_version = 8")
+    db.commit()
+    db.close()
+    with History.open(path) as history:
+        calls = [m.tool_calls for m in history.messages("c")]
+        exchanges = history.context("c")
+    assert calls == [(), (a_call("c1"),), (), (), (), ()]
+    roles = [m["role"] for m in render(exchanges)]
+    assert roles == ["user", "assistant", "tool", "assistant", "user", "assistant"]
+    assert (exchanges[0].typed, exchanges[1].answer.content) == ("q", "B")
