@@ -27,6 +27,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import units
+from .conversation import question
 from .errors import ConfigError, ExitCode, GuardError, T360Error, Terminated
 from .guards import Guard
 from .report import outcome, report_turn
@@ -163,15 +164,14 @@ class Comparison:
         done, stopped = threading.Event(), threading.Event()
         lock = threading.Lock()
         raised: list[BaseException] = []
+        asked = question(message, attached)
 
         def answer(index: int) -> None:
             chat = self.chats[index]
             turn = _stopped(chat.settings.model)  # unless it ends otherwise
             try:
                 try:
-                    turn = chat.ask(
-                        message, lambda: _Stoppable(view.sink(index), stopped), attached
-                    )
+                    turn = chat.ask(asked, lambda: _Stoppable(view.sink(index), stopped))
                 except T360Error as error:  # refused before its request was sent
                     turn = Turn.failed(chat.settings.model, error)
                 view.finished(index, turn)

@@ -35,7 +35,7 @@ class Exchange:
     typed: str
     #: The text that was sent.
     sent: str
-    answer: Answer
+    answer: Answer = Answer("")
     #: The role whose template shaped ``sent``, or None.
     role: str | None = None
     attached: tuple[Attachment, ...] = ()
@@ -48,6 +48,11 @@ class Exchange:
         """The answer's texts, from each of its requests, joined."""
         texts = [m["content"] for m in self.rounds if m["role"] == "assistant" and m["content"]]
         return "\n\n".join([*texts, self.answer.content] if self.answer.content else texts)
+
+
+def question(text: str, attached: Sequence[Attachment] = ()) -> Exchange:
+    """A message sent as it was typed (no role, no -f texts), not answered yet."""
+    return Exchange(text, text, attached=tuple(attached))
 
 
 def render(exchanges: Sequence[Exchange]) -> list[dict[str, Any]]:

@@ -29,7 +29,7 @@ from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from . import units
 from .attachments import Attachment
 from .config import Settings
-from .conversation import Answer, Exchange
+from .conversation import Answer, Exchange, question
 from .environment import Environment
 from .errors import ConfigError, GuardError, T360Error, Terminated
 from .prompt import compose
@@ -138,7 +138,7 @@ class Repl:
         if self.comparing:
             self.compare(self.comparing, text, attached)
             return
-        self.send(Exchange(typed, text, Answer(""), role, tuple(attached), tuple(texts)))
+        self.send(Exchange(typed, text, role=role, attached=tuple(attached), texts=tuple(texts)))
 
     def send(self, exchange: Exchange) -> None:
         """Send the user's part of ``exchange`` (as it was shaped) and show the answer."""
@@ -149,14 +149,7 @@ class Repl:
         )
         try:
             with typeahead(self.env):  # keys typed meanwhile wait for the next prompt
-                turn = self.chat.ask(
-                    exchange.sent,
-                    sinks,
-                    attached,
-                    typed=exchange.typed,
-                    role=exchange.role,
-                    texts=exchange.texts,
-                )
+                turn = self.chat.ask(exchange, sinks)
         except (GuardError, ConfigError) as exc:  # nothing was sent; the session goes on
             self.env.error(exc.line())
             self.pending = attached
@@ -385,7 +378,7 @@ def _compact(repl: Repl, argument: str) -> None:
         sinks = functools.partial(make_sink, repl.env, json_out=False, raw=repl.raw, quiet=True)
         try:
             with typeahead(repl.env):
-                turn = part.ask(COMPACT, sinks)
+                turn = part.ask(question(COMPACT), sinks)
         except T360Error as exc:
             repl.env.error(exc.line())
             turn = None

@@ -8,6 +8,7 @@ stopped. ``Chat`` is a conversation in progress: its settings, its messages, its
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import signal
 import sys
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .attachments import Attachment, content
 from .config import Settings
-from .conversation import Answer, Exchange, render
+from .conversation import Answer, render
 from .errors import ConfigError, GuardError, T360Error, Terminated
 from .events import ReasoningDelta, TextDelta
 from .request import RequestOptions, build_payload, estimate_tokens
@@ -30,6 +31,7 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
     from typing import Protocol
 
     from .client import Gateway
+    from .conversation import Exchange
     from .environment import Environment
     from .guards import Guard
     from .secrets_guard import Check
@@ -124,7 +126,7 @@ class TurnJournal:
         self,
         history: Callable[[], HistoryStore],
         conversation_id: str | None,
-        user: str | None,
+        asked: Exchange | None,
         *,
         model: str,
         system: str | None,
@@ -134,12 +136,7 @@ class TurnJournal:
         self._open = history
         self._kind = kind
         self.conversation_id = conversation_id
-        self._user = user
-        #: What is attached to the user message (saved with it).
-        self.attached: Sequence[Attachment] = ()
-        #: What the user typed, when a role or -f texts shaped ``user``, and that role.
-        self.typed: str | None = None
-        self.role: str | None = None
+        self._asked = asked  # the user's part of the exchange (None: an answer alone)
         self._model = model
         self._system = system
         self._warn = warn
@@ -218,19 +215,18 @@ class TurnJournal:
         return self._history
 
     def _begin(self) -> int:
-        history = self._opened()
+        history, asked = self._opened(), self._asked
         if self.conversation_id is None:
-            self.conversation_id = history.create(
-                self._model, self._system, self._user or "(untitled)", self._kind
-            )
+            title = (asked.typed if asked is not None else "") or "(untitled)"
+            self.conversation_id = history.create(self._model, self._system, title, self._kind)
         if self._message is None:
             self._message = history.begin_turn(
                 self.conversation_id,
-                self._user,
+                None if asked is None else asked.sent,
                 self._model,
-                self.attached,
-                typed=self.typed,
-                role=self.role,
+                () if asked is None else asked.attached,
+                typed=None if asked is None or asked.typed == asked.sent else asked.typed,
+                role=None if asked is None else asked.role,
             )
         return self._message
 
@@ -398,34 +394,23 @@ class Chat:
             payload["tools"] = self.tools.offers()
         return payload
 
-    def ask(
-        self,
-        user: str,
-        sinks: Callable[[], AnswerSink],
-        attached: Sequence[Attachment] = (),
-        *,
-        typed: str | None = None,
-        role: str | None = None,
-        texts: Sequence[tuple[str, str]] = (),
-    ) -> Turn:
+    def ask(self, asked: Exchange, sinks: Callable[[], AnswerSink]) -> Turn:
         """One answer: stream it (into a new sink from ``sinks`` for each request), save
         it, and remember it, partial text included. With tools, each round of tool calls
         is approved, run and answered, and the model asked again, up to the round limit.
         A guard that refuses the first request, or a tool server that cannot start,
         raises before anything is sent or saved. A request that fails before any text
-        is no turn of the conversation: the next one goes on without it. ``typed``: what
-        the user typed, when ``role`` (its name) or ``texts`` shaped ``user``."""
+        is no turn of the conversation: the next one goes on without it. ``asked``: the
+        user's part of the exchange (``conversation.question`` makes one from a text)."""
         ready = None  # seconds the tool servers, still starting, delayed the request
         if self.tools is not None:
             waiting = time.perf_counter()
             self.tools.ready()
             ready = time.perf_counter() - waiting
-        payload = self.payload(user, attached)
+        payload = self.payload(asked.sent, asked.attached)
         if self.guard is not None:
             payload = self.guard.apply(payload)
-        journal = self._journal(user, attached) if self.save else None
-        if journal is not None and typed is not None and typed != user:
-            journal.typed, journal.role = typed, role
+        journal = self._journal(asked) if self.save else None
         tool_time = 0.0  # seconds the tool calls took between the requests
         rounds: list[Turn] = []
         runs: list[ToolRun] = []
@@ -476,32 +461,20 @@ class Chat:
         if not answer.unanswered:
             final = rounds[-1].content if not ran_last else ""  # else in the call message
             said = Answer(final, answer.model, answer.provider, answer.partial, answer.interrupted)
-            self.exchanges.append(
-                Exchange(
-                    user if typed is None else typed,
-                    user,
-                    said,
-                    role,
-                    tuple(attached),
-                    tuple(texts),
-                    tuple(added),
-                )
-            )
+            self.exchanges.append(dataclasses.replace(asked, answer=said, rounds=tuple(added)))
         answer = answer._replace(conversation_id=self.conversation_id)
         self.turns.append(answer)
         return answer
 
-    def _journal(self, user: str, attached: Sequence[Attachment]) -> TurnJournal:
-        journal = TurnJournal(
+    def _journal(self, asked: Exchange) -> TurnJournal:
+        return TurnJournal(
             open_history(self.env.paths.history_db, self.comparison),
             self.conversation_id,
-            user,
+            asked,
             model=self.settings.model,
             system=self.settings.system,
             warn=self.env.warn,
         )
-        journal.attached = attached
-        return journal
 
 
 def _round_limit(rounds: int) -> GuardError:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from t360cli.attachments import from_bytes
-from t360cli.conversation import Answer, Exchange, render
+from t360cli.conversation import Answer, Exchange, question, render
 from t360cli.errors import APIError, ConfigError, NetworkError, UsageError
 from t360cli.history import MIGRATIONS, History
 from t360cli.mockserver import MockServer
@@ -88,7 +88,7 @@ def test_journal_writes_nothing_before_the_first_token_then_checkpoints(tmp_path
         opened.append(History.open(path))
         return opened[-1]
 
-    journal = TurnJournal(opener, None, "question", model="m", system="sys", warn=print)
+    journal = TurnJournal(opener, None, question("question"), model="m", system="sys", warn=print)
     assert opened == []
     journal.progress(["par"], [])
     journal.progress(["par", "tial"], [])  # within the interval: no write
@@ -117,7 +117,9 @@ def test_a_request_failing_before_any_token_is_no_turn_but_its_metrics_are_kept(
 ) -> None:
     path = tmp_path / "h.db"
     failed = a_turn("", ttft=None, usage=None, retries=2, error=APIError("gone", status=404))
-    journal = TurnJournal(lambda: History.open(path), None, "q", model="m", system=None, warn=print)
+    journal = TurnJournal(
+        lambda: History.open(path), None, question("q"), model="m", system=None, warn=print
+    )
     journal.finish(failed)
     journal.summary(failed)  # an answer of one request: nothing more to write
     assert (journal.conversation_id, journal.message_id) == (None, None)
@@ -136,7 +138,9 @@ def test_a_request_failing_before_any_token_leaves_the_conversation_it_continued
     with History.open(path) as history:
         cid = history.create("m", None, "t")
         history.finish_turn(history.begin_turn(cid, "a", "m"), a_turn("A"))
-    journal = TurnJournal(lambda: History.open(path), cid, "b", model="m", system=None, warn=print)
+    journal = TurnJournal(
+        lambda: History.open(path), cid, question("b"), model="m", system=None, warn=print
+    )
     journal.finish(a_turn("", ttft=None, interrupted=True))  # Ctrl-C before the first token
     with History.open(path) as history:
         assert [m.content for m in history.messages(cid)] == ["a", "A"]
@@ -153,7 +157,7 @@ def test_a_failing_database_costs_a_warning_not_the_answer(tmp_path: Path) -> No
     def broken() -> History:
         raise ConfigError("cannot open the history database x: disk I/O error")
 
-    journal = TurnJournal(broken, None, "q", model="m", system=None, warn=warnings.append)
+    journal = TurnJournal(broken, None, question("q"), model="m", system=None, warn=warnings.append)
     journal.progress(["a"], [])
     journal.finish(a_turn())
     assert len(warnings) == 1 and "could not save" in warnings[0]

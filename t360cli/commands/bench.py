@@ -27,6 +27,7 @@ from t360cli.commands.common import (
 )
 from t360cli.commands.stats import COLUMNS, PER_ATTEMPT, PRIORITY, cells, label
 from t360cli.config import aliases_in, read_config
+from t360cli.conversation import question
 from t360cli.environment import Environment
 from t360cli.errors import UsageError
 from t360cli.request import RequestOptions, build_payload
@@ -105,7 +106,7 @@ def bench(
         journal = TurnJournal(
             open_history(database),
             runs[model],
-            prompt,
+            question(prompt),
             model=model,
             system=None,
             warn=env.warn,

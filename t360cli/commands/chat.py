@@ -51,7 +51,7 @@ from t360cli.commands.common import (
     require_key,
     secrets_check,
 )
-from t360cli.conversation import Exchange
+from t360cli.conversation import Exchange, question
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, T360Error, UsageError
 from t360cli.report import emit_json, make_sink, outcome, report_error, report_turn
@@ -252,7 +252,7 @@ def chat(
             quiet=quiet,
         )
         try:
-            turn = session.ask(message, sinks, attached)
+            turn = session.ask(question(message, attached), sinks)
         except T360Error as error:
             if json_out:
                 emit_json(env, Turn.failed(session.settings.model, error))

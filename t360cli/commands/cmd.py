@@ -30,6 +30,7 @@ from t360cli.commands.common import (
     require_key,
     secrets_check,
 )
+from t360cli.conversation import question
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, GuardError, UsageError
 from t360cli.prompt import compose, read_stdin
@@ -111,7 +112,7 @@ def cmd(
         journal = TurnJournal(
             open_history(env.paths.history_db),
             None,
-            message,
+            question(message),
             model=settings.model,
             system=settings.system,
             warn=env.warn,
