@@ -27,7 +27,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from . import units
-from .conversation import question
 from .errors import ConfigError, ExitCode, GuardError, T360Error, Terminated
 from .guards import Guard
 from .report import outcome, report_turn
@@ -38,7 +37,6 @@ from .stats import Turn
 if TYPE_CHECKING:
     from typing import Protocol
 
-    from .attachments import Attachment
     from .client import Gateway
     from .config import Settings
     from .conversation import Exchange
@@ -135,7 +133,7 @@ class Comparison:
             model = chat.settings.model
             chat.guard = Guard(guard.info, guard.budget, cap, _naming(warn, model))
 
-    def prepare(self, message: str, attached: Sequence[Attachment]) -> None:
+    def prepare(self, asked: Exchange) -> None:
         """Every chat's guard applied, before anything is sent: the first refusal
         raises (nothing sent); a bound is kept in the chat's request options. The chats
         then ask without a guard: each has run, once, for the comparison as a whole."""
@@ -143,7 +141,7 @@ class Comparison:
             if chat.guard is None:
                 continue
             try:
-                payload = chat.guard.apply(chat.payload(message, attached))
+                payload = chat.guard.apply(chat.payload(asked.sent, asked.attached))
             except GuardError as error:
                 error.message = f"{chat.settings.model}: {error.message}"
                 raise
@@ -155,7 +153,7 @@ class Comparison:
         """The connection the chats share, closed."""
         self.chats[0].close()
 
-    def run(self, message: str, attached: Sequence[Attachment], view: View) -> Result:
+    def run(self, asked: Exchange, view: View) -> Result:
         """Ask every chat at once, each on a thread, into ``view``; an error in one never
         stops the others. Ctrl-C stops them all, keeping what arrived; a second one
         leaves at once (the threads, daemons, end with the process)."""
@@ -164,7 +162,6 @@ class Comparison:
         done, stopped = threading.Event(), threading.Event()
         lock = threading.Lock()
         raised: list[BaseException] = []
-        asked = question(message, attached)
 
         def answer(index: int) -> None:
             chat = self.chats[index]

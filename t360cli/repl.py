@@ -113,10 +113,11 @@ class Repl:
 
     # -- turns ----------------------------------------------------------------------------
 
-    def ask(self, text: str, attached: list[Attachment] | None = None) -> None:
-        if attached is None:
-            attached, self.pending = self.pending, []
+    def ask(self, text: str) -> None:
+        """Send what was typed, with what is added to it, shaped by the role."""
+        attached, self.pending = self.pending, []
         typed, texts, self.texts = text, self.texts, []
+        role = None if self.role is None else self.role.name
         try:
             words, checked = [text], [body for _, body in texts]
             if self.chat.secrets is not None:
@@ -125,7 +126,6 @@ class Repl:
             if texts:  # laid out as a one-shot lays out -f texts
                 labels = [label for label, _ in texts]
                 text = compose([text], None, list(zip(labels, checked, strict=True)))
-            role = None if self.role is None else self.role.name
             if self.role is not None:
                 text = self.role.apply(text)
         except GuardError as exc:  # a secret, refused: nothing sent; Up recalls the text
@@ -135,10 +135,11 @@ class Repl:
         except T360Error as exc:
             self.say(exc.line())
             return
+        asked = Exchange(typed, text, role=role, attached=tuple(attached), texts=tuple(texts))
         if self.comparing:
-            self.compare(self.comparing, text, attached)
+            self.compare(self.comparing, asked)
             return
-        self.send(Exchange(typed, text, role=role, attached=tuple(attached), texts=tuple(texts)))
+        self.send(asked)
 
     def send(self, exchange: Exchange) -> None:
         """Send the user's part of ``exchange`` (as it was shaped) and show the answer."""
@@ -171,7 +172,7 @@ class Repl:
         if turn.terminated:  # SIGTERM or SIGHUP: the answer is saved; now leave
             self.running = False
 
-    def compare(self, models: list[str], text: str, attached: list[Attachment]) -> None:
+    def compare(self, models: list[str], asked: Exchange) -> None:
         """The message to several models side by side (/compare), each continuing the
         conversation so far in a conversation of its own; /keep then chooses."""
         from .client import Gateway
@@ -192,13 +193,13 @@ class Repl:
             )  # fmt: skip
             if chat.guard is not None:
                 comparison.guards(chat.guard, env.warn)
-            comparison.prepare(text, attached)
+            comparison.prepare(asked)
             view = view_for(env, models, json_out=False, quiet=self.quiet)
             with typeahead(env):  # keys typed meanwhile wait for the next prompt
-                result = comparison.run(text, attached, view)
+                result = comparison.run(asked, view)
         except T360Error as exc:  # nothing was sent; the session goes on
             env.error(exc.line())
-            self.pending = attached
+            self.pending = list(asked.attached)
             return
         finally:
             if comparison is not None:

@@ -310,3 +310,13 @@ def test_compact_leaves_out_an_exchange_that_cannot_fit_even_alone(server: MockS
     result = repl_run("y" * 600, "hi", "/compact", args=("-m", "echo"), env=chat_env(server))
     assert "1 exchange too long for echo's context even alone" in result.err, result.err
     assert "compacted 2 exchanges into a summary" in result.err
+
+
+def test_compare_keeps_what_was_typed_apart_from_the_roles_template(server: MockServer) -> None:
+    write_config('[roles.review]\nprompt = "Review this:\\n\\n{input}"\n')
+    repl_run("/compare recall echo", "x = 1", args=("-r", "review"), env=chat_env(server))
+    with open_history() as history:
+        kept = [history.context(c.id)[-1] for c in history.recent()]
+    assert [(e.typed, e.sent, e.role) for e in kept] == [
+        ("x = 1", "Review this:\n\nx = 1", "review")
+    ] * 2

@@ -51,6 +51,7 @@ from t360cli.commands.common import (
 )
 from t360cli.compare import FEWEST, Comparison, report_ranking, view_for
 from t360cli.config import Settings, aliases_in
+from t360cli.conversation import question
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, T360Error, UsageError
 from t360cli.report import emit_answers, report_error
@@ -137,7 +138,8 @@ def compare(
             return
         if max_cost is not None:
             refresh_models(env, comparison.chats[0])  # prices needed: ask /models if old
-        comparison.prepare(message, attached)
+        sending = question(message, attached)
+        comparison.prepare(sending)
     except BaseException as error:  # Ctrl-C while stdin is read too: the connection closed
         if comparison is not None:
             comparison.close()
@@ -146,7 +148,7 @@ def compare(
         raise
     try:
         view = view_for(env, asked, json_out=json_out, quiet=quiet)
-        result = comparison.run(message, attached, view)
+        result = comparison.run(sending, view)
     finally:
         comparison.close()
     if json_out:
