@@ -89,9 +89,9 @@ class Repl:
         self.pending: list[Attachment] = []
         #: Texts for the next message (/file, /paste), as (label, text), like -f's.
         self.texts: list[tuple[str, str]] = []
-        #: The last message, as typed, when it failed before any answer: it is not in the
-        #: conversation, and /retry sends it again.
-        self.unsent: str | None = None
+        #: The last message, as it was sent, when it failed before any answer: it is not in
+        #: the conversation, and /retry sends it again (with its -f texts and attachments).
+        self.unsent: Exchange | None = None
         #: The models the next message goes to side by side (/compare), and the
         #: comparison whose answers /keep chooses from.
         self.comparing: list[str] | None = None
@@ -165,7 +165,7 @@ class Repl:
         notes = guard.notes(self.chat.payload("")) if guard is not None else ()
         report_turn(self.env, turn, quiet=self.quiet, compact=True, extra=notes)
         if turn.unanswered:  # not in the conversation; attachments kept for the next one
-            self.unsent, self.pending = exchange.typed, attached
+            self.unsent, self.pending = exchange, attached
             self.say("not kept in the conversation: /retry sends it again")
         else:
             self.unsent = None
@@ -450,7 +450,9 @@ def _system(repl: Repl, argument: str) -> None:
 
 def _retry(repl: Repl, argument: str) -> None:
     if repl.unsent is not None:  # it failed before any answer: nothing to drop
-        repl.ask(repl.unsent)
+        own = repl.unsent.attached  # kept for a message typed instead: sent with it now
+        repl.pending = [a for a in repl.pending if all(a is not b for b in own)]
+        repl.send(repl.unsent)
         return
     exchange = repl.drop_last_exchange()
     if exchange is None:

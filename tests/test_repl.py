@@ -320,3 +320,14 @@ def test_compare_keeps_what_was_typed_apart_from_the_roles_template(server: Mock
     assert [(e.typed, e.sent, e.role) for e in kept] == [
         ("x = 1", "Review this:\n\nx = 1", "review")
     ] * 2
+
+
+def test_retry_after_a_failure_sends_the_message_with_its_file(
+    server: MockServer, tmp_path: Path
+) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("the file's words")
+    typed = (f"/file {notes}", "read it", "/model recall", "/retry")
+    result = repl_run(*typed, args=("-m", "status:400", "--retries", "0"), env=chat_env(server))
+    assert "not kept in the conversation" in result.err
+    assert "the file's words" in result.out and "read it" in result.out, result.err
