@@ -2,7 +2,8 @@
 
 request -> events -> (sink, recorder, journal) -> Turn. Errors and interruptions end the
 turn but never lose what was shown: the Turn carries the partial text and the reason it
-stopped. ``Chat`` is a conversation in progress: its settings, its messages, its gateway.
+stopped. ``Chat`` is a conversation in progress: its settings, its exchanges
+(``conversation.Exchange``), its gateway.
 """
 
 from __future__ import annotations
