@@ -314,9 +314,9 @@ def test_editor_writes_the_prompt_prefilled_with_the_arguments(
 ) -> None:
     env = chat_env(server, EDITOR=fake_editor(tmp_path, " and more"), VISUAL="")
     result = run_t360("chat", "-m", "echo", "--editor", "start", env=env)
-    assert result.out == "start and more\n", result.err
+    assert result.out == "start\n and more\n", result.err  # the draft ends its line
     with_stdin = run_t360("chat", "-m", "echo", "--editor", "x", input=b"piped", env=env)
-    assert with_stdin.out == "x and more\n\npiped\n"
+    assert with_stdin.out == "x\n and more\n\npiped\n"
 
 
 def test_an_emptied_editor_sends_nothing(server: MockServer, tmp_path: Path) -> None:
