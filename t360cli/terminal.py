@@ -291,14 +291,16 @@ def read_key(env: Environment, prompt: str) -> str:
     import termios
     import tty
 
-    env.stderr.write(prompt)
-    env.stderr.flush()
     try:
         with Path("/dev/tty").open("rb+", buffering=0) as terminal:
             fd = terminal.fileno()
             saved = termios.tcgetattr(fd)
             try:
                 tty.setcbreak(fd)  # one key, no Enter; Ctrl-C still interrupts
+                # asked only now: a key pressed as soon as the question shows is neither
+                # echoed by the cooked terminal nor met outside the newline's finally
+                env.stderr.write(prompt)
+                env.stderr.flush()
                 key = os.read(fd, 1)
                 termios.tcflush(fd, termios.TCIFLUSH)  # the rest of an arrow key's sequence
             finally:
