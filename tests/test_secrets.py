@@ -8,7 +8,7 @@ import pytest
 
 from t360cli.mockserver import MockServer
 from t360cli.secrets_guard import redact, scan
-from tests.helpers import KEY, chat_env, invoke, open_history, paths
+from tests.helpers import KEY, chat_env, invoke, open_history, paths, repl_run
 
 #: Made-up secrets of every kind the guard knows, each with the kind it reports.
 SECRETS = {
@@ -162,15 +162,7 @@ def test_t360_cmd_is_guarded_too(server: MockServer) -> None:
 
 
 def test_the_repl_refuses_a_secret_and_goes_on(server: MockServer) -> None:
-    from tests.test_repl import Session
-
-    repl = Session(server, "-m", "echo")
-    try:
-        shown = repl.send(f"here is {AWS}", "nothing was sent")
-        assert "prompt line 1: AWS access key id" in shown
-        repl.send("plain question", "plain question")
-        assert repl.leave() == 0
-    finally:
-        if repl.child.isalive():
-            repl.child.terminate(force=True)
+    result = repl_run(f"here is {AWS}", "plain question", args=("-m", "echo"), env=chat_env(server))
+    assert result.code == 0
+    assert "prompt line 1: AWS access key id" in result.err and "nothing was sent" in result.err
     assert [c.body["messages"][-1]["content"] for c in server.calls] == ["plain question"]
