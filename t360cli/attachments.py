@@ -101,7 +101,7 @@ def load(
     if spec == "clipboard":
         from .clipboard import paste
 
-        pasted = paste(environ)
+        pasted = paste(environ, MAX_ATTACHMENT)
         if pasted.image is None:
             raise UsageError("the clipboard holds text, not an image", "add it with --paste")
         return from_bytes("clipboard", pasted.image)

@@ -93,9 +93,9 @@ def _output(argv: list[str], environ: Mapping[str, str], limit: int, tool: str) 
     return ran.output
 
 
-def paste(environ: Mapping[str, str]) -> Pasted:
-    """What the clipboard holds: an image when it offers one, else its text."""
-    from .attachments import MAX_ATTACHMENT
+def paste(environ: Mapping[str, str], image_limit: int) -> Pasted:
+    """What the clipboard holds: an image (at most ``image_limit`` bytes, the caller's
+    attachment limit) when it offers one, else its text."""
     from .prompt import MAX_FILE_BYTES
 
     tool = _find(environ)
@@ -105,7 +105,7 @@ def paste(environ: Mapping[str, str]) -> Pasted:
         for kind in IMAGE_TYPES:
             if kind in kinds:
                 argv = [part.replace("{type}", kind) for part in tool.image]
-                return Pasted(None, _output(argv, environ, MAX_ATTACHMENT, tool.name))
+                return Pasted(None, _output(argv, environ, image_limit, tool.name))
     data = _output(tool.text, environ, MAX_FILE_BYTES, tool.name)
     try:
         return Pasted(data.decode("utf-8"), None)

@@ -516,11 +516,11 @@ def _file(repl: Repl, argument: str) -> None:
 def _paste(repl: Repl, argument: str) -> None:
     """The clipboard, for the next message: text as a block labelled clipboard, an image
     as an attachment."""
-    from .attachments import from_bytes
+    from .attachments import MAX_ATTACHMENT, from_bytes
     from .clipboard import paste
 
     try:
-        pasted = paste(repl.env.vars)
+        pasted = paste(repl.env.vars, MAX_ATTACHMENT)
         if pasted.image is not None:
             attachment = from_bytes("clipboard", pasted.image, "/paste")
             repl.pending.append(attachment)

@@ -355,7 +355,7 @@ def compose_message(
     """A one-shot's user message and attachments: the words (first in the editor, with
     --editor), piped stdin, -f texts and -a attachments, through the secrets guard (each
     part under its own name) and the role's template."""
-    from t360cli.attachments import from_bytes, gather
+    from t360cli.attachments import MAX_ATTACHMENT, from_bytes, gather
     from t360cli.attachments import load as load_attachment
     from t360cli.prompt import compose, read_stdin
     from t360cli.terminal import edit_text
@@ -371,7 +371,7 @@ def compose_message(
     if paste:
         from t360cli.clipboard import paste as read_clipboard
 
-        pasted = read_clipboard(env.vars)
+        pasted = read_clipboard(env.vars, MAX_ATTACHMENT)
         if pasted.image is not None:
             attached.append(from_bytes("clipboard", pasted.image))
         elif pasted.text and pasted.text.strip():
