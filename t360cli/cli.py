@@ -18,7 +18,7 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -143,28 +143,23 @@ def run(args: list[str], env: Environment | None = None) -> int:
         return ExitCode.INTERRUPTED
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
-    except _usage_errors() as usage:  # the parser's errors: bad flags, arguments
-        usage.show(file=env.stderr)
-        return int(usage.exit_code)
     except OSError as exc:
         if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EPIPE:
             return _internal(env, exc)
         quiet_stdout(env)  # the reader went away (``| head``): nothing more to say
     except Exception as exc:
+        if _parser_error(exc):  # bad flags, arguments: click's own usage line
+            exc.show(file=env.stderr)  # type: ignore[attr-defined]
+            return int(exc.exit_code)  # type: ignore[attr-defined]
         return _internal(env, exc)
     return ExitCode.OK
 
 
-def _usage_errors() -> type[Any]:
-    """The base of the parser's errors, by the public name the installed Typer gives it:
-    Typer 0.28 carries a click of its own and names it ``typer.TyperException``; earlier
-    releases are built on click, whose name for it is ``click.ClickException``."""
-    found = getattr(typer, "TyperException", None)
-    if isinstance(found, type):
-        return found
-    import click
-
-    return click.ClickException
+def _parser_error(exc: Exception) -> bool:
+    """Whether ``exc`` is one of the parser's errors, by what click documents every such
+    error to have (``show`` and an ``exit_code``) rather than by a class: Typer 0.28 carries
+    a click of its own, earlier releases use click itself, and the class lives in each."""
+    return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
 
 
 def _internal(env: Environment, exc: Exception) -> int:

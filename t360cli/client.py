@@ -609,9 +609,9 @@ class _Transport(httpx.BaseTransport):
             "keepalive_expiry": limits.keepalive_expiry,
             "network_backend": self._backend,
         }
-        self._pool: httpcore.ConnectionPool | httpcore.HTTPProxy | httpcore.SOCKSProxy
+        self._connections: httpcore.ConnectionPool | httpcore.HTTPProxy | httpcore.SOCKSProxy
         if proxy is None:
-            self._pool = httpcore.ConnectionPool(**pool)
+            self._connections = httpcore.ConnectionPool(**pool)
             return
         via = httpx.Proxy(url=proxy)
         url = httpcore.URL(
@@ -621,9 +621,9 @@ class _Transport(httpx.BaseTransport):
             target=via.url.raw_path,
         )
         if via.url.scheme in ("socks5", "socks5h"):
-            self._pool = httpcore.SOCKSProxy(proxy_url=url, proxy_auth=via.raw_auth, **pool)
+            self._connections = httpcore.SOCKSProxy(proxy_url=url, proxy_auth=via.raw_auth, **pool)
         else:
-            self._pool = httpcore.HTTPProxy(
+            self._connections = httpcore.HTTPProxy(
                 proxy_url=url, proxy_auth=via.raw_auth, proxy_headers=via.headers.raw, **pool
             )
 
@@ -642,7 +642,7 @@ class _Transport(httpx.BaseTransport):
             extensions=request.extensions,
         )
         with _as_httpx():
-            response = self._pool.handle_request(core)
+            response = self._connections.handle_request(core)
         assert isinstance(response.stream, Iterable)
         return httpx.Response(
             status_code=response.status,
@@ -660,7 +660,7 @@ class _Transport(httpx.BaseTransport):
 
     def close(self) -> None:
         with _as_httpx():
-            self._pool.close()
+            self._connections.close()
         self._backend.close()
 
 
