@@ -1085,7 +1085,9 @@ def _migrate(db: sqlite3.Connection) -> None:
 
 
 def _conversation(row: sqlite3.Row) -> Conversation:
-    return Conversation(
+    """A conversation row, checked: a damaged page can read back as NULLs or bytes where
+    the schema promises text and numbers, which is damage like any sqlite3 error."""
+    found = Conversation(
         row["id"],
         row["title"],
         row["model"],
@@ -1094,3 +1096,12 @@ def _conversation(row: sqlite3.Row) -> Conversation:
         row["updated"],
         row["turns"],
     )
+    texts = (found.id, found.title, found.model)
+    numbers = (found.created, found.updated, found.turns)
+    if not (
+        all(isinstance(value, str) for value in texts)
+        and isinstance(found.system, (str, type(None)))
+        and all(isinstance(value, (int, float)) for value in numbers)
+    ):
+        raise sqlite3.DatabaseError("a conversation row reads back damaged")
+    return found

@@ -461,3 +461,16 @@ def test_an_open_config_directory_is_warned_about_and_tightened_on_write() -> No
     assert "readable or writable by others" in shown.err and "chmod 700" in shown.err
     assert invoke("config", "set", "model", "echo").code == 0
     assert directory.stat().st_mode & 0o777 == 0o700
+
+
+def test_a_row_that_reads_back_as_the_wrong_type_is_damage_too(server: MockServer) -> None:
+    """A damaged page can read back as bytes or NULL where text is promised: exit 3 like
+    any damage, not an internal error (it once failed a CI run, read garbage)."""
+    assert invoke("chat", "-m", "echo", "hi", env=chat_env(server)).code == 0
+    db = sqlite3.connect(paths().history_db)
+    with db:
+        db.execute("UPDATE conversations SET model = x'ff00'")
+    db.close()
+    result = invoke("history", "list", env=chat_env(server))
+    assert result.code == 3 and "reads back damaged" in result.err
+    assert "internal error" not in result.err
