@@ -33,6 +33,7 @@ from .report import outcome, report_turn
 from .safety import sanitize
 from .session import Chat, open_history
 from .stats import Turn
+from .terminal import ViewSink
 
 if TYPE_CHECKING:
     from typing import Protocol
@@ -337,10 +338,13 @@ class Silent:
         self.quiet = quiet
 
     def sink(self, index: int) -> AnswerSink:
-        return _Sink(self, index)
+        return ViewSink(self, index)
 
     def add(self, index: int, text: str) -> None:
         pass
+
+    def thinking(self, index: int) -> None:
+        pass  # never on stdout; --json carries it
 
     def waiting(self, index: int, seconds: float, attempt: int, reason: str) -> None:
         _retrying(self.env, self.models[index], seconds, attempt, reason, quiet=self.quiet)
@@ -384,7 +388,7 @@ class Ordered:
         self._last = ""  # the last text written of it
 
     def sink(self, index: int) -> AnswerSink:
-        return _Sink(self, index)
+        return ViewSink(self, index)
 
     def add(self, index: int, text: str) -> None:
         with self._lock:
@@ -392,6 +396,9 @@ class Ordered:
                 self._write(text)
             else:
                 self._held[index].append(text)
+
+    def thinking(self, index: int) -> None:
+        pass  # never on stdout; --json carries it
 
     def waiting(self, index: int, seconds: float, attempt: int, reason: str) -> None:
         _retrying(self.env, self.models[index], seconds, attempt, reason, quiet=self.quiet)
@@ -439,26 +446,3 @@ class Ordered:
         else:
             self.env.stdout.write(text)
             self.env.stdout.flush()
-
-
-class _Sink:
-    """One answer's sink into an ``Ordered`` or a ``Silent`` view."""
-
-    def __init__(self, view: Ordered | Silent, index: int) -> None:
-        self._view = view
-        self._index = index
-
-    def started(self, model: str) -> None:
-        pass
-
-    def text(self, text: str) -> None:
-        self._view.add(self._index, text)
-
-    def reasoning(self, text: str) -> None:
-        pass  # never on stdout; --json carries it
-
-    def waiting(self, seconds: float, attempt: int, reason: str) -> None:
-        self._view.waiting(self._index, seconds, attempt, reason)
-
-    def close(self) -> None:
-        pass

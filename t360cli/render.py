@@ -18,7 +18,7 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console, ConsoleOptions, RenderableType
 from rich.markdown import Markdown
@@ -27,7 +27,7 @@ from rich.text import Text
 
 from .environment import Environment
 from .safety import sanitize
-from .terminal import ReasoningView, Spinner
+from .terminal import ReasoningView, Spinner, ViewSink
 
 if TYPE_CHECKING:
     from rich.panel import Panel
@@ -48,6 +48,21 @@ class _Console(Console):
 
     def on_broken_pipe(self) -> None:
         raise BrokenPipeError(errno.EPIPE, "the reader closed the pipe")
+
+
+def _text_console(
+    file: IO[str], env: Environment, *, terminal: bool, width: int | None = None
+) -> _Console:
+    """A console for untrusted text: no markup, emoji codes or highlighting read into it."""
+    return _Console(
+        file=file,
+        force_terminal=terminal,
+        no_color=env.no_color,
+        highlight=False,
+        emoji=False,
+        markup=False,
+        width=width,
+    )
 
 
 class BlockSplitter:
@@ -135,14 +150,7 @@ class MarkdownSink:
     def __init__(self, env: Environment, *, show_extras: bool) -> None:
         self.env = env
         self._out = env.stdout
-        self.console = _Console(
-            file=env.stdout,
-            force_terminal=True,
-            no_color=env.no_color,
-            highlight=False,
-            emoji=False,
-            markup=False,
-        )
+        self.console = _text_console(env.stdout, env, terminal=True)
         self._region = LiveRegion(self.console, env.stdout)
         self._reasoning = ReasoningView(env, show=show_extras)
         self._spinner = Spinner(env, show=show_extras)
@@ -330,24 +338,8 @@ class Columns:
         self.models = [sanitize(model) for model in models]
         self.quiet = quiet
         width = env.columns
-        self.console = _Console(
-            file=env.stdout,
-            force_terminal=True,
-            no_color=env.no_color,
-            highlight=False,
-            emoji=False,
-            markup=False,
-            width=width,
-        )
-        self._stderr = _Console(
-            file=env.stderr,
-            force_terminal=env.stderr_isatty,
-            no_color=env.no_color,
-            highlight=False,
-            emoji=False,
-            markup=False,
-            width=width,
-        )
+        self.console = _text_console(env.stdout, env, terminal=True, width=width)
+        self._stderr = _text_console(env.stderr, env, terminal=env.stderr_isatty, width=width)
         self.rows = env.size[1] if env.size is not None else self.console.height
         count = len(self.models)
         self.side_by_side = width >= COLUMN_WIDTH * count
@@ -367,7 +359,7 @@ class Columns:
     # -- the answers' threads -------------------------------------------------------------
 
     def sink(self, index: int) -> AnswerSink:
-        return _ColumnSink(self, index)
+        return ViewSink(self, index)
 
     def add(self, index: int, text: str) -> None:
         pane = self._panes[index]
@@ -378,7 +370,13 @@ class Columns:
             pane.state = "writing"
         self._changed.set()
 
-    def state(self, index: int, state: str, until: float | None = None) -> None:
+    def thinking(self, index: int) -> None:
+        self._state(index, "reasoning")  # reasoning is not shown, only said
+
+    def waiting(self, index: int, seconds: float, attempt: int, reason: str) -> None:
+        self._state(index, f"retry {attempt}", time.monotonic() + seconds)
+
+    def _state(self, index: int, state: str, until: float | None = None) -> None:
         with self._lock:
             self._panes[index].state, self._panes[index].until = state, until
         self._changed.set()
@@ -585,29 +583,6 @@ class _Lines:
         for line in self.lines:
             yield from line
             yield Segment.line()
-
-
-class _ColumnSink:
-    """One answer's sink into a ``Columns`` view (reasoning is not shown, only said)."""
-
-    def __init__(self, view: Columns, index: int) -> None:
-        self._view = view
-        self._index = index
-
-    def started(self, model: str) -> None:
-        pass
-
-    def text(self, text: str) -> None:
-        self._view.add(self._index, text)
-
-    def reasoning(self, text: str) -> None:
-        self._view.state(self._index, "reasoning")
-
-    def waiting(self, seconds: float, attempt: int, reason: str) -> None:
-        self._view.state(self._index, f"retry {attempt}", time.monotonic() + seconds)
-
-    def close(self) -> None:
-        pass
 
 
 def _console(env: Environment) -> Console:

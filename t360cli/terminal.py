@@ -33,6 +33,15 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
 
         def close(self) -> None: ...
 
+    class View(Protocol):
+        """What shows several answers at once (``t360 compare``), each by its place."""
+
+        def add(self, index: int, text: str) -> None: ...
+
+        def thinking(self, index: int) -> None: ...
+
+        def waiting(self, index: int, seconds: float, attempt: int, reason: str) -> None: ...
+
 
 class Spinner:
     """ "waiting for MODEL 3.2 s" on a terminal's stderr until the first token.
@@ -178,6 +187,30 @@ def countdown(env: Environment, seconds: float, attempt: int, reason: str, *, qu
     finally:
         env.stderr.write("\r\x1b[2K")
         env.stderr.flush()
+
+
+class ViewSink:
+    """One answer's sink into a view of several (``t360 compare``): its text, its
+    reasoning and its waits, each told to the view with the answer's place."""
+
+    def __init__(self, view: View, index: int) -> None:
+        self._view = view
+        self._index = index
+
+    def started(self, model: str) -> None:
+        pass
+
+    def text(self, text: str) -> None:
+        self._view.add(self._index, text)
+
+    def reasoning(self, text: str) -> None:
+        self._view.thinking(self._index)
+
+    def waiting(self, seconds: float, attempt: int, reason: str) -> None:
+        self._view.waiting(self._index, seconds, attempt, reason)
+
+    def close(self) -> None:
+        pass
 
 
 class NullSink:
