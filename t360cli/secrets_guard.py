@@ -38,6 +38,14 @@ class Finding(NamedTuple):
         return f"{self.source} line {self.line}: {self.kind}"
 
 
+class Refused(GuardError):
+    """What was to be sent held secrets, and the mode is ``refuse``: the findings."""
+
+    def __init__(self, message: str, hint: str, findings: Sequence[Finding]) -> None:
+        super().__init__(message, hint)
+        self.findings = tuple(findings)
+
+
 class _Rule(NamedTuple):
     kind: str
     literals: tuple[str, ...]  # where a match can start: each is found by a substring search
@@ -261,10 +269,11 @@ class Check:
             self.warn(f"secret found: {finding.describe()}")
         count = f"{len(findings)} secret{'s' * (len(findings) != 1)}"
         if self.mode == "refuse":
-            raise GuardError(
+            raise Refused(
                 f"the secrets guard found {count} in what was to be sent: nothing was sent",
                 "remove them; or send anyway with --allow-secrets, or redact them with "
                 "t360 config set secrets redact",
+                findings,
             )
         if self.mode == "redact":
             self.warn(f"{count} redacted before sending ([REDACTED:KIND])")

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .environment import Environment
-from .errors import ConfigError, GuardError, UsageError
+from .errors import ConfigError, UsageError
 from .mcp import (
     HEADER_TEXT,
     VARIABLE,
@@ -656,17 +656,16 @@ def screened(run: ToolRun, label: str, secrets: Check | None) -> ToolRun:
     kinds of secret it held (never the secret), and the answer goes on."""
     if secrets is None:
         return run
+    from .secrets_guard import Refused
+
     source = f"tool {label}"
     try:
         return run._replace(
             output=None if run.output is None else secrets.text(source, run.output),
             error=None if run.error is None else secrets.text(source, run.error),
         )
-    except GuardError:
-        from .secrets_guard import scan
-
-        texts = [text for text in (run.output, run.error) if text]
-        kinds = sorted({f.kind for text in texts for f in scan(text, source, secrets.known)})
+    except Refused as refused:
+        kinds = sorted({finding.kind for finding in refused.findings})
         held = f"it held a secret ({', '.join(kinds)})"
         secrets.warn(
             f"the result of {label} was withheld from the model: {held}; to send such results,"
