@@ -210,7 +210,7 @@ def _certificate_problem(exc: BaseException) -> str | None:
 
 
 @contextmanager
-def _translate(
+def translate_errors(
     host: str,
     timeout: float,
     proxy: str | None = None,
@@ -841,7 +841,7 @@ class Gateway:
             headers["Accept"] = "text/event-stream"
         yield Sent()
         with (
-            _translate(self.host, self.settings.timeout, self.proxy),
+            translate_errors(self.host, self.settings.timeout, self.proxy),
             self.client.stream("POST", url, content=body, headers=headers) as response,
         ):
             if response.status_code != 200:
@@ -860,7 +860,7 @@ class Gateway:
     def _models_once(self) -> Generator[Event, None, list[dict[str, Any]]]:
         url = f"{self.settings.base_url}/models"
         with (
-            _translate(self.host, self.settings.timeout, self.proxy),
+            translate_errors(self.host, self.settings.timeout, self.proxy),
             self.client.stream("GET", url) as response,
         ):
             if response.status_code != 200:
@@ -1045,7 +1045,7 @@ def _fetch(
                 follow_redirects=False,
                 trust_env=False,
             ) as client,
-            _translate(host, settings.timeout, found[0] if found else None, f"check {url}"),
+            translate_errors(host, settings.timeout, found[0] if found else None, f"check {url}"),
             client.stream("GET", target) as response,
         ):
             if response.is_redirect:

@@ -9,7 +9,7 @@ DELETEs the session. t360 opens no GET stream: it needs nothing a server says un
 
 The server is reached as the gateway is: through the proxy ``network.proxy_for`` finds,
 with the TLS trust of ``network.tls_context``. httpx's errors are translated where they
-enter, as the gateway's are (``client._translate``), and said as an MCPError, since all
+enter, as the gateway's are (``client.translate_errors``), and said as an MCPError, since all
 above speaks of a server that cannot start or a call that failed. httpx is imported here
 and in client.py only (pyproject.toml's lint rule says why).
 
@@ -31,7 +31,7 @@ from contextlib import contextmanager
 import httpx
 
 from . import __version__
-from .client import _translate
+from .client import translate_errors
 from .errors import T360Error, TLSError
 from .mcp import GRACE, MAX_MESSAGE, MCPError, Oversized, Reach, public_url
 from .network import Origin, proxy_for, tls_context
@@ -142,7 +142,8 @@ class Endpoint:
     def _translated(self) -> Iterator[None]:
         """httpx's errors as MCPError (through the gateway's translation), noted."""
         try:
-            with _translate(self._host, self._timeout, self._proxy):  # its hints are the gateway's
+            # its hints are the gateway's
+            with translate_errors(self._host, self._timeout, self._proxy):
                 yield
         except T360Error as error:
             why = error.message
