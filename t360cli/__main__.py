@@ -8,14 +8,13 @@ rest load.
 
 from __future__ import annotations
 
+import os
 import sys
 
 from . import version_line
 
 
 def main() -> None:
-    import os
-
     args = sys.argv[1:]
     if "_T360_COMPLETE" in os.environ:  # TAB: answered from a table, before Typer loads
         from . import completion
@@ -45,8 +44,6 @@ def _help(path: list[str]) -> bool:
     """Print a command's help from the generated table, when it is the help Typer would
     print: a terminal 80 columns wide or more (click's widest help), or output that is not
     a terminal. ``T360_TYPER_HELP`` asks Typer itself (the table's generator does)."""
-    import os
-
     if "T360_TYPER_HELP" in os.environ:
         return False
     from .help_table import HELP
