@@ -1,4 +1,5 @@
-"""What one turn produced and how fast: recorded from the events, shown as footer or JSON.
+"""What one turn produced and how fast: recorded from the events (``report`` shows it as the
+footer or the ``--json`` object).
 
 Timing is what the user lived through: TTFT runs from sending the first attempt of the
 request to the first event carrying answer text, reasoning text or a tool call (a
@@ -14,12 +15,8 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple, TypeGuard
 
-from . import units
-from .errors import APIError, T360Error
+from .errors import T360Error
 from .events import Event, Finish, Meta, ReasoningDelta, Sent, TextDelta, ToolCallDelta, Usage
-
-#: The footer says how long the tool servers delayed the first request past this (s).
-TOOLS_READY_SHOWN = 0.5
 
 
 class ToolCall:
@@ -225,102 +222,14 @@ class Turn(NamedTuple):
         generating = self.latency - self.ttft if self.generating is None else self.generating
         return completion / generating if generating > 0 else None
 
-    def as_json(self) -> dict[str, Any]:
-        """The ``--json`` object of SPEC.md."""
-        error = None
-        if self.error is not None:
-            api = self.error if isinstance(self.error, APIError) else None
-            error = {
-                "message": self.error.message,
-                "type": (api.type if api and api.type else None) or self.error.kind,
-                "code": api.code if api else None,
-                "status": api.status if api else None,
-            }
-        return {
-            "content": self.content,
-            "reasoning": self.reasoning,
-            "model": self.model,
-            "provider": self.provider,
-            "finish_reason": self.finish_reason,
-            "usage": self.usage,
-            "tool_calls": self.tool_calls,
-            "ttft_ms": _ms(self.ttft),
-            "latency_ms": round(self.latency * 1000, 1),
-            "attempt_ttft_ms": _ms(self.attempt_ttft),
-            "retries": self.retries,
-            "tools_ready_ms": _ms(self.tools_ready),
-            "tool_ms": _ms(self.tool_time),
-            "conversation_id": self.conversation_id,
-            "tool_runs": self.tool_runs,
-            "error": error,
-        }
-
     def footer(
         self, *, compact: bool = False, width: int = 200, extra: tuple[str, ...] = ()
     ) -> str:
-        """The one-line stats footer, at most ``width`` columns: the least useful fields
-        are dropped first, never wrapped. Unknown values say so; they are never zeros;
-        estimates start with ``~``. The compact form (REPL) leaves out what the session
-        already shows. A turn that failed before any text has no footer: its error line
-        says it all.
-        """
-        if self.error is not None and self.ttft is None:
-            return ""
-        estimated = self.estimated
-        prompt = self.tokens("prompt_tokens")
-        prompt_text = units.count(prompt)
-        if prompt is None and estimated and self.prompt_estimate is not None:
-            prompt_text = units.count(self.prompt_estimate, estimate=True)
-        out_text = units.count(self.output_tokens(), estimate=estimated)
-        speed = self.tokens_per_second
-        speed_text = f"{'~' if estimated else ''}{units.speed(speed)} tok/s"
-        if speed is None:
-            speed_text = "tok/s n/a"
-        cost = self.cost
-        model = self.model
-        if self.requested and self.requested != self.model:
-            model = f"{self.requested}→{self.model}"
-        failed = self.partial
-        ttft = f"TTFT {units.duration(self.ttft)}"
-        retried = ""
-        if self.retries:
-            retried = f"{self.retries} {'retry' if self.retries == 1 else 'retries'}"
-        if retried and self.ttft is not None:  # the user's TTFT, and the gateway's
-            if self.attempt_ttft is not None:
-                retried += f"; {units.duration(self.attempt_ttft)} on the last"
-            ttft, retried = f"{ttft} ({retried})", ""
-        # (priority, text): the lowest priority goes first when the line is too long.
-        parts: list[tuple[int, str]] = [
-            (7, model) if not compact else (0, ""),
-            (2, self.provider or "provider n/a") if not compact else (0, ""),
-            (9, ttft),
-            (3, f"total {units.duration(self.latency)}") if not compact else (0, ""),
-            (6, speed_text),
-            (5, f"{prompt_text} in/{out_text} out"),
-            (8, units.cost(cost) if cost is not None else "cost n/a"),
-            (1, f"finish {self.finish_reason or 'n/a'}") if not compact else (0, ""),
-        ]
-        if failed:  # a partial answer: only what is known, no wall of n/a
-            parts = [(p, t) for p, t in parts if "n/a" not in t]
-        if retried:  # no TTFT to put them beside
-            parts.append((4, retried))
-        if self.tools_ready is not None and self.tools_ready > TOOLS_READY_SHOWN:
-            parts.append((4, f"tools ready {units.duration(self.tools_ready)}"))
-        if self.requests > 1:  # kept before speed and provider on a narrow screen
-            parts.append((6, f"{self.requests} requests"))
-        if self.tool_runs:
-            calls = len(self.tool_runs)
-            parts.append((6, f"{calls} tool call{'' if calls == 1 else 's'}"))
-        parts += [(4, text) for text in extra]
-        if self.interrupted:
-            parts.append((10, "interrupted"))
-        elif self.error is not None:
-            parts.append((10, "failed"))
-        kept = [(p, t) for p, t in parts if t]
-        while len(kept) > 1 and len(" · ".join(t for _, t in kept)) > width:
-            kept.remove(min(kept, key=lambda item: item[0]))
-        line = " · ".join(t for _, t in kept)
-        return line if len(line) <= width else line[: max(1, width - 1)] + "…"
+        """``report.footer`` of this turn, for render.py's comparison panels, the one
+        caller left: it goes once they call ``report.footer``."""
+        from .report import footer
+
+        return footer(self, compact=compact, width=width, extra=extra)
 
 
 def combine(rounds: list[Turn], latency: float, tool_runs: list[dict[str, Any]] | None) -> Turn:
@@ -351,10 +260,6 @@ def combine(rounds: list[Turn], latency: float, tool_runs: list[dict[str, Any]] 
         final=last.content,
         generating=sum(turn.latency - turn.ttft for turn in rounds if turn.ttft is not None),
     )
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 1)
 
 
 def _summed(usages: list[dict[str, Any]]) -> dict[str, Any]:

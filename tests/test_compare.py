@@ -11,6 +11,7 @@ import pytest
 
 from t360cli.config import Settings
 from t360cli.mockserver import MockServer
+from t360cli.report import turn_json
 from t360cli.request import estimate_tokens
 from t360cli.stats import Turn
 from tests.helpers import KEY, TtyRun, chat_env, invoke, open_history, run_tty, spawn_t360
@@ -51,7 +52,7 @@ def test_json_is_one_object_with_each_chat_json_object_in_order(server: MockServ
     answers = obj["answers"]
     assert [a["model"] for a in answers] == ["recall", "echo"]
     assert [a["content"] for a in answers] == ["system: (none); you said: hi", "hi"]
-    chat_keys = set(Turn("", None, "m", None, None, None, None, None, 0.0).as_json())
+    chat_keys = set(turn_json(Turn("", None, "m", None, None, None, None, None, 0.0)))
     assert all(set(answer) == chat_keys for answer in answers)
     assert all(a["error"] is None and a["finish_reason"] == "stop" for a in answers)
     ids = [a["conversation_id"] for a in answers]

@@ -1,4 +1,4 @@
-"""Turn statistics: the footer and the --json object."""
+"""Turn statistics, and the footer and the --json object ``report`` makes of them."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import pytest
 
 from t360cli.errors import APIError, NetworkError
 from t360cli.events import Finish, Meta, ReasoningDelta, Sent, TextDelta, ToolCallDelta, Usage
+from t360cli.report import footer, turn_json
 from t360cli.stats import Recorder, Turn
 
 
@@ -32,45 +33,45 @@ def turn(**changes: object) -> Turn:
 
 
 def test_footer_with_everything_known() -> None:
-    assert turn().footer() == (
+    assert footer(turn()) == (
         "glm-5.1 · Parasail · TTFT 412 ms · total 1.41 s · 45.0 tok/s · "
         "12 in/45 out · $0.000123 · finish stop"
     )
 
 
 def test_footer_marks_unknowns_never_zero() -> None:
-    footer = turn(provider=None, usage=None, finish_reason=None, ttft=None).footer()
-    assert footer == (
+    line = footer(turn(provider=None, usage=None, finish_reason=None, ttft=None))
+    assert line == (
         "glm-5.1 · provider n/a · TTFT n/a · total 1.41 s · tok/s n/a · "
         "n/a in/n/a out · cost n/a · finish n/a"
     )
 
 
 def test_footer_marks_retries_interruptions_and_failures() -> None:
-    assert turn(interrupted=True).footer().endswith(" · interrupted")
-    assert turn(error=NetworkError("x")).footer().endswith(" · failed")
+    assert footer(turn(interrupted=True)).endswith(" · interrupted")
+    assert footer(turn(error=NetworkError("x"))).endswith(" · failed")
     # interrupted after a retry, before any text: no TTFT to put the retry beside
-    waited = turn(ttft=None, retries=1, interrupted=True).footer()
+    waited = footer(turn(ttft=None, retries=1, interrupted=True))
     assert waited.endswith(" · 1 retry · interrupted")
 
 
 def test_footer_shows_the_lived_ttft_with_the_retries_and_the_last_attempt_s() -> None:
     retried = turn(ttft=2.41, attempt_ttft=0.003, retries=2, waited=2.407, latency=3.0)
-    assert "· TTFT 2.41 s (2 retries; 3 ms on the last) · total 3.00 s ·" in retried.footer()
-    assert "TTFT 412 ms (1 retry; 5 ms on the last)" in turn(attempt_ttft=0.005, retries=1).footer()
-    assert "retr" not in turn(attempt_ttft=0.412).footer()
+    assert "· TTFT 2.41 s (2 retries; 3 ms on the last) · total 3.00 s ·" in footer(retried)
+    assert "TTFT 412 ms (1 retry; 5 ms on the last)" in footer(turn(attempt_ttft=0.005, retries=1))
+    assert "retr" not in footer(turn(attempt_ttft=0.412))
 
 
 def test_footer_says_when_tool_servers_delayed_the_first_request() -> None:
-    assert " · tools ready 4.20 s" in turn(tools_ready=4.2).footer()
-    assert " · tools ready 510 ms" in turn(tools_ready=0.51).footer()
-    assert "tools ready" not in turn(tools_ready=0.5).footer()  # half a second or less: no
-    assert "tools ready" not in turn().footer()
+    assert " · tools ready 4.20 s" in footer(turn(tools_ready=4.2))
+    assert " · tools ready 510 ms" in footer(turn(tools_ready=0.51))
+    assert "tools ready" not in footer(turn(tools_ready=0.5))  # half a second or less: no
+    assert "tools ready" not in footer(turn())
 
 
 def test_json_keeps_every_usage_field_and_reports_errors() -> None:
     error = APIError("Rate limit exceeded", type="rate_limit_error", code="rate_limit", status=None)
-    obj = turn(error=error).as_json()
+    obj = turn_json(turn(error=error))
     assert obj["usage"]["cost_details"] == {"upstream": 0.0001}
     assert obj["error"] == {
         "message": "Rate limit exceeded",
@@ -79,20 +80,21 @@ def test_json_keeps_every_usage_field_and_reports_errors() -> None:
         "status": None,
     }
     assert (obj["ttft_ms"], obj["latency_ms"]) == (412.0, 1412.0)
-    assert turn(error=NetworkError("lost")).as_json()["error"]["type"] == "network_error"
+    assert turn_json(turn(error=NetworkError("lost")))["error"]["type"] == "network_error"
 
 
 def test_json_has_the_attempt_s_ttft_the_retries_and_the_tools_times() -> None:
-    obj = turn(ttft=2.41, attempt_ttft=0.0031, retries=2, tools_ready=0.25, tool_time=1.5).as_json()
+    timed = turn(ttft=2.41, attempt_ttft=0.0031, retries=2, tools_ready=0.25, tool_time=1.5)
+    obj = turn_json(timed)
     assert {k: obj[k] for k in ("ttft_ms", "attempt_ttft_ms", "retries")} == {
         "ttft_ms": 2410.0,
         "attempt_ttft_ms": 3.1,
         "retries": 2,
     }
     assert (obj["tools_ready_ms"], obj["tool_ms"]) == (250.0, 1500.0)
-    plain = turn().as_json()  # no tools offered, no retry, no text: null, 0, null
+    plain = turn_json(turn())  # no tools offered, no retry, no text: null, 0, null
     assert (plain["tools_ready_ms"], plain["tool_ms"], plain["retries"]) == (None, None, 0)
-    assert turn(ttft=None).as_json()["attempt_ttft_ms"] is None
+    assert turn_json(turn(ttft=None))["attempt_ttft_ms"] is None
 
 
 def test_recorder_times_from_the_first_attempt_and_the_answering_one() -> None:
@@ -162,9 +164,9 @@ def test_an_answer_of_several_requests_sums_them() -> None:
     assert answer.ttft == 0.2 and answer.latency == 2.5 and answer.provider == "Other"
     # 90 tokens over the generation of the three requests, not over the tools' time too
     assert answer.tokens_per_second == pytest.approx(90 / (0.3 + 0.1 + 0.65))
-    assert answer.requests == 3 and answer.as_json()["tool_runs"] == runs
-    assert answer.footer().endswith("finish stop · 3 requests · 2 tool calls")
-    narrow = answer.footer(width=60)
+    assert answer.requests == 3 and turn_json(answer)["tool_runs"] == runs
+    assert footer(answer).endswith("finish stop · 3 requests · 2 tool calls")
+    narrow = footer(answer, width=60)
     assert "2 tool calls" in narrow and "Other" not in narrow  # before the provider
     alone = turn()
     assert combine([alone], 9.0, None) is alone  # one request, no tools: as it was
@@ -180,7 +182,7 @@ def test_an_answer_of_several_requests_sums_their_retries_and_waits() -> None:
     assert (answer.ttft, answer.attempt_ttft, answer.retries) == (0.2, 0.05, 3)
     assert answer.attempt_latency == pytest.approx(2.5 - 0.35)
     assert answer.started == 7.0  # the answer's clock: the first request's first attempt
-    assert "TTFT 200 ms (3 retries; 50 ms on the last)" in answer.footer()
+    assert "TTFT 200 ms (3 retries; 50 ms on the last)" in footer(answer)
 
 
 def test_only_a_turn_that_ended_before_any_token_is_unanswered() -> None:
