@@ -11,10 +11,11 @@ from __future__ import annotations
 import os
 import sys
 
-from . import version_line
+from . import trace, version_line
 
 
 def main() -> None:
+    trace.mark("entry")
     args = sys.argv[1:]
     if "_T360_COMPLETE" in os.environ:  # TAB: answered from a table, before Typer loads
         from . import completion
@@ -37,6 +38,7 @@ def main() -> None:
     from .cli import run
     from .environment import Environment
 
+    trace.mark("cli loaded")
     sys.exit(run(args, Environment.from_process(warm)))
 
 

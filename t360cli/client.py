@@ -37,7 +37,7 @@ import httpcore
 import httpx
 import httpx_sse
 
-from . import __version__, units
+from . import __version__, trace, units
 from .config import Settings, without_password
 from .errors import (
     APIError,
@@ -746,6 +746,7 @@ class Gateway:
         )
         self._own: _Transport | None = None
         self._interrupts = 0  # how many times ``interrupt`` was called
+        self._phased = False  # whether --debug has shown the start-up's phases
         #: Requests the pool carries at once (t360 compare: one per model).
         self.connections = connections
         if transport is None:
@@ -760,6 +761,7 @@ class Gateway:
             limits=limits,
             trust_env=False,  # the proxy is decided in network.py, from the same variables
         )
+        trace.mark("client ready")
 
     def warm_up(self) -> None:
         """Open a fresh connection in the background, for a request soon to come (the
@@ -840,16 +842,20 @@ class Gateway:
         if payload.get("stream"):
             headers["Accept"] = "text/event-stream"
         yield Sent()
+        trace.mark("request sent")
         with (
             translate_errors(self.host, self.settings.timeout, self.proxy),
             self.client.stream("POST", url, content=body, headers=headers) as response,
         ):
+            trace.mark("answer headers")
             if response.status_code != 200:
                 raise _status_error(response)
             _bound(response)
             stream = _Stream(response, self._usage_note)
             for event in stream.events():
-                attempt.shown = attempt.shown or isinstance(event, _CONTENT)
+                if not attempt.shown and isinstance(event, _CONTENT):
+                    attempt.shown = True
+                    self._phases()
                 yield event
             if not stream.complete:
                 raise StreamError(
@@ -875,6 +881,14 @@ class Gateway:
             self._log(
                 f"usage: {', '.join(usage.dropped)} not a plausible number; shown as unavailable"
             )
+
+    def _phases(self) -> None:
+        """``--debug``: the start-up's phases, once, at the first answer text."""
+        trace.mark("first text")
+        phases = trace.line() if self._log is not None and not self._phased else None
+        self._phased = True
+        if phases is not None:
+            self._debug(phases)
 
     def _debug(self, line: str) -> None:
         if self._log is not None:

@@ -20,6 +20,7 @@ from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .errors import ConfigError, UsageError
+from .network import DEFAULT_CONNECT_TIMEOUT
 from .safety import redact
 
 if TYPE_CHECKING:
@@ -29,7 +30,6 @@ if TYPE_CHECKING:
 
 DEFAULT_BASE_URL = "https://api.token360.ai/v1"
 DEFAULT_MODEL = "glm-5.1"
-DEFAULT_CONNECT_TIMEOUT = 10.0
 
 Source = Literal["flag", "role", "conversation", "profile", "env", "file", "keyring", "default"]
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, NamedTuple
 from urllib.parse import urlsplit
 
+from . import trace
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -90,6 +91,8 @@ def describe_trust(ca_bundle: str | None, environ: Mapping[str, str]) -> str:
 
 
 #: The largest ``ca_bundle`` read (the Mozilla bundle is about 220 KB).
+#: Seconds to connect (DNS, TCP and TLS) unless ``connect_timeout`` says otherwise.
+DEFAULT_CONNECT_TIMEOUT = 10.0
 MAX_CA_BUNDLE = 10_000_000
 
 
@@ -136,6 +139,7 @@ class _Build:
     def _run(self, ca_bundle: str | None) -> None:
         try:
             self.context = tls_context(ca_bundle)
+            trace.mark("TLS context built")
         except ConfigError as exc:
             self.error = exc
         finally:
@@ -164,6 +168,7 @@ class Warm:
         self._socket: socket.socket | None = None
         self._done = threading.Event()
         self._lock = threading.Lock()
+        trace.mark("connecting")
         threading.Thread(target=self._connect, name="t360-connect", daemon=True).start()
 
     def secure(self, ca_bundle: str | None) -> Warm:
@@ -198,10 +203,13 @@ class Warm:
 
         sock = socket.create_connection((self.origin.host, self.origin.port), self._timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        trace.mark("connected early")
         if not self.origin.tls:
             return sock
         try:
-            return self._context(bundle).wrap_socket(sock, server_hostname=self.origin.host)
+            secured = self._context(bundle).wrap_socket(sock, server_hostname=self.origin.host)
+            trace.mark("handshake done")
+            return secured
         except ssl.SSLCertVerificationError:
             sock.close()
             return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .network import Origin, Warm, proxy_for
+from .network import DEFAULT_CONNECT_TIMEOUT, Origin, Warm, proxy_for
 
 
 def prewarm(args: list[str], environ: Mapping[str, str]) -> Warm | None:
@@ -24,9 +24,6 @@ def prewarm(args: list[str], environ: Mapping[str, str]) -> Warm | None:
             given = args[i + 1]
         elif arg.startswith("--base-url="):
             given = arg.partition("=")[2]
-    from .config import DEFAULT_CONNECT_TIMEOUT, load_file, resolve
-    from .errors import T360Error
-
     early = None
     if given and not given.lower().startswith("https://"):
         return None
@@ -35,7 +32,9 @@ def prewarm(args: list[str], environ: Mapping[str, str]) -> Warm | None:
         if origin.host:
             bundle = environ.get("T360_CA_BUNDLE") or None  # the file cannot override it
             early = Warm(origin, DEFAULT_CONNECT_TIMEOUT, bundle)
+    from .config import load_file, resolve  # while the connection opens
     from .environment import Paths
+    from .errors import T360Error
 
     try:
         settings, _ = resolve({"base_url": given}, environ, load_file(Paths().config_file))

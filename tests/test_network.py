@@ -134,6 +134,29 @@ def test_a_private_ca_is_trusted_when_configured(
     assert https_server.connections == (2 if how == "config" else 1)
 
 
+def test_debug_traces_the_start_up_phases_of_the_early_connection(
+    https_server: MockServer, ca_file: str
+) -> None:
+    """As a user runs it (--base-url, the CA through SSL_CERT_FILE): the handshake is
+    made while t360 loads, before the request goes out on that same connection."""
+    env = {**chat_env(https_server), "SSL_CERT_FILE": ca_file}
+    del env["T360_BASE_URL"]
+    result = run_process(
+        "chat", "--debug", "--base-url", https_server.url, "-m", "echo", "hi", env=env
+    )
+    assert (result.code, result.out) == (0, "hi\n"), result.err
+    [line] = [line for line in result.err.splitlines() if "phases since t360's entry:" in line]
+    phases = {
+        what: float(ms)
+        for what, ms in re.findall(r"([a-zA-Z][a-zA-Z ]*?) (\d+) ms", line.partition("entry:")[2])
+    }
+    for phase in ("connecting", "handshake done", "cli loaded", "request sent", "first text"):
+        assert phase in phases, line
+    assert phases["connecting"] < phases["handshake done"] < phases["request sent"]
+    assert phases["request sent"] <= phases["answer headers"] <= phases["first text"]
+    assert https_server.connections == 1  # the early one, used
+
+
 def test_a_missing_ca_bundle_is_a_config_error(https_server: MockServer, tmp_path: Path) -> None:
     env = chat_env(https_server, T360_CA_BUNDLE=str(tmp_path / "nope.pem"))
     result = run_process("chat", "-m", "echo", "hi", env=env)
