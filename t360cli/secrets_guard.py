@@ -49,58 +49,56 @@ class Refused(GuardError):
 class _Rule(NamedTuple):
     kind: str
     literals: tuple[str, ...]  # where a match can start: each is found by a substring search
-    pattern: re.Pattern[str]  # matched from a literal's place (lookbehind sees before it)
-
-
-def _rule(kind: str, literals: tuple[str, ...], pattern: str) -> _Rule:
-    return _Rule(kind, literals, re.compile(pattern))
+    #: Matched from a literal's place (lookbehind sees before it); compiled the first time
+    #: a literal is found (``re`` keeps it), so a prompt without one compiles nothing.
+    pattern: str
 
 
 _RULES = (
-    _rule(
+    _Rule(
         "private key",
         ("-----BEGIN",),
         r"-----BEGIN[ A-Z0-9]*PRIVATE KEY( BLOCK)?-----[\s\S]*?(-----END[ A-Z0-9]*PRIVATE KEY"
         r"( BLOCK)?-----|\Z)",
     ),
-    _rule(
+    _Rule(
         "AWS access key id",
         ("AKIA", "ASIA", "ABIA", "ACCA"),
         r"(?<![A-Z0-9])(AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?![0-9A-Z])",
     ),
-    _rule(
+    _Rule(
         "GCP service-account key",
         ('"service_account"',),
         r'"service_account"[\s\S]{0,4000}?"private_key"\s*:\s*"[^"]+"',
     ),
-    _rule(
+    _Rule(
         "GitHub token",
         ("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"),
         r"(?<![A-Za-z0-9_])(gh[pousr]_[A-Za-z0-9]{36,255}|github_pat_[A-Za-z0-9_]{22,255})",
     ),
-    _rule(
+    _Rule(
         "GitLab token",
         ("glpat-", "gldt-", "glrt-"),
         r"(?<![A-Za-z0-9_-])gl(pat|dt|rt)-[A-Za-z0-9_-]{20,}",
     ),
-    _rule("Slack token", ("xox",), r"(?<![A-Za-z0-9_-])xox[abposr]-[A-Za-z0-9-]{10,}"),
-    _rule(
+    _Rule("Slack token", ("xox",), r"(?<![A-Za-z0-9_-])xox[abposr]-[A-Za-z0-9-]{10,}"),
+    _Rule(
         "Slack webhook",
         ("https://hooks.slack.com/",),
         r"https://hooks\.slack\.com/(services|workflows)/[A-Za-z0-9/_-]{20,}",
     ),
-    _rule(
+    _Rule(
         "Stripe key",
         ("sk_live_", "rk_live_", "sk_test_", "rk_test_"),
         r"(?<![A-Za-z0-9_])[rs]k_(live|test)_[A-Za-z0-9]{16,}",
     ),
-    _rule("Google API key", ("AIza",), r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
-    _rule(
+    _Rule("Google API key", ("AIza",), r"(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![0-9A-Za-z_-])"),
+    _Rule(
         "sk- API key",
         ("sk-",),
         r"(?<![A-Za-z0-9_-])sk-(proj-|ant-(api\d\d-)?|or-v1-|svcacct-)?[A-Za-z0-9_-]{20,}",
     ),
-    _rule(
+    _Rule(
         "JWT",
         ("eyJ",),
         r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}",
@@ -123,9 +121,9 @@ _NAMES = (
     ("private_key", "private key"),
     ("credential", "credential"),
 )
-_ASSIGNED = re.compile(r"[\w.-]*['\"]?[ \t]*(:=|=|:)[ \t]*(['\"]?)([^\s'\"`,;(){}\[\]<>]{12,})\2")
+_ASSIGNED = r"[\w.-]*['\"]?[ \t]*(:=|=|:)[ \t]*(['\"]?)([^\s'\"`,;(){}\[\]<>]{12,})\2"
 #: Values that only stand in for a secret.
-_PLACEHOLDER = re.compile(
+_PLACEHOLDER = (
     r"(?i)^(\$\{?\w+\}?|%\w+%|\{\{.*\}\}|<.*>|x{6,}|\*{6,}|(change|replace)_?me\w*"
     r"|your[_-].*|example.*|dummy.*|placeholder.*|redacted.*|\[REDACTED:.*|null|none|true|false)$"
 )
@@ -144,7 +142,9 @@ def _looks_random(value: str) -> bool:
     """A value with letters and digits, spread enough to be a key: not a word or an
     identifier (``MaxTokensOption``), a number, a placeholder, or a hash of one kind
     (hex) or a dotted name in code."""
-    if _PLACEHOLDER.match(value) or not (re.search(r"\d", value) and re.search("[A-Za-z]", value)):
+    if re.match(_PLACEHOLDER, value) or not (
+        re.search(r"\d", value) and re.search("[A-Za-z]", value)
+    ):
         return False
     if re.fullmatch(r"[0-9a-f]+|[0-9A-F]+", value):  # a hash or an id, not a secret
         return False
@@ -173,7 +173,7 @@ def scan(text: str, source: str, known: Iterable[str] = ()) -> list[Finding]:
     for rule in _RULES:
 
         def matched(at: int, literal: str, rule: _Rule = rule) -> None:
-            found = rule.pattern.match(text, at)
+            found = re.compile(rule.pattern).match(text, at)
             if found is not None:
                 spans.append((found.start(), found.end(), rule.kind))
 
@@ -184,7 +184,7 @@ def scan(text: str, source: str, known: Iterable[str] = ()) -> list[Finding]:
     for name, kind in _NAMES:
 
         def assigned(at: int, name: str, kind: str = kind) -> None:
-            found = _ASSIGNED.match(text, at + len(name))
+            found = re.compile(_ASSIGNED).match(text, at + len(name))
             if found is not None and _looks_random(found[3]):
                 spans.append((found.start(3), found.end(3), kind))
 
