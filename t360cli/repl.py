@@ -538,6 +538,7 @@ def _tools(repl: Repl, argument: str) -> None:
     """/tools: the servers in use and their tools; /tools add NAME, /tools remove NAME."""
     from .config import read_config
     from .tools import Toolbox, choose, server_error
+    from .toolview import approve_on, show_on
 
     action, _, name = argument.partition(" ")
     name = name.strip()
@@ -552,8 +553,9 @@ def _tools(repl: Repl, argument: str) -> None:
             debug = debug_log(repl.env, repl.chat.settings)
             settings = repl.chat.settings
             toolbox = Toolbox(
-                repl.env, [], settings=settings, yes=repl.yes, quiet=repl.quiet, debug=debug
-            )
+                repl.env, [], settings=settings, yes=repl.yes, quiet=repl.quiet,
+                approve=approve_on(repl.env), show=show_on(repl.env), debug=debug,
+            )  # fmt: skip
             repl.chat.tools = toolbox
         for server in servers:
             try:

@@ -3,11 +3,12 @@ a call the model makes is approved, run, shown and answered.
 
 A ``Toolbox`` holds the servers of one run. They start in the background (``start``) while
 the request is prepared or the first message typed; ``ready`` waits for them. ``run``
-takes the tool calls of one answer: each is shown on stderr and approved (``-y``, the
-server's ``auto_approve``, an earlier "always", or a key on the terminal), the approved
-ones run at once, and each call gets a ``ToolRun``: the ``tool`` message sent back and
-the ``tool_runs`` item of ``--json``. Everything a server sends is untrusted: sizes are
-bounded and text is made safe before it is shown.
+takes the tool calls of one answer: each is shown (``show``) and approved (``-y``, the
+server's ``auto_approve``, an earlier "always", or the user asked through ``approve``;
+``toolview`` does both on the terminal), the approved ones run at once, and each call
+gets a ``ToolRun``: the ``tool`` message sent back and the ``tool_runs`` item of ``--json``.
+Everything a server sends is untrusted: sizes are bounded and text is made safe before it
+is shown.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from .environment import Environment
 from .errors import ConfigError, UsageError
@@ -43,12 +44,8 @@ if TYPE_CHECKING:
 
 #: The longest tool result sent to the model, in characters.
 MAX_RESULT = 100_000
-#: A tool result as shown on stderr: at most this many characters, on one line.
+#: A tool result as shown: at most this many characters, on one line.
 PREVIEW = 160
-#: Arguments shown in full before a question: at most this many lines, of at most LINE
-#: characters each.
-ARGUMENT_LINES = 60
-LINE = 4000
 #: Tools offered to the model at most (OpenAI-compatible APIs refuse more).
 MAX_TOOLS = 128
 DEFAULT_TIMEOUT = 60.0
@@ -91,7 +88,15 @@ DECLINED = "declined by the user"
 CANCELLED = "cancelled by the user (Ctrl-C)"
 #: How a result the secrets guard refused begins (the kinds found follow).
 WITHHELD = "withheld by t360's secrets guard"
-CHOICES = "run it? [y]es [n]o [a]lways "
+
+#: What the user decided about a call: run it; run it and, in this session, every call
+#: of that tool; or not.
+Decision = Literal["yes", "always", "no"]
+#: Asks whether a call runs, given its line as shown and its arguments; None when there
+#: turns out to be no one to ask.
+Approve = Callable[[str, dict[str, Any]], Decision | None]
+#: Shows one line about the tools: a call, its result, the servers awaited.
+Show = Callable[[str], None]
 
 #: A call's outcome: the text for the model, the error if the tool failed, and how many
 #: characters were cut.
@@ -310,11 +315,16 @@ class Toolbox:
         settings: Settings,
         yes: bool,
         quiet: bool,
+        approve: Approve | None,
+        show: Show,
         debug: Callable[[str], None] | None = None,
     ) -> None:
         self.env = env
         self.yes = yes
-        self.quiet = quiet
+        self.quiet = quiet  # -q: only the calls asked about are shown
+        #: How a call is asked about; None: there is no one to ask (it is declined).
+        self.approve = approve
+        self.show = show
         self.debug = debug  # --debug: each server's messages, one line each
         self.reach = Reach(settings.proxy, settings.ca_bundle, settings.connect_timeout, env.vars)
         self.configs: dict[str, ServerConfig] = {c.name: c for c in servers}
@@ -582,11 +592,9 @@ class Toolbox:
             or found[1].name in self.configs[found[0]].auto_approve
             or (found[0], found[1].name) in self.always
         )
-        asking = not allowed and self.env.stderr_isatty and isinstance(arguments, dict)
+        asking = not allowed and self.approve is not None and isinstance(arguments, dict)
         line = f"tool {label} {_compact(arguments)}"
         self._show(line, always=asking)  # with -q too: what is asked about
-        if asking and len(sanitize(line)) > self.env.columns - 1:
-            self._arguments_in_full(arguments)  # nothing hidden from the one who approves
         if found is None:
             why = f"no tool named {function!r}" if function else "the call names no tool"
             return _run(call, None, approved=False, error=why)
@@ -595,50 +603,22 @@ class Toolbox:
             return _run(call, server, approved=False, error="the arguments are not a JSON object")
         if allowed:
             return server, tool.name, arguments
-        if asking:
-            from .terminal import read_key
-
-            while True:
-                try:
-                    key = read_key(self.env, self.env.style(CHOICES, "1"))
-                except OSError:  # no terminal to read a key from after all
-                    break
-                if key == "y":
-                    return server, tool.name, arguments
-                if key == "a":
-                    self.always.add((server, tool.name))
-                    return server, tool.name, arguments
-                if key in ("n", "q", "\x1b", "\x04", "\n"):
-                    return _run(call, server, approved=False, error=DECLINED)
-                self.env.stderr.write(self.env.shown(f"{key!r} is not a choice") + "\n")
-        self.env.warn(
-            f"declined {label}: no terminal to ask; pass -y, or add {tool.name!r} to"
-            f" auto_approve in [mcp_servers.{server}]"
-        )
+        decision = self.approve(line, arguments) if self.approve is not None else None
+        if decision == "always":
+            self.always.add((server, tool.name))
+        if decision in ("yes", "always"):
+            return server, tool.name, arguments
+        if decision is None:
+            self.env.warn(
+                f"declined {label}: no terminal to ask; pass -y, or add {tool.name!r} to"
+                f" auto_approve in [mcp_servers.{server}]"
+            )
         return _run(call, server, approved=False, error=DECLINED)
 
-    def _arguments_in_full(self, arguments: object) -> None:
-        """Arguments too long for the call's line, indented, before the question (at
-        most ARGUMENT_LINES lines; the rest counted)."""
-        lines = json.dumps(arguments, ensure_ascii=False, indent=2).splitlines()
-        shown = [
-            line if len(line) <= LINE else f"{line[:LINE]}… ({len(line) - LINE:,} more characters)"
-            for line in lines[:ARGUMENT_LINES]
-        ]
-        if len(lines) > len(shown):
-            shown.append(f"… {len(lines) - len(shown)} more lines")
-        text = "\n".join(f"    {sanitize(line)}" for line in shown)
-        self.env.stderr.write(self.env.style(text, "2") + "\n")
-        self.env.stderr.flush()
-
     def _show(self, line: str, *, always: bool = False) -> None:
-        """A line about the tools, dimmed on stderr (not with -q, unless ``always``)."""
+        """A line about the tools (not with -q, unless ``always``)."""
         if always or not self.quiet:
-            width = self.env.columns - 1 if self.env.stderr_isatty else 10_000
-            text = sanitize(line)
-            text = text if len(text) <= width else text[: max(1, width - 1)] + "…"
-            self.env.stderr.write(self.env.style(text, "2") + "\n")
-            self.env.stderr.flush()
+            self.show(line)
 
     def _show_result(self, run: ToolRun) -> None:
         if run.error is not None:

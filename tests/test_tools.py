@@ -431,7 +431,9 @@ def test_closing_stops_a_server_that_is_still_starting(tmp_path: Path) -> None:
 
     env = fake_environment(vars=dict(os.environ))
     servers = list(configured(read_config(env)).values())
-    toolbox = Toolbox(env, servers, settings=Settings(), yes=False, quiet=True)
+    toolbox = Toolbox(
+        env, servers, settings=Settings(), yes=False, quiet=True, approve=None, show=print
+    )
     toolbox.start()
     pid = int(read_pid(pidfile))
     began = time.monotonic()
@@ -756,3 +758,100 @@ def test_start_up_has_its_own_timeout(server: MockServer) -> None:
     assert "MCP server 'slow' cannot start: it did not start within 1 s (its start_timeout)" in (
         result.err
     )
+
+
+def _toolbox(*, approve: Any, quiet: bool, yes: bool = False) -> tuple[Any, list[str], Environment]:
+    """A Toolbox offering ``test/echo`` (no server started: the calls are declined before
+    one would run), its lines collected, its warnings on the fake stderr."""
+    from t360cli.config import Settings
+    from t360cli.mcp import Tool
+    from t360cli.tools import Toolbox
+
+    env = fake_environment()
+    shown: list[str] = []
+    toolbox = Toolbox(
+        env,
+        [ServerConfig("test", "true")],
+        settings=Settings(),
+        yes=yes,
+        quiet=quiet,
+        approve=approve,
+        show=shown.append,
+    )
+    toolbox.offered = {"echo": ("test", Tool("echo", "Echo.", {}))}
+    return toolbox, shown, env
+
+
+def _call(name: str, arguments: str) -> dict[str, Any]:
+    return {"id": "c1", "type": "function", "function": {"name": name, "arguments": arguments}}
+
+
+def test_the_toolbox_asks_and_shows_through_the_callbacks_it_is_given() -> None:
+    asked: list[tuple[str, dict[str, Any]]] = []
+
+    def approve(line: str, arguments: dict[str, Any]) -> str:
+        asked.append((line, arguments))
+        return "no"
+
+    toolbox, shown, env = _toolbox(approve=approve, quiet=True)
+    runs, stop = toolbox.run([_call("echo", '{"text": "q"}'), _call("nope", "{}")])
+    assert stop is None
+    assert asked == [('tool test/echo {"text":"q"}', {"text": "q"})]
+    # -q: a call that could be asked about is shown all the same (an unknown tool too)
+    assert shown == ['tool test/echo {"text":"q"}', "tool nope {}"]
+    assert [(run.error, run.approved) for run in runs] == [
+        ("declined by the user", False),
+        ("no tool named 'nope'", False),
+    ]
+    assert env.stderr.getvalue() == ""  # nothing written behind the callbacks' backs
+
+
+def test_without_anyone_to_ask_a_call_is_declined_with_a_warning() -> None:
+    toolbox, shown, env = _toolbox(approve=None, quiet=False)
+    runs, _ = toolbox.run([_call("echo", '{"text": "q"}')])
+    assert runs[0].error == "declined by the user"
+    assert shown == ['tool test/echo {"text":"q"}']
+    assert "declined test/echo: no terminal to ask; pass -y, or add 'echo' to auto_approve" in (
+        env.stderr.getvalue()
+    )
+    quiet, shown, _ = _toolbox(approve=None, quiet=True)
+    quiet.run([_call("echo", '{"text": "q"}')])
+    assert shown == []  # -q, and nothing asked: no line
+
+
+def test_always_is_remembered_for_the_tool_and_not_asked_again(tmp_path: Path) -> None:
+    from t360cli.config import Settings, read_config
+    from t360cli.tools import Toolbox, configured
+
+    configure(test=SDK)
+    env = fake_environment(vars=dict(os.environ))
+    answers = iter(["always"])
+    asked: list[str] = []
+
+    def approve(line: str, arguments: dict[str, Any]) -> str:
+        asked.append(line)
+        return next(answers)
+
+    shown: list[str] = []
+    servers = list(configured(read_config(env)).values())
+    toolbox = Toolbox(
+        env,
+        servers,
+        settings=Settings(),
+        yes=False,
+        quiet=False,
+        approve=approve,
+        show=shown.append,
+    )
+    try:
+        toolbox.start()
+        toolbox.ready()
+        function = next(name for name, (_, tool) in toolbox.offered.items() if tool.name == "echo")
+        first, _ = toolbox.run([_call(function, '{"text": "one"}')])
+        second, _ = toolbox.run([_call(function, '{"text": "two"}')])
+    finally:
+        toolbox.close()
+    assert asked == ['tool test/echo {"text":"one"}']  # the second call ran unasked
+    assert toolbox.always == {("test", "echo")}
+    assert [run.approved for run in [*first, *second]] == [True, True]
+    assert any("two" in line for line in shown if line.startswith("  ↳"))

@@ -185,11 +185,15 @@ def chat(
         if tools:
             from t360cli.session import debug_log
             from t360cli.tools import Toolbox, choose
+            from t360cli.toolview import approve_on, show_on
 
             servers = choose(setup.table, tools)
             settings = known_key(env, settings)  # kept from the servers: known before they start
             debug_to = debug_log(env, settings)
-            toolbox = Toolbox(env, servers, settings=settings, yes=yes, quiet=quiet, debug=debug_to)
+            toolbox = Toolbox(
+                env, servers, settings=settings, yes=yes, quiet=quiet,
+                approve=approve_on(env), show=show_on(env), debug=debug_to,
+            )  # fmt: skip
             toolbox.start()  # the servers start while the rest is prepared
         message, attached = "", list[Attachment]()
         if not dry_run:  # the key in use (from api_key_cmd, the keychain) is a known secret

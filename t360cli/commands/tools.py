@@ -18,6 +18,7 @@ from t360cli.mcp import public_url
 from t360cli.safety import dumps
 from t360cli.session import debug_log
 from t360cli.tools import Toolbox, choose, configured, server_error
+from t360cli.toolview import show_on
 
 
 def tools(
@@ -45,7 +46,10 @@ def tools(
     settings = load_settings(env, {"debug": debug or None}, table=table)
     settings = known_key(env, settings)  # kept from the servers: known before they start
     debug_to = debug_log(env, settings)
-    toolbox = Toolbox(env, servers, settings=settings, yes=False, quiet=True, debug=debug_to)
+    toolbox = Toolbox(  # only listed: no call to ask about, no line to show
+        env, servers, settings=settings, yes=False, quiet=True,
+        approve=None, show=show_on(env), debug=debug_to,
+    )  # fmt: skip
     try:
         toolbox.start()
         failed = toolbox.wait()
