@@ -1048,12 +1048,18 @@ def _ticks(text: str) -> list[str]:
 
 
 class _Transaction:
-    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (the connection is autocommit)."""
+    """BEGIN IMMEDIATE ... COMMIT, rolled back on error (the connection is autocommit).
+
+    A signal (Ctrl-C, SIGTERM, SIGHUP) can land just after BEGIN, before the ``with``
+    block is entered, so that nothing ends that transaction; the next one rolls it back
+    first, or the answer's last write would fail and keep only its last checkpoint."""
 
     def __init__(self, db: sqlite3.Connection) -> None:
         self.db = db
 
     def __enter__(self) -> None:
+        if self.db.in_transaction:  # left open by an interrupted write: it never happened
+            self.db.execute("ROLLBACK")
         self.db.execute("BEGIN IMMEDIATE")
 
     def __exit__(self, kind: object, value: object, traceback: object) -> None:

@@ -112,6 +112,27 @@ def test_journal_writes_nothing_before_the_first_token_then_checkpoints(tmp_path
         )
 
 
+def test_a_write_interrupted_after_its_begin_does_not_cost_the_answer(tmp_path: Path) -> None:
+    """SIGHUP landing just after a checkpoint's BEGIN left that transaction open, so the
+    final write failed and only the first checkpoint stayed (a flaky test found it)."""
+    path = tmp_path / "h.db"
+    opened: list[History] = []
+    warnings: list[str] = []
+
+    def opener() -> History:
+        opened.append(History.open(path))
+        return opened[-1]
+
+    journal = TurnJournal(opener, None, question("q"), model="m", system=None, warn=warnings.append)
+    journal.progress(["Lorem "], [])
+    opened[-1].query("BEGIN IMMEDIATE")  # where the signal left the next write
+    journal.finish(a_turn("Lorem ipsum dolor"))
+    assert warnings == []
+    with History.open(path) as history:
+        last = history.messages(history.latest() or "")[-1]
+        assert last.content == "Lorem ipsum dolor"
+
+
 def test_a_request_failing_before_any_token_is_no_turn_but_its_metrics_are_kept(
     tmp_path: Path,
 ) -> None:
