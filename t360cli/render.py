@@ -18,11 +18,14 @@ import re
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
-from rich.console import Console, ConsoleOptions, RenderableType
-from rich.markdown import Markdown
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.markdown import CodeBlock, Markdown, MarkdownElement
+from rich.padding import Padding
 from rich.segment import Segment
+from rich.style import Style
+from rich.syntax import ANSI_LIGHT, ANSISyntaxTheme, Syntax
 from rich.text import Text
 
 from .environment import Environment
@@ -38,6 +41,11 @@ if TYPE_CHECKING:
 
 FPS = 30
 CODE_THEME = "monokai"
+#: Code in answers: the terminal's own standard colours (which its palette keeps legible on
+#: its own background, light or dark: bat's "ansi" theme), whitespace left unstyled.
+ANSWER_CODE = ANSISyntaxTheme(
+    {token: style for token, style in ANSI_LIGHT.items() if token != ("Text", "Whitespace")}
+)
 
 _FENCE = re.compile(r" {0,3}(`{3,}|~{3,})")
 
@@ -63,6 +71,30 @@ def _text_console(
         markup=False,
         width=width,
     )
+
+
+class _CodeBlock(CodeBlock):
+    """A code block indented two columns, on the terminal's background: rich's own pads
+    every line to the full width with background-coloured spaces, several times the
+    bytes of the code, on every redraw."""
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        code = str(self.text).rstrip()
+        syntax = Syntax(code, self.lexer_name, theme=ANSWER_CODE, word_wrap=True)
+        yield Padding(syntax.highlight(code), (0, 0, 0, 2), expand=False)
+
+
+class _Markdown(Markdown):
+    elements: ClassVar[dict[str, type[MarkdownElement]]] = {
+        **Markdown.elements,
+        "fence": _CodeBlock,
+        "code_block": _CodeBlock,
+    }
+
+
+def markdown(text: str) -> Markdown:
+    """An answer's markdown as t360 shows it: links spelled out, never OSC 8."""
+    return _Markdown(text, hyperlinks=False)
 
 
 class BlockSplitter:
@@ -245,15 +277,14 @@ class LiveRegion:
         self.started = False  # whether any line is on screen (the cursor ends it)
         self._skip = 0  # leading lines of the tail's rendering already made permanent
 
-    def lines(self, markdown: str) -> list[str]:
-        """``markdown`` rendered for this console, as lines without trailing padding."""
-        if not markdown.strip():
+    def lines(self, text: str) -> list[str]:
+        """``text`` (markdown) rendered for this console, as lines without trailing padding."""
+        if not text.strip():
             return []
+        rendered = self.console.render_lines(markdown(text), pad=False)
         with self.console.capture() as capture:
-            self.console.print(Markdown(markdown, code_theme=CODE_THEME, hyperlinks=False))
-        # Trailing padding costs bytes on every redraw and keeps appended text from
-        # extending a line in place; styled padding (code blocks) ends in a code and stays.
-        lines = [line.rstrip(" ") for line in capture.get().split("\n")]
+            self.console.print(_Lines([_sparing(line) for line in rendered]))
+        lines = capture.get().split("\n")
         while lines and not lines[-1].strip():
             lines.pop()
         start = 0
@@ -310,6 +341,39 @@ class LiveRegion:
             self._out.flush()
         self._live = live
         self.started = self.started or bool(new)
+
+
+def _sparing(line: list[Segment]) -> list[Segment]:
+    """``line`` in fewer bytes, looking the same: spaces unstyled where their style does not
+    show, runs of one style joined (rich restyles each span, reset to reset), and no
+    trailing blanks (padding costs bytes on every redraw and keeps appended text from
+    extending a line in place)."""
+    segments = [
+        segment._replace(style=None)
+        if segment.style and not segment.text.strip(" ") and not _shows_on_blank(segment.style)
+        else segment
+        for segment in line
+    ]
+    joined = list(Segment.simplify(segments))
+    while joined and not _shows_on_blank(joined[-1].style):
+        text = joined[-1].text.rstrip(" ")
+        if text:
+            joined[-1] = joined[-1]._replace(text=text)
+            break
+        joined.pop()
+    return joined
+
+
+def _shows_on_blank(style: Style | None) -> bool:
+    """Whether a space in ``style`` looks different from a plain one."""
+    return style is not None and bool(
+        style.bgcolor
+        or style.reverse
+        or style.underline
+        or style.underline2
+        or style.strike
+        or style.overline
+    )
 
 
 #: The narrowest column ``t360 compare`` shows side by side; narrower, panels are stacked.
@@ -504,9 +568,7 @@ class _Pane:
         if not text.strip():
             return []
         options = self._console.options.update_width(self.width)
-        lines = self._console.render_lines(
-            Markdown(text, code_theme=CODE_THEME, hyperlinks=False), options, pad=False
-        )
+        lines = self._console.render_lines(markdown(text), options, pad=False)
         # rich opens lists and tables with a blank line; blocks get one already
         shown = [i for i, line in enumerate(lines) if "".join(s.text for s in line).strip()]
         return lines[shown[0] : shown[-1] + 1] if shown else []
@@ -568,8 +630,6 @@ def _packed(parts: list[str], width: int) -> list[str]:
 
 
 def _segments(text: str, style: str) -> list[Segment]:
-    from rich.style import Style
-
     return [Segment(text, Style.parse(style))]
 
 

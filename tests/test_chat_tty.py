@@ -8,6 +8,7 @@ import pexpect
 import pytest
 
 from t360cli.mockserver import MockServer
+from t360cli.mockserver.wire import MARKDOWN
 from tests.helpers import chat_env, run_tty, spawn_t360
 
 SGR = re.compile(rb"\x1b\[([0-9;]*)m")
@@ -40,6 +41,30 @@ def test_markdown_is_rendered_live_and_scrollback_holds_one_copy(server: MockSer
     assert all(len(line) <= 80 for line in lines)  # the footer fits the terminal
     assert colours(run.data)  # colour on a colour terminal
     assert b"\x1b]8;" not in run.data
+
+
+def test_redraws_rewrite_only_what_changed(server: MockServer) -> None:
+    """A word every 35 ms, so nearly every word is a redraw: all t360 writes to the
+    terminal, footer included, stays within 3x the markdown the model sent (issue #28),
+    and leaves the screen one draw of the whole answer leaves."""
+    slow = run_tty("chat", "-m", "markdown:35", "hi", env=chat_env(server))
+    fast = run_tty("chat", "-m", "markdown", "hi", env=chat_env(server))
+    assert slow.code == 0 and len(slow.data) <= 3 * len(MARKDOWN.encode())
+    assert slow.screen()[:-1] == fast.screen()[:-1]  # all but the footer's timings
+
+
+def test_code_blocks_keep_the_terminal_background_unpadded(server: MockServer) -> None:
+    import pyte
+
+    run = run_tty("chat", "-m", "markdown", "hi", env=chat_env(server))
+    screen = pyte.Screen(80, 24)
+    pyte.ByteStream(screen).feed(run.data)
+    rows = [y for y, line in enumerate(screen.display) if "answer()" in line or "42" in line]
+    assert [screen.display[y].rstrip() for y in rows] == [
+        "  def answer() -> int:",
+        "      return 42",
+    ]
+    assert {screen.buffer[y][x].bg for y in rows for x in range(80)} == {"default"}
 
 
 @pytest.mark.parametrize("mode", [[], ["--raw"]])
