@@ -112,6 +112,29 @@ def open_history(path: Path, comparison: str | None = None) -> Callable[[], Hist
     return opener
 
 
+def journal_for(
+    env: Environment,
+    asked: Exchange | None,
+    *,
+    model: str,
+    system: str | None,
+    conversation_id: str | None = None,
+    kind: str = "chat",
+    comparison: str | None = None,
+) -> TurnJournal:
+    """The journal of one answer, saved to this run's history database (``Chat.ask``,
+    ``t360 cmd`` and ``t360 bench`` all save through it), its warnings on ``env``."""
+    return TurnJournal(
+        open_history(env.paths.history_db, comparison),
+        conversation_id,
+        asked,
+        model=model,
+        system=system,
+        warn=env.warn,
+        kind=kind,
+    )
+
+
 class TurnJournal:
     """Saves one turn as it streams: begun at the first token, checkpointed, finished.
 
@@ -411,7 +434,16 @@ class Chat:
         payload = self.payload(asked.sent, asked.attached)
         if self.guard is not None:
             payload = self.guard.apply(payload)
-        journal = self._journal(asked) if self.save else None
+        journal = None
+        if self.save:
+            journal = journal_for(
+                self.env,
+                asked,
+                model=self.settings.model,
+                system=self.settings.system,
+                conversation_id=self.conversation_id,
+                comparison=self.comparison,
+            )
         tool_time = 0.0  # seconds the tool calls took between the requests
         rounds: list[Turn] = []
         runs: list[ToolRun] = []
@@ -466,16 +498,6 @@ class Chat:
         answer = answer._replace(conversation_id=self.conversation_id)
         self.turns.append(answer)
         return answer
-
-    def _journal(self, asked: Exchange) -> TurnJournal:
-        return TurnJournal(
-            open_history(self.env.paths.history_db, self.comparison),
-            self.conversation_id,
-            asked,
-            model=self.settings.model,
-            system=self.settings.system,
-            warn=self.env.warn,
-        )
 
 
 def _round_limit(rounds: int) -> GuardError:

@@ -32,7 +32,7 @@ from t360cli.environment import Environment
 from t360cli.errors import UsageError
 from t360cli.request import RequestOptions, build_payload
 from t360cli.safety import dumps
-from t360cli.session import TurnJournal, debug_log, open_history, run_turn
+from t360cli.session import debug_log, journal_for, run_turn
 from t360cli.stats import Turn
 from t360cli.terminal import NullSink
 
@@ -103,14 +103,9 @@ def bench(
 
     def one(model: str) -> None:
         payload = build_payload(model, [{"role": "user", "content": prompt}], request)
-        journal = TurnJournal(
-            open_history(database),
-            runs[model],
-            question(prompt),
-            model=model,
-            system=None,
-            warn=env.warn,
-            kind="bench",
+        asked = question(prompt)
+        journal = journal_for(
+            env, asked, model=model, system=None, conversation_id=runs[model], kind="bench"
         )
         turn = run_turn(env, gateway, payload, NullSink(env, show_extras=False), journal)
         progress.advance(model, turn)

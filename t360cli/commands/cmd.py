@@ -3,8 +3,6 @@ runs; on a terminal it is shown, and runs only when the user presses ``r``."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from t360cli.commands.common import (
@@ -22,6 +20,7 @@ from t360cli.commands.common import (
     RetriesOption,
     RoleOption,
     Setup,
+    TaskArgument,
     TemperatureOption,
     TimeoutOption,
     environment,
@@ -30,14 +29,14 @@ from t360cli.commands.common import (
     require_key,
     secrets_check,
 )
+from t360cli.commands.options import CmdOptions, gather
 from t360cli.conversation import question
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, GuardError, UsageError
 from t360cli.prompt import compose, read_stdin
 from t360cli.report import outcome, report_turn
-from t360cli.request import RequestOptions, parse_options
 from t360cli.roles import names as role_names
-from t360cli.session import Chat, TurnJournal, open_history, run_turn
+from t360cli.session import Chat, journal_for, run_turn
 from t360cli.shellcmd import (
     Command,
     dangers,
@@ -47,6 +46,7 @@ from t360cli.shellcmd import (
     unseen,
     visible,
 )
+from t360cli.stats import Turn
 from t360cli.terminal import NullSink, has_controlling_terminal
 
 CHOICES = "[r]un [e]dit [c]opy [q]uit "
@@ -54,9 +54,7 @@ CHOICES = "[r]un [e]dit [c]opy [q]uit "
 
 def cmd(
     ctx: typer.Context,
-    task: Annotated[
-        list[str] | None, typer.Argument(help="What the command should do (stdin joins it).")
-    ] = None,
+    task: TaskArgument = None,
     model: ModelOption = None,
     role: RoleOption = None,
     temperature: TemperatureOption = None,
@@ -75,68 +73,16 @@ def cmd(
 ) -> None:
     """One shell command for this OS and shell: printed when piped; on a terminal,
     [r]un [e]dit [c]opy [q]uit. Nothing runs without the r key."""
+    o = gather(CmdOptions, locals())
     import platform
 
     env = environment(ctx)
     os_name, shell = describe_system(env.vars, platform.system())
-    flags = {
-        "api_key": api_key,
-        "base_url": base_url,
-        "model": model,
-        "timeout": timeout,
-        "retries": retries,
-        "debug": debug or None,
-        "profile": profile,
-    }
-    setup = Setup(
-        env, flags, None, RequestOptions(temperature, max_tokens, parse_options(option or []))
-    )
-    # A role named "cmd" replaces the built-in prompt; -r picks another.
-    if role is None and "cmd" in role_names(env, setup.table):
-        role = "cmd"
-    settings, request, chosen = setup(role)
-    if chosen is None or chosen.system is None:
-        settings = settings._replace(system=system_prompt(os_name, shell))
-    stdin_text = None if no_stdin or env.stdin_isatty else read_stdin(env.stdin)
-    settings = known_key(env, settings)  # the key in use is a known secret
-    secrets = secrets_check(env, settings, setup.table, allow=allow_secrets)
-    words, checked = secrets.prompt(task or [], [("stdin", stdin_text)] if stdin_text else [])
-    message = compose(words, checked[0] if checked else None, [])
-    if chosen is not None:
-        message = chosen.apply(message)
-    if not message:
-        raise UsageError("no task given", 'describe it, e.g. t360 cmd "find files over 1 GB"')
-    settings = require_key(env, settings)
-    journal = None
-    if not no_save:
-        journal = TurnJournal(
-            open_history(env.paths.history_db),
-            None,
-            question(message),
-            model=settings.model,
-            system=settings.system,
-            warn=env.warn,
-            kind="cmd",
-        )
-    chat = Chat(env, settings, request, save=False)
-    guard = make_guard(env, settings, setup.table)
-    try:
-        payload = guard.apply(chat.payload(message))
-        sink = NullSink(env, show_extras=not quiet)
-        turn = run_turn(env, chat.gateway, payload, sink, journal)
-    finally:
-        chat.close()
+    chat, message = _chat(env, o, system_prompt(os_name, shell))
+    turn, saved = _ask(env, o, chat, message)
     command = extract(turn.content)
     terminal = env.stdout_isatty and has_controlling_terminal()
-    if env.stdout_isatty and not terminal:
-        env.warn("no controlling terminal to ask on: the command is printed, not run")
-    if turn.error is None and command.text and not terminal and not unseen(command.text):
-        env.stdout.write(command.text + "\n")  # for | pbcopy and $(...): never run
-        env.stdout.flush()
-        for reason in dangers(command.text):
-            env.warn(f"this looks destructive: {reason}")
-    report_turn(env, turn, quiet=quiet)
-    code = outcome(turn)
+    code = _reported(env, o, turn, command.text, terminal=terminal)
     if code is not ExitCode.OK:
         raise typer.Exit(code)
     if not command.text:
@@ -145,12 +91,82 @@ def cmd(
         _refuse_unseen(env, command.text, show=False)
         return
     status = _choose(env, command, shell)
-    if status is not None and journal is not None and journal.message_id is not None:
+    if status is not None and saved is not None:
         from t360cli.history import History
 
         with History.open(env.paths.history_db) as history:
-            history.record_run(journal.message_id, command.text, status)
+            history.record_run(saved, command.text, status)
     raise typer.Exit(status or 0)
+
+
+def _chat(env: Environment, o: CmdOptions, system: str) -> tuple[Chat, str]:
+    """The chat that asks for the command (its guard set), and the task's message: the
+    words and stdin, through the secrets guard and the role. A role named "cmd" replaces
+    the built-in system prompt (``system``); -r picks another."""
+    flags = {
+        "api_key": o.api_key,
+        "base_url": o.base_url,
+        "model": o.model,
+        "timeout": o.timeout,
+        "retries": o.retries,
+        "debug": o.debug or None,
+        "profile": o.profile,
+    }
+    setup = Setup(env, flags, None, o.request())
+    role = o.role
+    if role is None and "cmd" in role_names(env, setup.table):
+        role = "cmd"
+    settings, request, chosen = setup(role)
+    if chosen is None or chosen.system is None:
+        settings = settings._replace(system=system)
+    stdin_text = None if o.no_stdin or env.stdin_isatty else read_stdin(env.stdin)
+    settings = known_key(env, settings)  # the key in use is a known secret
+    secrets = secrets_check(env, settings, setup.table, allow=o.allow_secrets)
+    words, checked = secrets.prompt(o.task or [], [("stdin", stdin_text)] if stdin_text else [])
+    message = compose(words, checked[0] if checked else None, [])
+    if chosen is not None:
+        message = chosen.apply(message)
+    if not message:
+        raise UsageError("no task given", 'describe it, e.g. t360 cmd "find files over 1 GB"')
+    settings = require_key(env, settings)
+    chat = Chat(env, settings, request, save=False)  # saved below, as a cmd
+    chat.guard = make_guard(env, settings, setup.table)
+    return chat, message
+
+
+def _ask(env: Environment, o: CmdOptions, chat: Chat, message: str) -> tuple[Turn, int | None]:
+    """The answer, nothing of it shown, saved (unless --no-save) as a ``cmd``
+    conversation; the saved answer's id, to record the run on."""
+    journal = None
+    if not o.no_save:
+        settings = chat.settings
+        journal = journal_for(
+            env, question(message), model=settings.model, system=settings.system, kind="cmd"
+        )
+    try:
+        assert chat.guard is not None
+        payload = chat.guard.apply(chat.payload(message))
+        sink = NullSink(env, show_extras=not o.quiet)
+        turn = run_turn(env, chat.gateway, payload, sink, journal)
+    finally:
+        chat.close()
+    return turn, journal.message_id if journal is not None else None
+
+
+def _reported(
+    env: Environment, o: CmdOptions, turn: Turn, command: str, *, terminal: bool
+) -> ExitCode:
+    """Piped, the command on stdout (for | pbcopy and $(...): never run) with its
+    dangers; the footer and error on stderr; the turn's exit code."""
+    if env.stdout_isatty and not terminal:
+        env.warn("no controlling terminal to ask on: the command is printed, not run")
+    if turn.error is None and command and not terminal and not unseen(command):
+        env.stdout.write(command + "\n")
+        env.stdout.flush()
+        for reason in dangers(command):
+            env.warn(f"this looks destructive: {reason}")
+    report_turn(env, turn, quiet=o.quiet)
+    return outcome(turn)
 
 
 def _refuse_unseen(env: Environment, text: str, *, show: bool) -> None:

@@ -251,6 +251,10 @@ RoleOption = Annotated[
     ),
 ]
 
+TaskArgument = Annotated[
+    list[str] | None, typer.Argument(help="What the command should do (stdin joins it).")
+]
+
 
 # -- the prompt of a one-shot, as chat and compare take it ------------------------------
 
@@ -301,6 +305,55 @@ AllowSecretsOption = Annotated[
     typer.Option(
         "--allow-secrets", help="Send this once although the secrets guard found something."
     ),
+]
+
+
+# -- chat's own ---------------------------------------------------------------------------
+
+ContinueOption = Annotated[
+    bool, typer.Option("-c", "--continue", help="Continue the most recent conversation.")
+]
+ConversationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--conversation",
+        help="Continue the conversation with this id.",
+    ),
+]
+RawOption = Annotated[bool, typer.Option("--raw", help="No markdown rendering.")]
+NoStreamOption = Annotated[
+    bool, typer.Option("--no-stream", help="Ask for the whole answer at once.")
+]
+EditorOption = Annotated[
+    bool, typer.Option("--editor", help="Write the prompt in $VISUAL or $EDITOR first.")
+]
+SchemaOption = Annotated[
+    str | None,
+    typer.Option(
+        "--schema",
+        help="Answer JSON matching this: JSON Schema text, a file, or 'name, age int'.",
+    ),
+]
+ExtractOption = Annotated[
+    bool, typer.Option("-x", "--extract", help="Print only the first fenced code block.")
+]
+ExtractLastOption = Annotated[
+    bool, typer.Option("--extract-last", help="Print only the last fenced code block.")
+]
+ToolsOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "-T",
+        "--tools",
+        help="Offer the tools of this MCP server (repeatable; 'all': every one).",
+    ),
+]
+YesToolsOption = Annotated[
+    bool, typer.Option("-y", "--yes", help="Run the tools the model calls without asking.")
+]
+MaxToolRoundsOption = Annotated[
+    int,
+    typer.Option("--max-tool-rounds", min=1, help="Most rounds of tool calls in one answer."),
 ]
 
 

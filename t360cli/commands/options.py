@@ -1,0 +1,112 @@
+"""The flags of a command, once parsed: frozen options objects, made once from the Typer
+parameters (``gather``) and passed down; nothing below the command reads a flag.
+
+``AskOptions`` are the flags of every command that asks a model (``chat``, ``cmd``,
+``compare``), ``PromptOptions`` those of a one-shot's prompt (``chat``, ``compare``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+from t360cli.request import RequestOptions, parse_options
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from _typeshed import DataclassInstance
+
+Options = TypeVar("Options", bound="DataclassInstance")
+
+
+def gather(kind: type[Options], given: Mapping[str, object]) -> Options:
+    """The options ``kind`` made of a command's parameters (its ``locals()`` as its first
+    statement, each named as its field; ``ctx`` aside). A parameter without a field is a bug, said
+    at once; a field without a parameter keeps its default."""
+    names = {field.name for field in dataclasses.fields(kind)}
+    stray = sorted(set(given) - names - {"ctx"})
+    if stray:
+        raise TypeError(f"{kind.__name__} has no field for {', '.join(stray)}")
+    return kind(**{name: value for name, value in given.items() if name in names})
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    """What every command that asks a model takes: the gateway, the request, the role."""
+
+    model: str | None = None
+    role: str | None = None
+    temperature: float | None = None
+    max_tokens: int | None = None
+    option: list[str] | None = None
+    quiet: bool = False
+    no_save: bool = False
+    no_stdin: bool = False
+    timeout: float | None = None
+    retries: int | None = None
+    profile: str | None = None
+    api_key: str | None = None
+    base_url: str | None = None
+    debug: bool = False
+    allow_secrets: bool = False
+
+    def request(self, *, stream: bool = True) -> RequestOptions:
+        """The request options the flags give (``-o`` parsed), before a role's."""
+        return RequestOptions(
+            self.temperature, self.max_tokens, parse_options(self.option or []), stream
+        )
+
+
+@dataclass(frozen=True)
+class PromptOptions(AskOptions):
+    """A one-shot's prompt and what guards it (``chat``, ``compare``)."""
+
+    prompt: list[str] | None = None
+    system: str | None = None
+    system_file: Path | None = None
+    files: list[str] | None = None
+    attach: list[str] | None = None
+    paste: bool = False
+    json_out: bool = False
+    max_cost: float | None = None
+    ignore_budget: bool = False
+    dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class ChatOptions(PromptOptions):
+    """``t360 chat``: a one-shot or the REPL, with tools, a schema, a conversation."""
+
+    continue_: bool = False
+    conversation: str | None = None
+    raw: bool = False
+    no_stream: bool = False
+    editor: bool = False
+    schema: str | None = None
+    extract: bool = False
+    extract_last: bool = False
+    tools: list[str] | None = None
+    yes: bool = False
+    max_tool_rounds: int = 10
+
+    @property
+    def no_prompt(self) -> bool:
+        """No prompt in the flags: the REPL, when stdin is a terminal."""
+        return not (self.prompt or self.files or self.attach or self.editor or self.paste)
+
+
+@dataclass(frozen=True)
+class CompareOptions(PromptOptions):
+    """``t360 compare``: the models asked."""
+
+    models: list[str] | None = None
+
+
+@dataclass(frozen=True)
+class CmdOptions(AskOptions):
+    """``t360 cmd``: the task described."""
+
+    task: list[str] | None = None
