@@ -260,6 +260,8 @@ def _read(path: Path) -> str:
 
 def parse_toml(text: str, what: str) -> dict[str, object]:
     """TOML text as a table; a ConfigError naming ``what`` and the line otherwise."""
+    if not text:  # no config file (a key from the environment): no parser to load
+        return {}
     if sys.version_info >= (3, 11):
         import tomllib
     else:  # pragma: no cover - exercised on Python 3.10 only
