@@ -307,6 +307,11 @@ AllowSecretsOption = Annotated[
     ),
 ]
 
+CompareModelsOption = Annotated[
+    list[str] | None,
+    typer.Option("-m", "--model", help="A model to ask (repeatable: two or more)."),
+]
+
 
 # -- chat's own ---------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ annotation, and evaluated ones spare it the parsing.
 """
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -17,6 +17,7 @@ from t360cli.commands.common import (
     ApiKeyOption,
     AttachOption,
     BaseUrlOption,
+    CompareModelsOption,
     DebugOption,
     DryRunOption,
     FileOption,
@@ -49,27 +50,25 @@ from t360cli.commands.common import (
     require_key,
     secrets_check,
 )
+from t360cli.commands.options import CompareOptions, gather
 from t360cli.compare import FEWEST, Comparison, report_ranking, view_for
 from t360cli.config import Settings, aliases_in
-from t360cli.conversation import question
+from t360cli.conversation import Exchange, question
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, T360Error, UsageError
 from t360cli.report import emit_answers, report_error
-from t360cli.request import RequestOptions, parse_options
 from t360cli.safety import dumps
 from t360cli.stats import Turn
 
 if TYPE_CHECKING:
     from t360cli.client import Gateway
+    from t360cli.guards import Guard
 
 
 def compare(
     ctx: typer.Context,
     prompt: PromptArgument = None,
-    models: Annotated[
-        list[str] | None,
-        typer.Option("-m", "--model", help="A model to ask (repeatable: two or more)."),
-    ] = None,
+    models: CompareModelsOption = None,
     system: SystemOption = None,
     system_file: SystemFileOption = None,
     files: FileOption = None,
@@ -99,68 +98,81 @@ def compare(
     Each answer ends with its stats, then one line ranks them. Each model's answer is
     saved as a conversation of its own (t360 chat --conversation ID continues it).
     """
+    o = gather(CompareOptions, locals())
     env = environment(ctx)
-    asked = list(models or [])
-    comparison = None
+    built = _build(env, o)
+    if built is None:  # --dry-run: shown, nothing sent
+        return
+    comparison, sending, guard = built
     try:
-        exclusive(("--system", "--system-file", system is not None, system_file is not None))
-        check_max_cost(max_cost)
-        flags = request_flags(
-            api_key=api_key,
-            base_url=base_url,
-            model=None,
-            system=system,
-            system_file=system_file,
-            timeout=timeout,
-            retries=retries,
-            debug=debug,
-            profile=profile,
-        )
-        options = RequestOptions(temperature, max_tokens, parse_options(option or []))
-        setup = Setup(env, flags, None, options)
-        settings, request, chosen = setup(role)
-        asked = _models(asked, aliases_in(setup.table))
-        secrets = secrets_check(env, settings, setup.table, allow=allow_secrets)
-        message, attached = compose_message(
-            env, settings, chosen, prompt or [], files or [], attach or [], False, no_stdin,
-            secrets, paste,
-        )  # fmt: skip
-        if not dry_run:
-            settings = require_key(env, settings)
-        gateway = None if dry_run else _gateway(env, settings, len(asked))
-        comparison = Comparison(env, settings, request, asked, gateway, save=not no_save)
-        guard = make_guard(
-            env, settings, setup.table, max_cost=max_cost, ignore_budget=ignore_budget
-        )
-        comparison.guards(guard, env.warn)
-        if dry_run:
-            _dry_run(env, comparison, message, setup.table)
-            return
-        if max_cost is not None:
-            refresh_models(env, comparison.chats[0])  # prices needed: ask /models if old
-        sending = question(message, attached)
-        comparison.prepare(sending)
-    except BaseException as error:  # Ctrl-C while stdin is read too: the connection closed
-        if comparison is not None:
-            comparison.close()
-        if json_out and isinstance(error, T360Error):
-            emit_answers(env, [Turn.failed(model, error) for model in asked])
-        raise
-    try:
-        view = view_for(env, asked, json_out=json_out, quiet=quiet)
+        view = view_for(env, comparison.models, json_out=o.json_out, quiet=o.quiet)
         result = comparison.run(sending, view)
     finally:
         comparison.close()
-    if json_out:
+    if o.json_out:
         emit_answers(env, result.turns)
-    if not quiet:
-        report_ranking(env, asked, result, guard.notes())
+    if not o.quiet:
+        report_ranking(env, comparison.models, result, guard.notes())
     costs = [turn.cost for turn in result.turns if turn.cost is not None]
     if costs:
         guard.after(sum(costs))  # over --max-cost in all (the estimates were low): said
     code = result.exit_code()
     if code is not ExitCode.OK:
         raise typer.Exit(code)
+
+
+def _build(env: Environment, o: CompareOptions) -> "tuple[Comparison, Exchange, Guard] | None":
+    """The comparison, its question and its guard, every request checked before any is
+    sent (None once --dry-run has shown them). On a failure the connection is closed,
+    and with --json the failure is every model's answer."""
+    asked, comparison = list(o.models or []), None
+    try:
+        exclusive(("--system", "--system-file", o.system is not None, o.system_file is not None))
+        check_max_cost(o.max_cost)
+        setup = Setup(env, _flags(o), None, o.request())
+        settings, request, chosen = setup(o.role)
+        asked = _models(asked, aliases_in(setup.table))
+        secrets = secrets_check(env, settings, setup.table, allow=o.allow_secrets)
+        message, attached = compose_message(
+            env, settings, chosen, o.prompt or [], o.files or [], o.attach or [], False,
+            o.no_stdin, secrets, o.paste,
+        )  # fmt: skip
+        if not o.dry_run:
+            settings = require_key(env, settings)
+        gateway = None if o.dry_run else _gateway(env, settings, len(asked))
+        comparison = Comparison(env, settings, request, asked, gateway, save=not o.no_save)
+        guard = make_guard(
+            env, settings, setup.table, max_cost=o.max_cost, ignore_budget=o.ignore_budget
+        )
+        comparison.guards(guard, env.warn)
+        if o.dry_run:
+            _dry_run(env, comparison, message, setup.table)
+            return None
+        if o.max_cost is not None:
+            refresh_models(env, comparison.chats[0])  # prices needed: ask /models if old
+        sending = question(message, attached)
+        comparison.prepare(sending)
+    except BaseException as error:  # Ctrl-C while stdin is read too: the connection closed
+        if comparison is not None:
+            comparison.close()
+        if o.json_out and isinstance(error, T360Error):
+            emit_answers(env, [Turn.failed(model, error) for model in asked])
+        raise
+    return comparison, sending, guard
+
+
+def _flags(o: CompareOptions) -> dict[str, object | None]:
+    return request_flags(
+        api_key=o.api_key,
+        base_url=o.base_url,
+        model=None,
+        system=o.system,
+        system_file=o.system_file,
+        timeout=o.timeout,
+        retries=o.retries,
+        debug=o.debug,
+        profile=o.profile,
+    )
 
 
 def _models(given: Sequence[str], aliases: Mapping[str, str]) -> list[str]:
