@@ -49,7 +49,7 @@ def test_the_footer_shows_the_lived_ttft_with_the_retries_and_the_last_attempt_s
 
 def test_tool_servers_and_tools_are_timed_and_inside_the_latency(server: MockServer) -> None:
     # a server that takes 2 s to start, and a tool that runs until its timeout (1 s)
-    slow_start = f"sleep 2; exec {sys.executable} {HERE / 'sdk_server.py'}"
+    slow_start = f"sleep 2; exec {sys.executable} {HERE / 'lite_server.py'}"
     configure(test={"command": "sh", "args": ["-c", slow_start], "timeout": 1})
     result = invoke(
         "chat", "-T", "test", "-y", "--json", "-m", "tool-use:slow", "q", env=chat_env(server)

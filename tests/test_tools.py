@@ -40,7 +40,11 @@ from tests.helpers import (
 from tests.test_mcp import HERE, gone, mcp_server_time, read_pid
 from tests.test_repl import Session
 
+#: The reference server, built with the official SDK: for the tests that pin the protocol.
 SDK = {"command": sys.executable, "args": [str(HERE / "sdk_server.py")]}
+#: Its standard-library twin (the same tools and results), for the others: it starts in a
+#: few ms where the SDK's imports take half a second of CPU.
+LITE = {"command": sys.executable, "args": [str(HERE / "lite_server.py")]}
 RAW = {"command": sys.executable, "args": [str(HERE / "raw_server.py")]}
 
 
@@ -97,7 +101,7 @@ def test_a_tool_runs_with_yes_and_the_answer_goes_on(server: MockServer) -> None
 
 
 def test_json_sums_the_requests_and_lists_the_tool_runs(server: MockServer) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     result = ask(server, "-T", "test", "-y", "--json", "-m", "tool-use:echo", "q")
     obj = json.loads(result.out)
     assert obj["content"] == "Let me check. \n\nThe tool said: echo: q"
@@ -119,7 +123,7 @@ def test_json_sums_the_requests_and_lists_the_tool_runs(server: MockServer) -> N
 
 
 def test_without_a_terminal_a_call_is_declined_and_the_user_told_how(server: MockServer) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     result = ask(server, "-T", "test", "--json", "-m", "tool-use:echo", "q")
     assert result.code == 0
     assert (
@@ -133,12 +137,12 @@ def test_without_a_terminal_a_call_is_declined_and_the_user_told_how(server: Moc
 
 
 def test_auto_approve_runs_that_tool_without_yes(server: MockServer) -> None:
-    configure(test={**SDK, "auto_approve": ["echo"]})
+    configure(test={**LITE, "auto_approve": ["echo"]})
     assert ask(server, "-T", "test", "-m", "tool-use:echo", "q").out.endswith("echo: q\n")
 
 
 def test_a_failing_call_and_a_timeout_are_error_results(server: MockServer) -> None:
-    configure(test={**SDK, "timeout": 1})
+    configure(test={**LITE, "timeout": 1})
     failed = ask(server, "-T", "test", "-y", "-m", "tool-use:fail", "q")
     assert failed.code == 0
     assert "The tool said: error: Error executing tool fail: failed on purpose" in failed.out
@@ -179,7 +183,7 @@ def test_two_calls_run_at_once_and_answer_in_call_order(server: MockServer) -> N
 
 
 def test_the_round_limit_stops_with_exit_6_keeping_the_text(server: MockServer) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     result = ask(server, "-T", "test", "-y", "--max-tool-rounds", "2", "-m", "tool-loop", "q")
     assert result.code == 6
     assert result.out == "Let me check. \n" * 3
@@ -190,7 +194,7 @@ def test_the_round_limit_stops_with_exit_6_keeping_the_text(server: MockServer) 
 
 
 def test_continuing_a_tool_answer_sends_a_valid_order(server: MockServer) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     ask(server, "-T", "test", "-y", "-m", "tool-use:echo", "first")
     result = ask(server, "-c", "-m", "echo", "second")
     assert result.code == 0, result.err  # the mock refuses (400) a misplaced tool message
@@ -222,7 +226,7 @@ def test_without_T_a_tool_call_is_printed_not_run(server: MockServer) -> None:
     assert obj["tool_runs"] is None and len(server.calls) == 1
     plain = ask(server, "-o", f"tools={tools}", "-m", "tool-use", "q")
     assert "tool call: echo({})" in plain.err
-    configure(test=SDK)
+    configure(test=LITE)
     both = ask(server, "-T", "test", "-o", f"tools={tools}", "-m", "tool-use", "q")
     assert both.code == 2 and "give either -T or -o tools=…, not both" in both.err
 
@@ -240,7 +244,7 @@ def test_a_server_that_cannot_start_is_exit_3_and_nothing_is_sent(server: MockSe
 def test_with_all_a_server_that_cannot_start_is_named_and_the_others_offered(
     server: MockServer,
 ) -> None:
-    configure(test=SDK, broken={"command": "no-such-mcp-server"})
+    configure(test=LITE, broken={"command": "no-such-mcp-server"})
     result = ask(server, "-T", "all", "-y", "-m", "tool-use:echo", "q")
     assert result.code == 0, result.err
     assert (
@@ -286,20 +290,20 @@ def test_servers_get_the_environment_without_t360_variables(server: MockServer) 
 
 
 def test_dry_run_shows_the_tools_offered(server: MockServer) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     result = ask(server, "-T", "test", "--dry-run", "-m", "echo", "q")
     body = json.loads(result.out)["body"]
     assert [t["function"]["name"] for t in body["tools"]][:2] == ["echo", "slow"]
 
 
 def test_non_streamed_answers_run_tools_too(server: MockServer) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     result = ask(server, "-T", "test", "-y", "--no-stream", "-m", "tool-use:echo", "q")
     assert result.code == 0 and result.out.endswith("The tool said: echo: q\n")
 
 
 def test_tools_lists_each_server_and_one_that_fails(server: MockServer) -> None:
-    configure(test=SDK, broken={"command": "no-such-mcp-server"})
+    configure(test=LITE, broken={"command": "no-such-mcp-server"})
     result = invoke("tools")
     assert result.code == 3
     assert "test\techo\tSay the text back.\n" in result.out  # the description's first line
@@ -346,7 +350,7 @@ def test_the_mock_refuses_a_tool_message_without_its_call(server: MockServer) ->
 
 def test_approval_in_the_repl_yes_no_always(server: MockServer, tmp_path: Path) -> None:
     started = tmp_path / "started"
-    configure(test={**SDK, "env": {"MCP_TEST_STARTED": str(started)}})
+    configure(test={**LITE, "env": {"MCP_TEST_STARTED": str(started)}})
     session = Session(server, "-T", "test", "-m", "tool-use:echo")
     child = session.child
     for message, key, said in (("one", "y", "echo: one"), ("two", "n", "declined by the user")):
@@ -443,17 +447,17 @@ def test_closing_stops_a_server_that_is_still_starting(tmp_path: Path) -> None:
 
 
 def test_a_bad_server_entry_is_a_configuration_error(server: MockServer) -> None:
-    configure(test={**SDK, "timeout": "soon"})
+    configure(test={**LITE, "timeout": "soon"})
     result = ask(server, "-T", "test", "-m", "echo", "q")
     assert result.code == 3
     assert "[mcp_servers.test]: timeout must be a number of seconds above 0" in result.err
-    configure(test={**SDK, "autoapprove": ["echo"]})
+    configure(test={**LITE, "autoapprove": ["echo"]})
     result = ask(server, "-T", "test", "-m", "echo", "q")
     assert result.code == 3 and "[mcp_servers.test] has unknown keys: autoapprove" in result.err
 
 
 def test_ctrl_c_at_the_question_runs_nothing_and_exits_130(server: MockServer) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     args = ("chat", "-q", "-T", "test", "-m", "tool-use:echo", "q")
     child = spawn_t360(*args, env=chat_env(server))
     child.expect_exact('tool test/echo {"text":"q"}')  # even with -q: what is asked about
@@ -480,7 +484,7 @@ def test_escapes_from_a_server_never_reach_the_terminal(server: MockServer) -> N
 
 
 def test_schema_checks_the_answer_after_the_tool_calls(server: MockServer) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     result = ask(
         server, "-T", "test", "-y", "--json", "--schema", "answer", "-m", "tool-use:echo", "q"
     )
@@ -496,7 +500,7 @@ def test_debug_logs_each_message_to_a_server_but_not_its_content(server: MockSer
     assert "mcp raw ← roots/list request: not supported" in listed.err
     assert "mcp raw ← notifications/message (ignored)" in listed.err
     assert "mcp raw stopped" in listed.err
-    configure(test=SDK)
+    configure(test=LITE)
     result = ask(server, "-T", "test", "-y", "--debug", "-m", "tool-use:echo", "secret words")
     debug = [line for line in result.err.splitlines() if line.startswith("t360 debug: mcp")]
     assert any("→ tools/call #" in line for line in debug)
@@ -505,7 +509,7 @@ def test_debug_logs_each_message_to_a_server_but_not_its_content(server: MockSer
 
 
 def test_long_arguments_are_shown_whole_before_the_question(server: MockServer) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     prompt = "word " * 40 + "THE-END"
     child = spawn_t360("chat", "-T", "test", "-m", "tool-use:echo", prompt, env=chat_env(server))
     child.expect_exact('"text": "word word')  # the indented form, under the cut line
@@ -530,7 +534,7 @@ def test_config_show_lists_the_servers_without_env_values() -> None:
 
 
 def test_the_repl_reports_a_server_that_could_not_start_and_goes_on(server: MockServer) -> None:
-    configure(test=SDK, broken={"command": "no-such-mcp-server"})
+    configure(test=LITE, broken={"command": "no-such-mcp-server"})
     session = Session(server, "-T", "test", "-T", "broken", "-m", "echo")
     session.send("/tools", "MCP server 'broken' cannot start: command not found", "test: echo")
     session.send("/tools add broken", "MCP server 'broken' cannot start")  # tried again
@@ -618,7 +622,7 @@ def test_memory_is_bounded_by_the_calls_times_the_cut_not_their_replies(
 def test_a_tool_call_without_a_name_is_shown_as_such(
     server: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     model = model_calling(monkeypatch, ("", ""))
     result = ask(server, "-T", "test", "-y", "--json", "-m", model, "q")
     assert result.code == 0, result.err
@@ -638,7 +642,7 @@ def test_without_T_a_tool_call_without_a_name_is_shown_as_such(
 def test_arguments_nested_past_what_json_reads_are_the_tools_error(
     server: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     model = model_calling(monkeypatch, ("echo", "[" * 100_000))
     result = ask(server, "-T", "test", "-y", "--json", "-m", model, "q")
     assert result.code == 0, result.err
@@ -660,7 +664,7 @@ def test_lone_surrogates_in_a_tools_name_and_result_do_not_end_the_turn(
 def test_a_lone_surrogate_in_the_models_arguments_becomes_a_replacement_character(
     server: MockServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    configure(test=SDK)
+    configure(test=LITE)
     model = model_calling(monkeypatch, ("echo", '{"text": "a\\ud800b"}'))
     result = ask(server, "-T", "test", "-y", "--json", "-m", model, "q")
     assert result.code == 0, result.err
@@ -679,7 +683,7 @@ def test_a_tool_result_holding_a_secret_is_withheld_or_redacted(
     """Issue 31: under refuse the model is told the result was withheld, and which kinds
     of secret it held; under redact it gets the result redacted; the turn goes on (no
     exit 6), and neither the history nor stderr's result line holds the secret."""
-    configure(test=SDK)
+    configure(test=LITE)
     model = model_calling(monkeypatch, ("echo", json.dumps({"text": f"token {TOKEN}"})))
     env = {**chat_env(server), "T360_SECRETS": mode}
     result = invoke("chat", "-T", "test", "-y", "--json", "-m", model, "q", env=env)
@@ -823,7 +827,7 @@ def test_always_is_remembered_for_the_tool_and_not_asked_again(tmp_path: Path) -
     from t360cli.config import Settings, read_config
     from t360cli.tools import Toolbox, configured
 
-    configure(test=SDK)
+    configure(test=LITE)
     env = fake_environment(vars=dict(os.environ))
     answers = iter(["always"])
     asked: list[str] = []
