@@ -21,12 +21,13 @@ from t360cli.commands.common import (
     ApiKeyOption,
     BaseUrlOption,
     DebugOption,
+    PlainJsonOption,
     ProfileOption,
     environment,
     gateway_settings,
 )
 from t360cli.commands.stats import COLUMNS, PER_ATTEMPT, PRIORITY, cells, label
-from t360cli.config import aliases_in, read_config
+from t360cli.config import Settings, aliases_in, read_config
 from t360cli.conversation import question
 from t360cli.environment import Environment
 from t360cli.errors import UsageError
@@ -41,24 +42,32 @@ LIMIT = 20
 DEFAULT_PROMPT = "Reply with one short sentence about the sea."
 
 
+ModelsOption = Annotated[
+    list[str],
+    typer.Option("-m", "--model", help="A model to measure (repeatable)."),
+]
+CountOption = Annotated[int, typer.Option("-n", help="Requests per model.", min=1)]
+ConcurrencyOption = Annotated[
+    int, typer.Option("--concurrency", min=1, max=16, help="Requests in flight at once.")
+]
+PromptOption = Annotated[str, typer.Option("--prompt", help="The prompt sent.")]
+MaxTokensOption = Annotated[
+    int | None, typer.Option("--max-tokens", min=1, help="Cap each answer.")
+]
+YesOption = Annotated[
+    bool, typer.Option("-y", "--yes", help=f"Allow more than {LIMIT} requests per model.")
+]
+
+
 def bench(
     ctx: typer.Context,
-    models: Annotated[
-        list[str],
-        typer.Option("-m", "--model", help="A model to measure (repeatable)."),
-    ],
-    count: Annotated[int, typer.Option("-n", help="Requests per model.", min=1)] = 5,
-    concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=16, help="Requests in flight at once.")
-    ] = 1,
-    prompt: Annotated[str, typer.Option("--prompt", help="The prompt sent.")] = DEFAULT_PROMPT,
-    max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", min=1, help="Cap each answer.")
-    ] = None,
-    yes: Annotated[
-        bool, typer.Option("-y", "--yes", help=f"Allow more than {LIMIT} requests per model.")
-    ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    models: ModelsOption,
+    count: CountOption = 5,
+    concurrency: ConcurrencyOption = 1,
+    prompt: PromptOption = DEFAULT_PROMPT,
+    max_tokens: MaxTokensOption = None,
+    yes: YesOption = False,
+    json_out: PlainJsonOption = False,
     profile: ProfileOption = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
@@ -69,10 +78,6 @@ def bench(
     Times are per attempt, as the gateway measures them: failed attempts and retry waits
     are left out.
     """
-    from t360cli.analytics import Filters, analyse, providers, served, ttft_counts
-    from t360cli.client import Gateway
-    from t360cli.history import History
-
     env = environment(ctx)
     if count > LIMIT and not yes:
         raise UsageError(
@@ -91,12 +96,28 @@ def bench(
         )
         + f"\n{PER_ATTEMPT}\n"
     )
-    database = env.paths.history_db
-    with History.open(database) as history:
-        runs = {m: history.create(m, None, f"bench: {prompt}", kind="bench") for m in models}
-
-    progress = _Progress(env, models, count)
     request = RequestOptions(max_tokens=max_tokens)
+    runs = _measure(env, settings, models, count, concurrency, prompt, request)
+    _report(env, models, runs, json_out=json_out)
+
+
+def _measure(
+    env: Environment,
+    settings: Settings,
+    models: list[str],
+    count: int,
+    concurrency: int,
+    prompt: str,
+    request: RequestOptions,
+) -> dict[str, str]:
+    """``count`` requests per model, ``concurrency`` at a time, each saved to a bench
+    conversation of its model's; those conversations' ids, by model."""
+    from t360cli.client import Gateway
+    from t360cli.history import History
+
+    with History.open(env.paths.history_db) as history:
+        runs = {m: history.create(m, None, f"bench: {prompt}", kind="bench") for m in models}
+    progress = _Progress(env, models, count)
     gateway = Gateway(
         settings, environ=env.vars, log=debug_log(env, settings), connections=concurrency
     )
@@ -118,9 +139,17 @@ def bench(
     finally:
         gateway.close()
         progress.close()
+    return runs
+
+
+def _report(env: Environment, models: list[str], runs: dict[str, str], *, json_out: bool) -> None:
+    """The figures of this run's requests, per model: the stats table (and on a terminal
+    the TTFT distribution), or one JSON object."""
+    from t360cli.analytics import Filters, analyse, providers, served, ttft_counts
+    from t360cli.history import History
 
     filters = Filters(conversations=tuple(runs.values()), attempts=True)
-    with History.open(database) as history:
+    with History.open(env.paths.history_db) as history:
         summaries = {s.key: s for s in analyse(history, filters).by_model}
         seen = providers(history, filters)
         served_ids = served(history, filters)

@@ -43,6 +43,9 @@ ProfileOption = Annotated[
     ),
 ]
 
+#: ``--json`` of the commands that print one object of figures (stats, bench, tools).
+PlainJsonOption = Annotated[bool, typer.Option("--json", help="One JSON object.")]
+
 
 def environment(ctx: typer.Context) -> Environment:
     """The Environment the boundary (``cli.run``) built for this run."""

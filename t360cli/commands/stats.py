@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NamedTuple
 
 import typer
 
 from t360cli import units
 from t360cli.analytics import (
     PERCENTILES,
+    Day,
     Filters,
     Summary,
     analyse,
@@ -22,8 +23,9 @@ from t360cli.analytics import (
     ttft_counts,
 )
 from t360cli.charts import distribution, trends
-from t360cli.commands.common import budget, environment
+from t360cli.commands.common import PlainJsonOption, budget, environment
 from t360cli.config import load_settings
+from t360cli.environment import Environment
 from t360cli.errors import UsageError
 from t360cli.guards import Budget
 from t360cli.safety import dumps, sanitize
@@ -67,43 +69,71 @@ def label(model: str, served_ids: dict[str, list[str]]) -> str:
     return f"{model} (served as {', '.join(others)})" if others else model
 
 
+SinceOption = Annotated[
+    str | None, typer.Option("--since", help="Only answers since: 30m, 12h, 7d, 2w or a date.")
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("-m", "--model", help="Only this model."),
+]
+ProviderOption = Annotated[str | None, typer.Option("--provider", help="Only this provider.")]
+IncludeBenchOption = Annotated[
+    bool, typer.Option("--include-bench", help="Count `t360 bench` runs too.")
+]
+CsvOption = Annotated[bool, typer.Option("--csv", help="CSV rows, one per model and provider.")]
+HtmlOption = Annotated[
+    Path | None,
+    typer.Option("--html", help="Also write a self-contained HTML report to this file."),
+]
+AttemptsOption = Annotated[
+    bool,
+    typer.Option(
+        "--attempts",
+        help="TTFT and latency per attempt, as the gateway measures them (retries and"
+        " their waits left out).",
+    ),
+]
+
+
+class _Figures(NamedTuple):
+    """What the history says, for the filters: the summaries and what the views draw."""
+
+    by_model: list[Summary]
+    by_provider: list[Summary]
+    days: list[tuple[str, float]]
+    served_ids: dict[str, list[str]]
+    counts: dict[str, list[tuple[int, int]]]
+    per_day: list[Day]
+    spend: Budget | None
+
+    @property
+    def marks(self) -> dict[str, tuple[float | None, float | None]]:
+        return {s.key: (s.ttft_ms[50], s.ttft_ms[90]) for s in self.by_model}
+
+    def rows(self) -> tuple[list[tuple[str, list[str]]], list[tuple[str, list[str]]]]:
+        """The table rows, by model (with the ids that answered) and by provider."""
+        return (
+            [(label(s.key, self.served_ids), cells(s)) for s in self.by_model],
+            [(s.key, cells(s)) for s in self.by_provider],
+        )
+
+
 def stats(
     ctx: typer.Context,
-    since: Annotated[
-        str | None, typer.Option("--since", help="Only answers since: 30m, 12h, 7d, 2w or a date.")
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option("-m", "--model", help="Only this model."),
-    ] = None,
-    provider: Annotated[str | None, typer.Option("--provider", help="Only this provider.")] = None,
-    include_bench: Annotated[
-        bool, typer.Option("--include-bench", help="Count `t360 bench` runs too.")
-    ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
-    csv_out: Annotated[
-        bool, typer.Option("--csv", help="CSV rows, one per model and provider.")
-    ] = False,
-    html: Annotated[
-        Path | None,
-        typer.Option("--html", help="Also write a self-contained HTML report to this file."),
-    ] = None,
-    attempts: Annotated[
-        bool,
-        typer.Option(
-            "--attempts",
-            help="TTFT and latency per attempt, as the gateway measures them (retries and"
-            " their waits left out).",
-        ),
-    ] = False,
+    since: SinceOption = None,
+    model: ModelOption = None,
+    provider: ProviderOption = None,
+    include_bench: IncludeBenchOption = False,
+    json_out: PlainJsonOption = False,
+    csv_out: CsvOption = False,
+    html: HtmlOption = None,
+    attempts: AttemptsOption = False,
 ) -> None:
     """Per model and per provider: TTFT and latency percentiles (ms), speed, tokens, cost.
 
     Times are as you lived them: from sending a request's first attempt, retries and their
     waits inside. Failed requests count, as errors.
     """
-    from t360cli.history import History
-
     env = environment(ctx)
     filters = Filters(
         since=parse_since(since, env.clock()) if since else None,
@@ -112,88 +142,110 @@ def stats(
         include_bench=include_bench,
         attempts=attempts,
     )
+    figures = _figures(
+        env, filters, json_out=json_out, charted=env.stdout_isatty or html is not None
+    )
+    if html is not None:
+        _write_html(env, html, figures)
+    if json_out:
+        _write_json(env, figures, attempts=attempts)
+    elif csv_out:
+        _write_csv(env, figures)
+    elif not figures.by_model:
+        env.stderr.write("no answers in the history match; nothing to show yet\n")
+    else:
+        _print(env, figures, attempts=attempts)
+
+
+def _figures(env: Environment, filters: Filters, *, json_out: bool, charted: bool) -> _Figures:
+    from t360cli.history import History
+
     settings = load_settings(env, {})
     budgeted = settings.budget_daily is not None or settings.budget_monthly is not None
     spend = budget(env, settings) if budgeted else None
-    charted = env.stdout_isatty or html is not None
     with History.open(env.paths.history_db) as history:
         report = analyse(history, filters)
-        by_model, by_provider = report.by_model, report.by_provider
-        days = spend_per_day(history, filters, env.clock()) if json_out else []
-        served_ids = served(history, filters)
-        counts = ttft_counts(history, filters) if charted else {}
-        per_day = daily(history, filters, env.clock()) if charted else []
-    marks = {s.key: (s.ttft_ms[50], s.ttft_ms[90]) for s in by_model}
-    if html is not None:
-        from t360cli.htmlreport import page
-
-        text = page(
-            [(label(s.key, served_ids), cells(s)) for s in by_model],
-            [(s.key, cells(s)) for s in by_provider],
-            COLUMNS,
-            counts,
-            marks,
-            per_day,
-            spent_line(spend) if spend is not None else None,
-            env.clock(),
+        return _Figures(
+            report.by_model,
+            report.by_provider,
+            spend_per_day(history, filters, env.clock()) if json_out else [],
+            served(history, filters),
+            ttft_counts(history, filters) if charted else {},
+            daily(history, filters, env.clock()) if charted else [],
+            spend,
         )
-        try:
-            html.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"cannot write {html}: {exc.strerror or exc}") from None
-        env.stderr.write(env.shown(f"report written to {html}") + "\n")
-    if json_out:
-        obj = {
-            "by_model": {
-                s.key: {**s.as_json(), "served_as": served_ids.get(s.key, [])} for s in by_model
-            },
-            "by_provider": {s.key: s.as_json() for s in by_provider},
-            "cost_per_day": [{"day": d, "cost": units.rounded_cost(c)} for d, c in days],
-            "timing": "attempt" if attempts else "lived",
-        }
-        if spend is not None:
-            obj["budget"] = {
-                name: units.rounded_cost(value) for name, value in spend._asdict().items()
-            }
-        env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
-        return
-    if csv_out:
-        buffer = io.StringIO()
-        # Text quoted, numbers bare: a CR inside a name cannot split a row, and a
-        # spreadsheet tells the two apart.
-        writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
-        for group, rows in (("model", by_model), ("provider", by_provider)):
-            for summary in rows:
-                if buffer.tell() == 0:
-                    writer.writerow(["group", "key", *summary.as_json()])
-                writer.writerow(map(_inert, [group, summary.key, *summary.as_json().values()]))
-        text = buffer.getvalue()
-        env.stdout.write(sanitize(text) if env.stdout_isatty else text)
-        return
-    if not by_model:
-        env.stderr.write("no answers in the history match; nothing to show yet\n")
-        return
+
+
+def _write_html(env: Environment, html: Path, figures: _Figures) -> None:
+    from t360cli.htmlreport import page
+
+    by_model, by_provider = figures.rows()
+    spend = figures.spend
+    text = page(
+        by_model,
+        by_provider,
+        COLUMNS,
+        figures.counts,
+        figures.marks,
+        figures.per_day,
+        spent_line(spend) if spend is not None else None,
+        env.clock(),
+    )
+    try:
+        html.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {html}: {exc.strerror or exc}") from None
+    env.stderr.write(env.shown(f"report written to {html}") + "\n")
+
+
+def _write_json(env: Environment, figures: _Figures, *, attempts: bool) -> None:
+    served_ids = figures.served_ids
+    obj: dict[str, object] = {
+        "by_model": {
+            s.key: {**s.as_json(), "served_as": served_ids.get(s.key, [])} for s in figures.by_model
+        },
+        "by_provider": {s.key: s.as_json() for s in figures.by_provider},
+        "cost_per_day": [{"day": d, "cost": units.rounded_cost(c)} for d, c in figures.days],
+        "timing": "attempt" if attempts else "lived",
+    }
+    if figures.spend is not None:
+        spent = figures.spend._asdict().items()
+        obj["budget"] = {name: units.rounded_cost(value) for name, value in spent}
+    env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
+
+
+def _write_csv(env: Environment, figures: _Figures) -> None:
+    buffer = io.StringIO()
+    # Text quoted, numbers bare: a CR inside a name cannot split a row, and a
+    # spreadsheet tells the two apart.
+    writer = csv.writer(buffer, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    for group, rows in (("model", figures.by_model), ("provider", figures.by_provider)):
+        for summary in rows:
+            if buffer.tell() == 0:
+                writer.writerow(["group", "key", *summary.as_json()])
+            writer.writerow(map(_inert, [group, summary.key, *summary.as_json().values()]))
+    text = buffer.getvalue()
+    env.stdout.write(sanitize(text) if env.stdout_isatty else text)
+
+
+def _print(env: Environment, figures: _Figures, *, attempts: bool) -> None:
+    """The tables, the TTFT distribution, the trends and the budget, on a terminal."""
     from t360cli.render import print_stats
 
     width = env.columns
-    lines = distribution(counts, marks, width)
+    lines = distribution(figures.counts, figures.marks, width)
     trend = trends(
-        [(d.day, d.requests, d.ttft_p50_ms, d.latency_p90_ms, d.cost) for d in per_day], width
+        [(d.day, d.requests, d.ttft_p50_ms, d.latency_p90_ms, d.cost) for d in figures.per_day],
+        width,
     )
     if trend:
         lines += ["", *trend]
-    if spend is not None:
-        lines += ["", spent_line(spend)]
+    if figures.spend is not None:
+        lines += ["", spent_line(figures.spend)]
     if attempts:  # which times these are, above the charts drawn from them
         lines = [PER_ATTEMPT, *lines]
-    print_stats(
-        env,
-        COLUMNS,
-        [(label(s.key, served_ids), cells(s)) for s in by_model],
-        [(s.key, cells(s)) for s in by_provider],
-        lines,
-        PRIORITY,
-    )
+    by_model, by_provider = figures.rows()
+    print_stats(env, COLUMNS, by_model, by_provider, lines, PRIORITY)
 
 
 #: The note under times measured per attempt (``--attempts``, ``t360 bench``).
