@@ -434,16 +434,7 @@ class Chat:
         payload = self.payload(asked.sent, asked.attached)
         if self.guard is not None:
             payload = self.guard.apply(payload)
-        journal = None
-        if self.save:
-            journal = journal_for(
-                self.env,
-                asked,
-                model=self.settings.model,
-                system=self.settings.system,
-                conversation_id=self.conversation_id,
-                comparison=self.comparison,
-            )
+        journal = self._journal(asked) if self.save else None
         tool_time = 0.0  # seconds the tool calls took between the requests
         rounds: list[Turn] = []
         runs: list[ToolRun] = []
@@ -498,6 +489,17 @@ class Chat:
         answer = answer._replace(conversation_id=self.conversation_id)
         self.turns.append(answer)
         return answer
+
+    def _journal(self, asked: Exchange) -> TurnJournal:
+        settings = self.settings
+        return journal_for(
+            self.env,
+            asked,
+            model=settings.model,
+            system=settings.system,
+            conversation_id=self.conversation_id,
+            comparison=self.comparison,
+        )
 
 
 def _round_limit(rounds: int) -> GuardError:

@@ -77,3 +77,26 @@ def test_piped_chat_never_loads_rich(server: MockServer) -> None:
     assert modules & {"rich", "markdown_it", "pygments", "prompt_toolkit"} == set()
     unsaved = imported_by("chat", "--no-save", "-m", "echo", "hi", env=env)
     assert "httpx" in unsaved and "sqlite3" not in unsaved
+
+
+def test_every_command_function_is_glue_of_at_most_60_lines() -> None:
+    """A command (a Typer callback in t360cli/commands/) reads options, builds, runs,
+    reports: its signature and body together fit in 60 lines; the work is elsewhere."""
+    import ast
+
+    from t360cli.cli import COMMANDS
+
+    commands = Path(__file__).parent.parent / "t360cli" / "commands"
+    callbacks = {(module, attribute) for module, attribute, group in COMMANDS.values() if not group}
+    long = []
+    for path in sorted(commands.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if not isinstance(node, ast.FunctionDef):
+                continue
+            decorated = any("command" in ast.unparse(d) for d in node.decorator_list)
+            if (path.stem, node.name) in callbacks or decorated:
+                lines = (node.end_lineno or node.lineno) - node.lineno + 1
+                if lines > 60:
+                    long.append(f"{path.stem}.{node.name}: {lines} lines")
+    assert long == []

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from t360cli.commands.common import environment, write_out
+from t360cli.commands.common import PlainJsonOption, environment, write_out
 from t360cli.config import (
     PARSERS,
     Settings,
@@ -25,6 +25,9 @@ from t360cli.environment import Environment
 from t360cli.errors import ConfigError, UsageError
 from t360cli.safety import dumps, redact
 from t360cli.terminal import has_controlling_terminal, read_key, run_editor
+
+if TYPE_CHECKING:  # the tools' module (and mcp) loads only for config show
+    from t360cli.tools import ServerConfig
 
 app = typer.Typer(help="Read and change settings (the config file).", no_args_is_help=True)
 
@@ -154,10 +157,20 @@ def _profiles(table: dict[str, object]) -> dict[str, object]:
     return profiles if isinstance(profiles, dict) else {}
 
 
+class _Shown(NamedTuple):
+    """What ``config show`` shows: the settings in effect and the tables beside them."""
+
+    settings: Settings
+    profiles: dict[str, dict[str, str]]
+    aliases: dict[str, str]
+    network: dict[str, str | None]
+    servers: dict[str, ServerConfig]
+
+
 @app.command("show")
 def config_show(
     ctx: typer.Context,
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    json_out: PlainJsonOption = False,
     profile: Annotated[
         str | None,
         typer.Option(
@@ -171,7 +184,6 @@ def config_show(
 
     ``api_key_cmd`` is shown as written, never run.
     """
-    from t360cli.mcp import public_url
     from t360cli.network import describe_trust, proxy_for
     from t360cli.tools import configured
 
@@ -179,61 +191,78 @@ def config_show(
     table = read_config(env)
     settings = _with_keychain(env, load_settings(env, {"profile": profile}, table=table))
     proxy = proxy_for(settings.base_url, settings.proxy, env.vars)
-    profiles = {
-        name: {key: _shown(key, value) for key, value in entries.items()}
-        for name, entries in _profiles(table).items()
-        if isinstance(entries, dict)
-    }
-    aliases = aliases_in(table)
-    servers = configured(table)
-    network = {
-        "tls_trust": describe_trust(settings.ca_bundle, env.vars),
-        "proxy": without_password(proxy[0]) if proxy else None,
-        "proxy_from": proxy[1] if proxy else None,
-    }
+    shown = _Shown(
+        settings,
+        {
+            name: {key: _shown(key, value) for key, value in entries.items()}
+            for name, entries in _profiles(table).items()
+            if isinstance(entries, dict)
+        },
+        aliases_in(table),
+        {
+            "tls_trust": describe_trust(settings.ca_bundle, env.vars),
+            "proxy": without_password(proxy[0]) if proxy else None,
+            "proxy_from": proxy[1] if proxy else None,
+        },
+        configured(table),
+    )
     if json_out:
-        obj: dict[str, object] = {
-            name: {
-                "value": _effective(settings, name, text=False),
-                "source": settings.sources[name],
-            }
-            for name in PARSERS
+        env.stdout.write(dumps(_as_json(shown), terminal=env.stdout_isatty) + "\n")
+    else:
+        write_out(env, _as_text(env, shown, proxied=proxy is not None))
+
+
+def _as_json(shown: _Shown) -> dict[str, object]:
+    from t360cli.mcp import public_url
+
+    settings = shown.settings
+    obj: dict[str, object] = {
+        name: {
+            "value": _effective(settings, name, text=False),
+            "source": settings.sources[name],
         }
-        obj.update(
-            profile=settings.profile,
-            profiles=profiles,
-            aliases=aliases,
-            network=network,
-            mcp_servers={  # env and header values may be tokens: only their names are shown
-                name: {
-                    "command": [server.command, *server.args] if server.url is None else None,
-                    "url": None if server.url is None else public_url(server.url),
-                    "headers": sorted(server.headers),
-                    "env": sorted(server.env),
-                    "cwd": server.cwd,
-                    "auto_approve": sorted(server.auto_approve),
-                    "timeout": server.timeout,
-                    "start_timeout": server.start_timeout,
-                }
-                for name, server in servers.items()
-            },
-        )
-        env.stdout.write(dumps(obj, terminal=env.stdout_isatty) + "\n")
-        return
+        for name in PARSERS
+    }
+    obj.update(
+        profile=settings.profile,
+        profiles=shown.profiles,
+        aliases=shown.aliases,
+        network=shown.network,
+        mcp_servers={  # env and header values may be tokens: only their names are shown
+            name: {
+                "command": [server.command, *server.args] if server.url is None else None,
+                "url": None if server.url is None else public_url(server.url),
+                "headers": sorted(server.headers),
+                "env": sorted(server.env),
+                "cwd": server.cwd,
+                "auto_approve": sorted(server.auto_approve),
+                "timeout": server.timeout,
+                "start_timeout": server.start_timeout,
+            }
+            for name, server in shown.servers.items()
+        },
+    )
+    return obj
+
+
+def _as_text(env: Environment, shown: _Shown, *, proxied: bool) -> str:
+    from t360cli.mcp import public_url
+
+    settings, network = shown.settings, shown.network
     rows = [(name, str(_effective(settings, name)), settings.sources[name]) for name in PARSERS]
     width = max(len(name) for name, _, _ in rows)
     text = "".join(f"{name.ljust(width)}  {value}  ({source})\n" for name, value, source in rows)
-    in_effect = f"{network['proxy']} (from {network['proxy_from']})" if proxy else "none"
+    in_effect = f"{network['proxy']} (from {network['proxy_from']})" if proxied else "none"
     text += f"# config file: {env.paths.config_file}\n"
     if settings.profile:
         text += f"# profile: {settings.profile}\n"
     text += f"# tls trust: {network['tls_trust']}\n"
     text += f"# proxy in effect for {settings.base_url}: {in_effect}\n"
-    for name, entries in profiles.items():
+    for name, entries in shown.profiles.items():
         text += f"[profiles.{name}] " + ", ".join(f"{k} = {v}" for k, v in entries.items()) + "\n"
-    if aliases:
-        text += "[aliases] " + ", ".join(f"{k} = {v}" for k, v in aliases.items()) + "\n"
-    for name, server in servers.items():
+    if shown.aliases:
+        text += "[aliases] " + ", ".join(f"{k} = {v}" for k, v in shown.aliases.items()) + "\n"
+    for name, server in shown.servers.items():
         if server.url is None:
             details = [" ".join([server.command, *server.args])]
         else:
@@ -246,7 +275,7 @@ def config_show(
         details.append(f"timeout {server.timeout:g} s")
         details.append(f"start_timeout {server.start_timeout:g} s")
         text += f"[mcp_servers.{name}] " + "; ".join(details) + "\n"
-    write_out(env, text)
+    return text
 
 
 def _with_keychain(env: Environment, settings: Settings) -> Settings:

@@ -17,7 +17,8 @@ from t360cli.commands.common import (
     gateway_settings,
     write_out,
 )
-from t360cli.config import aliases_in, read_config
+from t360cli.config import Settings, aliases_in, read_config
+from t360cli.environment import Environment
 from t360cli.errors import T360Error
 from t360cli.safety import dumps
 from t360cli.session import debug_log
@@ -30,25 +31,29 @@ class Sort(str, Enum):
     name = "name"
 
 
+SearchOption = Annotated[
+    str | None,
+    typer.Option("--search", help="Only models whose id, owner or alias holds TEXT (any case)."),
+]
+SortOption = Annotated[
+    Sort | None,
+    typer.Option("--sort", help="price (cheapest first), context (longest first) or name."),
+]
+RawJsonOption = Annotated[
+    bool, typer.Option("--json", help="The gateway's raw list, as JSON (always asked).")
+]
+RefreshOption = Annotated[
+    bool,
+    typer.Option("--refresh", help="Ask the gateway even if the cached list is fresh."),
+]
+
+
 def models(
     ctx: typer.Context,
-    search: Annotated[
-        str | None,
-        typer.Option(
-            "--search", help="Only models whose id, owner or alias holds TEXT (any case)."
-        ),
-    ] = None,
-    sort: Annotated[
-        Sort | None,
-        typer.Option("--sort", help="price (cheapest first), context (longest first) or name."),
-    ] = None,
-    json_out: Annotated[
-        bool, typer.Option("--json", help="The gateway's raw list, as JSON (always asked).")
-    ] = False,
-    refresh: Annotated[
-        bool,
-        typer.Option("--refresh", help="Ask the gateway even if the cached list is fresh."),
-    ] = False,
+    search: SearchOption = None,
+    sort: SortOption = None,
+    json_out: RawJsonOption = False,
+    refresh: RefreshOption = False,
     profile: ProfileOption = None,
     api_key: ApiKeyOption = None,
     base_url: BaseUrlOption = None,
@@ -61,14 +66,7 @@ def models(
     settings = gateway_settings(env, flags)
     items: list[dict[str, Any]] = []
     if json_out or refresh or not modelinfo.fresh(env.paths, settings.base_url, env.clock()):
-        from t360cli.client import Gateway
-
-        def wait(seconds: float, attempt: int, reason: T360Error) -> None:
-            countdown(env, seconds, attempt, reason.line(), quiet=False)
-
-        with Gateway(settings, environ=env.vars, log=debug_log(env, settings)) as gateway:
-            items = gateway.models(on_wait=wait)
-        modelinfo.remember(env.paths, settings.base_url, items, env.clock())
+        items = _fetch(env, settings)
     table = read_config(env)
     listed = modelinfo.catalogue(
         env.paths,
@@ -83,13 +81,28 @@ def models(
             [by_id[m.info.id] for m in listed if m.info.id in by_id] if search or sort else items
         )
         env.stdout.write(dumps({"data": chosen}, terminal=env.stdout_isatty) + "\n")
-        return
-    if not listed and search:
+    elif not listed and search:
         env.stderr.write(env.shown(f"no model matches {search!r}") + "\n")
-        return
-    if not (env.stdout_isatty and not env.dumb):
+    elif not (env.stdout_isatty and not env.dumb):
         write_out(env, "".join(f"{m.info.id}\n" for m in listed))
-        return
+    else:
+        _print_table(env, listed)
+
+
+def _fetch(env: Environment, settings: Settings) -> list[dict[str, Any]]:
+    """The gateway's list (a retry's wait counted down on stderr), remembered."""
+    from t360cli.client import Gateway
+
+    def wait(seconds: float, attempt: int, reason: T360Error) -> None:
+        countdown(env, seconds, attempt, reason.line(), quiet=False)
+
+    with Gateway(settings, environ=env.vars, log=debug_log(env, settings)) as gateway:
+        items = gateway.models(on_wait=wait)
+    modelinfo.remember(env.paths, settings.base_url, items, env.clock())
+    return items
+
+
+def _print_table(env: Environment, listed: list[modelinfo.Listed]) -> None:
     from t360cli.render import print_table
 
     rows = [

@@ -8,16 +8,18 @@ import typer
 
 from t360cli.commands.common import (
     DebugOption,
+    PlainJsonOption,
     environment,
     known_key,
     write_out,
 )
 from t360cli.config import load_settings, read_config
+from t360cli.environment import Environment
 from t360cli.errors import ExitCode
-from t360cli.mcp import public_url
+from t360cli.mcp import Tool, public_url
 from t360cli.safety import dumps
 from t360cli.session import debug_log
-from t360cli.tools import Toolbox, choose, configured, server_error
+from t360cli.tools import ServerConfig, Toolbox, choose, configured, server_error
 from t360cli.toolview import show_on
 
 
@@ -27,7 +29,7 @@ def tools(
         str | None,
         typer.Argument(help="Only this server."),
     ] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="One JSON object.")] = False,
+    json_out: PlainJsonOption = False,
     debug: DebugOption = False,
 ) -> None:
     """List the tools each configured MCP server offers (name and one-line description).
@@ -56,6 +58,22 @@ def tools(
         found = toolbox.tools()
     finally:
         toolbox.close()
+    _list(env, servers, found, failed, json_out=json_out)
+    for name, why in failed.items():
+        env.error(server_error(env, name, why).line())
+    if failed:
+        raise typer.Exit(ExitCode.CONFIG)
+
+
+def _list(
+    env: Environment,
+    servers: list[ServerConfig],
+    found: dict[str, list[Tool]],
+    failed: dict[str, str],
+    *,
+    json_out: bool,
+) -> None:
+    """Each server's tools: one JSON object, a table on a terminal, else TSV rows."""
     if json_out:
         obj = {
             s.name: {
@@ -80,10 +98,6 @@ def tools(
             print_table(env, ["server", "tool", "description"], rows)  # it makes them safe
         else:
             write_out(env, "".join("\t".join(map(_field, row)) + "\n" for row in rows))
-    for name, why in failed.items():
-        env.error(server_error(env, name, why).line())
-    if failed:
-        raise typer.Exit(ExitCode.CONFIG)
 
 
 def _field(text: str) -> str:
