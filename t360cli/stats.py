@@ -1,5 +1,5 @@
-"""What one turn produced and how fast: recorded from the events (``report`` shows it as the
-footer or the ``--json`` object).
+"""What one turn produced and how fast: recorded from the events (``figures`` makes the
+footer and the ``--json`` object of it).
 
 Timing is what the user lived through: TTFT runs from sending the first attempt of the
 request to the first event carrying answer text, reasoning text or a tool call (a
@@ -225,9 +225,9 @@ class Turn(NamedTuple):
     def footer(
         self, *, compact: bool = False, width: int = 200, extra: tuple[str, ...] = ()
     ) -> str:
-        """``report.footer`` of this turn, for render.py's comparison panels, the one
-        caller left: it goes once they call ``report.footer``."""
-        from .report import footer
+        """``figures.footer`` of this turn, for render.py's comparison panels, the one
+        caller left: it goes once they call ``figures.footer``."""
+        from .figures import footer
 
         return footer(self, compact=compact, width=width, extra=extra)
 

@@ -10,8 +10,8 @@ import pexpect
 import pytest
 
 from t360cli.config import Settings
+from t360cli.figures import turn_json
 from t360cli.mockserver import MockServer
-from t360cli.report import turn_json
 from t360cli.request import estimate_tokens
 from t360cli.stats import Turn
 from tests.helpers import KEY, TtyRun, chat_env, invoke, open_history, run_tty, spawn_t360

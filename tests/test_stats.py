@@ -1,4 +1,4 @@
-"""Turn statistics, and the footer and the --json object ``report`` makes of them."""
+"""Turn statistics, and the footer and the --json object ``figures`` makes of them."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 
 from t360cli.errors import APIError, NetworkError
 from t360cli.events import Finish, Meta, ReasoningDelta, Sent, TextDelta, ToolCallDelta, Usage
-from t360cli.report import footer, turn_json
+from t360cli.figures import footer, turn_json
 from t360cli.stats import Recorder, Turn
 
 
