@@ -3,6 +3,8 @@ runs; on a terminal it is shown, and runs only when the user presses ``r``."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import typer
 
 from t360cli.commands.common import (
@@ -29,7 +31,7 @@ from t360cli.commands.common import (
     require_key,
     secrets_check,
 )
-from t360cli.commands.options import CmdOptions, gather
+from t360cli.commands.options import AskOptions, gather
 from t360cli.conversation import question
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, GuardError, UsageError
@@ -48,6 +50,14 @@ from t360cli.shellcmd import (
 )
 from t360cli.stats import Turn
 from t360cli.terminal import NullSink, has_controlling_terminal
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class CmdOptions(AskOptions):
+    """``t360 cmd``: the task described."""
+
+    task: list[str] | None = None
+
 
 CHOICES = "[r]un [e]dit [c]opy [q]uit "
 

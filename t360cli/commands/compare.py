@@ -8,6 +8,7 @@ annotation, and evaluated ones spare it the parsing.
 """
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import typer
@@ -50,7 +51,7 @@ from t360cli.commands.common import (
     require_key,
     secrets_check,
 )
-from t360cli.commands.options import CompareOptions, gather
+from t360cli.commands.options import PromptOptions, gather
 from t360cli.compare import FEWEST, Comparison, report_ranking, view_for
 from t360cli.config import Settings, aliases_in
 from t360cli.conversation import Exchange, question
@@ -63,6 +64,13 @@ from t360cli.stats import Turn
 if TYPE_CHECKING:
     from t360cli.client import Gateway
     from t360cli.guards import Guard
+
+
+@dataclass(frozen=True, eq=False, repr=False)
+class CompareOptions(PromptOptions):
+    """``t360 compare``: the models asked."""
+
+    models: list[str] | None = None
 
 
 def compare(

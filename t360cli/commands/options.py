@@ -2,7 +2,9 @@
 parameters (``gather``) and passed down; nothing below the command reads a flag.
 
 ``AskOptions`` are the flags of every command that asks a model (``chat``, ``cmd``,
-``compare``), ``PromptOptions`` those of a one-shot's prompt (``chat``, ``compare``).
+``compare``), ``PromptOptions`` those of a one-shot's prompt (``chat``, ``compare``); each
+command's own class lives with it. Made on the path of every one-shot, they are spared
+what options never need, equality and a repr (each is code generated at import).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def gather(kind: type[Options], given: Mapping[str, object]) -> Options:
     return kind(**{name: value for name, value in given.items() if name in names})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class AskOptions:
     """What every command that asks a model takes: the gateway, the request, the role."""
 
@@ -60,7 +62,7 @@ class AskOptions:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class PromptOptions(AskOptions):
     """A one-shot's prompt and what guards it (``chat``, ``compare``)."""
 
@@ -76,7 +78,7 @@ class PromptOptions(AskOptions):
     dry_run: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False, repr=False)
 class ChatOptions(PromptOptions):
     """``t360 chat``: a one-shot or the REPL, with tools, a schema, a conversation."""
 
@@ -96,17 +98,3 @@ class ChatOptions(PromptOptions):
     def no_prompt(self) -> bool:
         """No prompt in the flags: the REPL, when stdin is a terminal."""
         return not (self.prompt or self.files or self.attach or self.editor or self.paste)
-
-
-@dataclass(frozen=True)
-class CompareOptions(PromptOptions):
-    """``t360 compare``: the models asked."""
-
-    models: list[str] | None = None
-
-
-@dataclass(frozen=True)
-class CmdOptions(AskOptions):
-    """``t360 cmd``: the task described."""
-
-    task: list[str] | None = None
