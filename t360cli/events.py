@@ -182,15 +182,27 @@ def error_event(error: object, fallback: str = "the gateway reported an error") 
     return ErrorEvent(message=mend(str(error)) if error else fallback, type=None, code=None)
 
 
+_raw_decode = json.JSONDecoder().raw_decode
+
+
 def parse_data(data: str) -> dict[str, Any]:
-    """The JSON object of one ``data:`` line; a StreamError for anything else."""
+    """The JSON object of one ``data:`` line; a StreamError for anything else.
+
+    A chunk is one bare JSON value: decoded by the scanner alone, it skips what
+    ``json.loads`` adds around it (two regular expressions for the whitespace), a third
+    of the cost of a chunk's JSON. Anything else gets ``json.loads``'s full rules."""
     try:
-        obj = json.loads(data)
+        obj, end = _raw_decode(data)
     except ValueError:
-        raise StreamError(
-            f"the gateway sent a line that is not JSON: {snippet(data)!r}",
-            "the stream is malformed; try again, or report it if it persists",
-        ) from None
+        end = -1
+    if end != len(data):  # whitespace around the value, more after it, or not JSON
+        try:
+            obj = json.loads(data)
+        except ValueError:
+            raise StreamError(
+                f"the gateway sent a line that is not JSON: {snippet(data)!r}",
+                "the stream is malformed; try again, or report it if it persists",
+            ) from None
     if not isinstance(obj, dict):
         raise StreamError(
             f"the gateway sent JSON that is not an object: {snippet(data)!r}",
@@ -260,14 +272,14 @@ class ChunkDecoder:
             if isinstance(choice, dict):
                 self._decode_choice(choice, part, events)
         usage = obj.get("usage")
-        if isinstance(usage, dict) and usage:
+        if usage and isinstance(usage, dict):
             events.append(clean_usage(usage))
         return events
 
     def _decode_choice(self, choice: dict[str, Any], part: str, events: list[Event]) -> None:
         delta = choice.get(part)
         if isinstance(delta, dict):
-            if _REASONING_KEYS & delta.keys():  # rare: keep the common chunk cheap
+            if not _REASONING_KEYS.isdisjoint(delta):  # rare: keep the common chunk cheap
                 reasoning = _text_of(delta.get("reasoning")) or _text_of(
                     delta.get("reasoning_content")
                 )
@@ -287,9 +299,11 @@ class ChunkDecoder:
             events.append(error_event(choice["error"]))
             return
         reason = choice.get("finish_reason")
+        if not reason:
+            return
         if reason == "error":
             events.append(error_event(None, "the provider ended the answer with an error"))
-        elif reason and isinstance(reason, str):
+        elif isinstance(reason, str):
             events.append(Finish(mend(reason)))
 
 

@@ -126,10 +126,17 @@ def test_whole_completion_message() -> None:
     assert events[1:] == [ReasoningDelta("r"), TextDelta("all"), Finish("stop")]
 
 
-@pytest.mark.parametrize("data", ["{nope", "[1, 2]", '"text"', "null", "12"])
+@pytest.mark.parametrize(
+    "data", ["{nope", "[1, 2]", '"text"', "null", "12", '{"a": 1} {"b": 2}', '{"a": 1}x', " "]
+)
 def test_parse_data_refuses_anything_but_an_object(data: str) -> None:
     with pytest.raises(StreamError, match="gateway sent"):
         parse_data(data)
+
+
+@pytest.mark.parametrize("data", ['{"a": [1]}', ' {"a": [1]}', '{"a": [1]}\t ', '\n{"a": [1]} '])
+def test_parse_data_takes_an_object_with_whitespace_around_it(data: str) -> None:
+    assert parse_data(data) == {"a": [1]}
 
 
 def test_snippet_is_short_single_line_and_printable() -> None:
