@@ -28,6 +28,7 @@ from rich.style import Style
 from rich.syntax import ANSI_LIGHT, ANSISyntaxTheme, Syntax
 from rich.text import Text
 
+from . import figures
 from .environment import Environment
 from .safety import sanitize
 from .terminal import ReasoningView, Spinner, ViewSink
@@ -604,7 +605,7 @@ class _Pane:
         if turn is None:
             return []
         lines: list[list[Segment]] = []
-        footer = "" if quiet else env.shown(turn.footer(width=10_000))
+        footer = "" if quiet else env.shown(figures.footer(turn, width=10_000))
         if footer:
             lines += [_segments(line, "dim") for line in _packed(footer.split(" · "), self.width)]
         if turn.finish_reason == "length":

@@ -222,15 +222,6 @@ class Turn(NamedTuple):
         generating = self.latency - self.ttft if self.generating is None else self.generating
         return completion / generating if generating > 0 else None
 
-    def footer(
-        self, *, compact: bool = False, width: int = 200, extra: tuple[str, ...] = ()
-    ) -> str:
-        """``figures.footer`` of this turn, for render.py's comparison panels, the one
-        caller left: it goes once they call ``figures.footer``."""
-        from .figures import footer
-
-        return footer(self, compact=compact, width=width, extra=extra)
-
 
 def combine(rounds: list[Turn], latency: float, tool_runs: list[dict[str, Any]] | None) -> Turn:
     """One answer made of several requests (tools ran between them): text joined, token
