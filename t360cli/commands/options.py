@@ -35,7 +35,7 @@ def gather(kind: type[Options], given: Mapping[str, object]) -> Options:
     return kind(**{name: value for name, value in given.items() if name in names})
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(frozen=True, eq=False, repr=False, init=False)  # a base: never made itself
 class AskOptions:
     """What every command that asks a model takes: the gateway, the request, the role."""
 
@@ -62,7 +62,7 @@ class AskOptions:
         )
 
 
-@dataclass(frozen=True, eq=False, repr=False)
+@dataclass(frozen=True, eq=False, repr=False, init=False)  # a base: never made itself
 class PromptOptions(AskOptions):
     """A one-shot's prompt and what guards it (``chat``, ``compare``)."""
 
