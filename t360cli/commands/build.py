@@ -14,7 +14,6 @@ from t360cli.commands.common import (
     exclusive,
     known_key,
     make_guard,
-    request_flags,
     require_key,
     secrets_check,
 )
@@ -83,7 +82,7 @@ def build_chat(env: Environment, o: ChatOptions, *, interactive: bool) -> Built:
     try:
         _check_flags(o, interactive=interactive)
         previous = _previous(env, o.continue_, o.conversation)
-        flags = _flags(o)
+        flags = o.flags()
         request, shape = _request(o)
         setup = Setup(env, flags, _layer(previous), request)
         settings, request, role = setup(o.role)
@@ -122,20 +121,6 @@ def build_chat(env: Environment, o: ChatOptions, *, interactive: bool) -> Built:
             emit_json(env, Turn.failed(model, error))
         raise
     return Built(chat, asked, setup, role, shape)
-
-
-def _flags(o: ChatOptions) -> dict[str, object | None]:
-    return request_flags(
-        api_key=o.api_key,
-        base_url=o.base_url,
-        model=o.model,
-        system=o.system,
-        system_file=o.system_file,
-        timeout=o.timeout,
-        retries=o.retries,
-        debug=o.debug,
-        profile=o.profile,
-    )
 
 
 def _request(o: ChatOptions) -> tuple[RequestOptions, dict[str, Any] | None]:

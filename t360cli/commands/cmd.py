@@ -113,16 +113,7 @@ def _chat(env: Environment, o: CmdOptions, system: str) -> tuple[Chat, str]:
     """The chat that asks for the command (its guard set), and the task's message: the
     words and stdin, through the secrets guard and the role. A role named "cmd" replaces
     the built-in system prompt (``system``); -r picks another."""
-    flags = {
-        "api_key": o.api_key,
-        "base_url": o.base_url,
-        "model": o.model,
-        "timeout": o.timeout,
-        "retries": o.retries,
-        "debug": o.debug or None,
-        "profile": o.profile,
-    }
-    setup = Setup(env, flags, None, o.request())
+    setup = Setup(env, o.flags(), None, o.request())
     role = o.role
     if role is None and "cmd" in role_names(env, setup.table):
         role = "cmd"

@@ -372,35 +372,6 @@ def exclusive(*pairs: tuple[str, str, bool, bool]) -> None:
             raise UsageError(f"give either {first} or {second}, not both")
 
 
-def request_flags(
-    *,
-    api_key: str | None,
-    base_url: str | None,
-    model: str | None,
-    system: str | None,
-    system_file: Path | None,
-    timeout: float | None,
-    retries: int | None,
-    debug: bool,
-    profile: str | None,
-) -> dict[str, object | None]:
-    """The flags that layer over the settings, the system prompt read from --system-file."""
-    from t360cli.prompt import check_argument, read_file
-
-    if system_file is not None:
-        system = read_file(system_file, "system file")
-    return {
-        "api_key": api_key,
-        "base_url": base_url,
-        "model": model,
-        "system": check_argument(system, "--system") if system is not None else None,
-        "timeout": timeout,
-        "retries": retries,
-        "debug": debug or None,
-        "profile": profile,
-    }
-
-
 def compose_message(
     env: Environment,
     settings: Settings,

@@ -47,7 +47,6 @@ from t360cli.commands.common import (
     make_guard,
     preview,
     refresh_models,
-    request_flags,
     require_key,
     secrets_check,
 )
@@ -137,7 +136,7 @@ def _build(env: Environment, o: CompareOptions) -> "tuple[Comparison, Exchange, 
     try:
         exclusive(("--system", "--system-file", o.system is not None, o.system_file is not None))
         check_max_cost(o.max_cost)
-        setup = Setup(env, _flags(o), None, o.request())
+        setup = Setup(env, o.flags(), None, o.request())
         settings, request, chosen = setup(o.role)
         asked = _models(asked, aliases_in(setup.table))
         secrets = secrets_check(env, settings, setup.table, allow=o.allow_secrets)
@@ -167,20 +166,6 @@ def _build(env: Environment, o: CompareOptions) -> "tuple[Comparison, Exchange, 
             emit_answers(env, [Turn.failed(model, error) for model in asked])
         raise
     return comparison, sending, guard
-
-
-def _flags(o: CompareOptions) -> dict[str, object | None]:
-    return request_flags(
-        api_key=o.api_key,
-        base_url=o.base_url,
-        model=None,
-        system=o.system,
-        system_file=o.system_file,
-        timeout=o.timeout,
-        retries=o.retries,
-        debug=o.debug,
-        profile=o.profile,
-    )
 
 
 def _models(given: Sequence[str], aliases: Mapping[str, str]) -> list[str]:

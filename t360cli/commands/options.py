@@ -61,6 +61,18 @@ class AskOptions:
             self.temperature, self.max_tokens, parse_options(self.option or []), stream
         )
 
+    def flags(self) -> dict[str, object | None]:
+        """The flags that layer over the settings (``config.resolve``)."""
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "model": self.model,
+            "timeout": self.timeout,
+            "retries": self.retries,
+            "debug": self.debug or None,
+            "profile": self.profile,
+        }
+
 
 @dataclass(frozen=True, eq=False, repr=False, init=False)  # a base: never made itself
 class PromptOptions(AskOptions):
@@ -76,6 +88,19 @@ class PromptOptions(AskOptions):
     max_cost: float | None = None
     ignore_budget: bool = False
     dry_run: bool = False
+
+    def flags(self) -> dict[str, object | None]:
+        """The flags that layer over the settings, the system prompt read from
+        --system-file."""
+        from t360cli.prompt import check_argument, read_file
+
+        system = self.system
+        if self.system_file is not None:
+            system = read_file(self.system_file, "system file")
+        return {
+            **super().flags(),
+            "system": check_argument(system, "--system") if system is not None else None,
+        }
 
 
 @dataclass(frozen=True, eq=False, repr=False)
