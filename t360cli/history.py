@@ -16,7 +16,6 @@ says answered (``served_model``): alias-resolving gateways make them differ.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import functools
 import json
 import re
@@ -26,13 +25,21 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, NamedTuple, TypeVar
 
-from .attachments import KINDS, Attachment, content, text_of
-from .conversation import Answer, Exchange
+from .attachments import KINDS, Attachment
+from .conversation import (
+    Answer,
+    Exchange,
+    Metrics,
+    ToolCall,
+    ToolResult,
+    ToolRound,
+    ToolRun,
+)
 from .errors import APIError, ConfigError, UsageError
 from .safety import dumps
-from .stats import Turn
+from .stats import Turn, milliseconds
 
 MIGRATIONS: list[str] = [
     """
@@ -271,42 +278,32 @@ class Conversation:
     turns: int
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
+    """A message as saved: an answer's with the metrics of its answer, when it carries
+    them (the last message of the answer does)."""
+
     id: int
     role: str
     content: str
     reasoning: str | None
     created: float
     partial: bool = False
-    error: str | None = None
-    model: str | None = None
-    served_model: str | None = None
-    #: For ``t360 cmd``: the command that ran from this answer, and its exit status.
-    ran: str | None = None
-    ran_status: int | None = None
     #: What was attached to a user message (their bytes are loaded only to send them).
     attached: tuple[Attachment, ...] = ()
     #: The tools an assistant message called; the call a ``tool`` message answers, and
     #: how that call ran.
-    tool_calls: tuple[dict[str, Any], ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
-    tool_run: dict[str, Any] | None = None
+    tool_run: ToolRun | None = None
     #: For a user message shaped by a role or -f texts: what was typed, and the role.
     typed: str | None = None
     role_name: str | None = None
     provider: str | None = None
+    metrics: Metrics | None = None
 
-    def as_request(self) -> dict[str, Any]:
-        if self.role == "tool":
-            return {"role": "tool", "tool_call_id": self.tool_call_id, "content": self.content}
-        if self.tool_calls:
-            return {
-                "role": "assistant",
-                "content": self.content or None,
-                "tool_calls": list(self.tool_calls),
-            }
-        return {"role": self.role, "content": content(self.content, self.attached)}
+    @property
+    def error(self) -> str | None:
+        return None if self.metrics is None else self.metrics.error
 
 
 def _title(text: str) -> str:
@@ -560,11 +557,13 @@ class History:
     # -- messages ----------------------------------------------------------------------
 
     def messages(self, conversation_id: str) -> list[Message]:
+        """The conversation's messages as saved, an answer's last one with its metrics."""
         rows = self._db.execute(
-            "SELECT m.*, r.partial, r.error, r.model, r.served_model, r.provider, r.ran,"
-            " r.ran_status"
-            " FROM messages m"
-            " LEFT JOIN responses r ON r.message_id = m.id"
+            "SELECT m.*, r.model, r.served_model, r.provider, r.ttft_ms, r.latency_ms,"
+            " r.attempt_ttft_ms, r.attempt_latency_ms, r.retries, r.prompt_tokens,"
+            " r.completion_tokens, r.total_tokens, r.cost, r.usage IS NULL AS unreported,"
+            " r.finish_reason, r.error, r.comparison, r.ran, r.ran_status, r.partial"
+            " FROM messages m LEFT JOIN responses r ON r.message_id = m.id"
             " WHERE m.conversation_id = ? ORDER BY m.id",
             (conversation_id,),
         ).fetchall()
@@ -576,39 +575,30 @@ class History:
                 row["reasoning"],
                 row["created"],
                 bool(row["partial"]),
-                row["error"],
-                row["model"],
-                row["served_model"],
-                row["ran"],
-                row["ran_status"],
                 self._attachments(row["id"]) if row["role"] == "user" else (),
-                tuple(_json(row["tool_calls"]) or ()),
+                _calls(row["tool_calls"]),
                 row["tool_call_id"],
-                _json(row["tool_run"]),
+                _tool_run(row["tool_run"]),
                 row["typed"],
                 row["role_name"],
                 row["provider"],
+                _metrics(row),
             )
             for row in rows
         ]
 
+    def exchanges(self, conversation_id: str) -> list[Exchange]:
+        """The conversation as its exchanges, attachments as saved (without their bytes:
+        ``context`` reads them back to send them)."""
+        return _exchanges(self.messages(conversation_id))
+
     def context(self, conversation_id: str) -> list[Exchange]:
         """The exchanges to continue the conversation with, attachments included, their
         bytes read back from the store."""
-        found: list[Exchange] = []
-        said: list[Message] = []  # the answer to the last user message, so far
-        for m in [*self.messages(conversation_id), None]:
-            if m is not None and m.role != "user":
-                said.append(m)
-                continue
-            if found:
-                found[-1] = _answered(found[-1], said)
-            said = []
-            if m is not None:
-                attached = tuple(self._loaded(conversation_id, a) for a in m.attached)
-                typed = m.content if m.typed is None else m.typed
-                found.append(Exchange(typed, m.content, Answer(""), m.role_name, attached))
-        return found
+        return [
+            e._replace(attached=tuple(self._loaded(conversation_id, a) for a in e.attached))
+            for e in self.exchanges(conversation_id)
+        ]
 
     def drop_last(self, conversation_id: str) -> int:
         """Delete the last user message and all that answered it (/undo, /retry)."""
@@ -711,9 +701,7 @@ class History:
 
     def _metrics(self, turn: Turn, key: Literal["message_id", "id"], value: int) -> None:
         """``turn``'s metrics on the responses row whose ``key`` is ``value``."""
-        error = None if turn.error is None else turn.error.message
-        if turn.interrupted:
-            error = "interrupted"
+        figures = turn.metrics()
         self._db.execute(
             "UPDATE responses SET model = ?, served_model = ?, provider = ?, ttft_ms = ?,"
             " latency_ms = ?, prompt_tokens = ?, completion_tokens = ?, total_tokens = ?,"
@@ -721,48 +709,45 @@ class History:
             " attempt_ttft_ms = ?, attempt_latency_ms = ?, retries = ?, status = ?"
             f" WHERE {key} = ?",
             (
-                turn.requested_model,
-                turn.model,
+                figures.model,
+                figures.served,
                 turn.provider,
-                _ms(turn.ttft),
-                turn.latency * 1000,
-                turn.tokens("prompt_tokens"),
-                turn.tokens("completion_tokens"),
-                turn.tokens("total_tokens"),
-                turn.cost,
-                turn.finish_reason,
-                error,
+                figures.ttft_ms,
+                figures.latency_ms,
+                figures.prompt_tokens,
+                figures.completion_tokens,
+                figures.total_tokens,
+                figures.cost,
+                figures.finish_reason,
+                figures.error,
                 int(turn.partial),
                 dumps(turn.usage) if turn.usage is not None else None,
-                _ms(turn.generating),
-                _ms(turn.attempt_ttft),
-                turn.attempt_latency * 1000,
-                turn.retries,
+                milliseconds(turn.generating),
+                figures.attempt_ttft_ms,
+                figures.attempt_latency_ms,
+                figures.retries,
                 turn.error.status if isinstance(turn.error, APIError) else None,
                 value,
             ),
         )
 
-    def add_tool_results(
-        self,
-        conversation_id: str,
-        message_id: int,
-        calls: Sequence[dict[str, Any]],
-        runs: Sequence[dict[str, Any]],
-    ) -> int:
-        """The tool ``calls`` of the answer ``message_id``, their results, then the empty
-        answer that continues it, which the answer's metrics row moves to (one row per
-        answer, whatever its number of requests). Returns the new answer's id."""
+    def add_tool_results(self, conversation_id: str, message_id: int, done: ToolRound) -> int:
+        """The tool calls of the answer ``message_id`` (its text is saved already), their
+        results, then the empty answer that continues it, which the answer's metrics row
+        moves to (one row per answer, whatever its number of requests). Returns the new
+        answer's id."""
         now = time.time()
         with self._transaction():
             self._db.execute(
-                "UPDATE messages SET tool_calls = ? WHERE id = ?", (json.dumps(calls), message_id)
+                "UPDATE messages SET tool_calls = ? WHERE id = ?",
+                (json.dumps([call.as_json() for call in done.calls]), message_id),
             )
-            for run in runs:
+            for result in done.results:
+                run = None if result.run is None else dumps(result.run._asdict())
                 self._db.execute(
                     "INSERT INTO messages (conversation_id, role, content, tool_call_id,"
                     " tool_run, created) VALUES (?, 'tool', ?, ?, ?, ?)",
-                    (conversation_id, run["content"], run["id"], dumps(run["run"]), now),
+                    (conversation_id, result.content, result.call_id, run, now),
                 )
             cursor = self._db.execute(
                 "INSERT INTO messages (conversation_id, role, content, created)"
@@ -792,20 +777,20 @@ class History:
             )
             self._db.execute("DELETE FROM conversations WHERE id = ?", (source,))
 
-    def compared(self, conversation_id: str) -> dict[int, list[Compared]]:
-        """For each answer of the conversation that was part of a comparison (by its
-        message id): the other answers of that comparison, by model."""
+    def compared(self, conversation_id: str) -> dict[str, list[Compared]]:
+        """For each comparison an answer of the conversation was part of (by its id): its
+        other answers, by model."""
         rows = self._db.execute(
-            "SELECT mine.message_id, other.model, other.conversation_id, other.error"
+            "SELECT mine.comparison, other.model, other.conversation_id, other.error"
             " FROM responses mine JOIN responses other ON other.comparison = mine.comparison"
             " AND other.id != mine.id WHERE mine.conversation_id = ?"
             " AND mine.comparison IS NOT NULL ORDER BY other.model, other.id",
             (conversation_id,),
         ).fetchall()
-        found: dict[int, list[Compared]] = {}
+        found: dict[str, list[Compared]] = {}
         for row in rows:
             other = Compared(row["model"], row["conversation_id"], row["error"])
-            found.setdefault(row["message_id"], []).append(other)
+            found.setdefault(row["comparison"], []).append(other)
         return found
 
     def spend(self, since: float) -> float:
@@ -826,60 +811,8 @@ class History:
     # -- export ------------------------------------------------------------------------
 
     def export_json(self, conversation_id: str) -> dict[str, Any]:
+        """The conversation and its messages, each answer's last one with its metrics."""
         conversation = self.get(conversation_id)
-        metrics = {
-            row["message_id"]: dict(row)
-            for row in self._db.execute(
-                "SELECT * FROM responses WHERE conversation_id = ?", (conversation_id,)
-            )
-        }
-        messages: list[dict[str, Any]] = []
-        for message in self.messages(conversation_id):
-            item: dict[str, Any] = {"role": message.role, "content": message.content}
-            if message.reasoning:
-                item["reasoning"] = message.reasoning
-            if message.attached:  # references: the bytes stay in the store
-                item["attachments"] = [
-                    {
-                        "kind": a.kind,
-                        "name": a.name,
-                        "mime": a.mime,
-                        "size": a.size,
-                        "sha256": a.sha256,
-                    }
-                    for a in message.attached
-                ]
-            if message.tool_calls:
-                item["tool_calls"] = list(message.tool_calls)
-            if message.role == "tool":
-                item["tool_call_id"] = message.tool_call_id
-                item["tool_run"] = message.tool_run
-            if message.id in metrics:
-                stats = metrics[message.id]
-                item["metrics"] = {
-                    key: stats[key]
-                    for key in (
-                        "model",
-                        "served_model",
-                        "provider",
-                        "ttft_ms",
-                        "latency_ms",
-                        "attempt_ttft_ms",
-                        "attempt_latency_ms",
-                        "retries",
-                        "prompt_tokens",
-                        "completion_tokens",
-                        "total_tokens",
-                        "cost",
-                        "finish_reason",
-                        "error",
-                        "ran",
-                        "ran_status",
-                        "comparison",
-                    )
-                }
-                item["metrics"]["partial"] = bool(stats["partial"])
-            messages.append(item)
         return {
             "id": conversation.id,
             "title": conversation.title,
@@ -887,21 +820,21 @@ class History:
             "system": conversation.system,
             "created": conversation.created,
             "updated": conversation.updated,
-            "messages": messages,
+            "messages": [m for e in self.exchanges(conversation_id) for m in _exported(e)],
         }
 
     def export_markdown(self, conversation_id: str) -> str:
         conversation = self.get(conversation_id)
         compared = {
-            message: "compared with " + ", ".join(other.label() for other in others)
-            for message, others in self.compared(conversation_id).items()
+            comparison: "compared with " + ", ".join(other.label() for other in others)
+            for comparison, others in self.compared(conversation_id).items()
         }
         return to_markdown(
             conversation.title,
             f"`{conversation.id}` · {conversation.model} · "
             + time.strftime("%Y-%m-%d %H:%M", time.localtime(conversation.created)),
             conversation.system,
-            _exchanges(self.messages(conversation_id), compared),
+            transcript(self.exchanges(conversation_id), compared),
         )
 
 
@@ -920,53 +853,171 @@ class Compared:
         return f"{self.model} (`{self.conversation_id}`)"
 
 
-def _exchanges(messages: list[Message], notes: Mapping[int, str]) -> list[Entry]:
-    """Messages as a transcript shows them; an answer's text before its tool calls is
-    labelled with the model of the answer (its metrics live on the answer's last message).
-    ``notes``: more to say under some messages (by id), after what they say themselves."""
-    found: list[Entry] = []
-    answering = None  # the model of the answer being walked back through
-    for m in reversed(messages):
-        own = m.served_model or m.model
-        answering = None if m.role == "user" else own or answering
-        model = own or (answering if m.role == "assistant" else None)
-        note = "; ".join(n for n in (_note(m), notes.get(m.id)) if n) or None
-        found.append(Entry(m.role, m.content, model, m.partial, note))
-    return found[::-1]
+def _exported(exchange: Exchange) -> list[dict[str, Any]]:
+    """The messages of an exchange as ``history export --format json`` gives them."""
+    user: dict[str, Any] = {"role": "user", "content": exchange.sent}
+    if exchange.attached:  # references: the bytes stay in the store
+        user["attachments"] = [
+            {"kind": a.kind, "name": a.name, "mime": a.mime, "size": a.size, "sha256": a.sha256}
+            for a in exchange.attached
+        ]
+    items = [user]
+    for each in exchange.rounds:
+        called: dict[str, Any] = {"role": "assistant", "content": each.text}
+        if each.reasoning:
+            called["reasoning"] = each.reasoning
+        called["tool_calls"] = [call.as_json() for call in each.calls]
+        items.append(called)
+        items += [
+            {
+                "role": "tool",
+                "content": result.content,
+                "tool_call_id": result.call_id,
+                "tool_run": None if result.run is None else result.run._asdict(),
+            }
+            for result in each.results
+        ]
+    answer = exchange.answer
+    said: dict[str, Any] = {"role": "assistant", "content": answer.content}
+    if answer.reasoning:
+        said["reasoning"] = answer.reasoning
+    figures = answer.metrics
+    if figures is not None:
+        said["metrics"] = {
+            "model": figures.model,
+            "served_model": figures.served,
+            "provider": answer.provider,
+            "ttft_ms": figures.ttft_ms,
+            "latency_ms": figures.latency_ms,
+            "attempt_ttft_ms": figures.attempt_ttft_ms,
+            "attempt_latency_ms": figures.attempt_latency_ms,
+            "retries": figures.retries,
+            "prompt_tokens": figures.prompt_tokens,
+            "completion_tokens": figures.completion_tokens,
+            "total_tokens": figures.total_tokens,
+            "cost": figures.cost,
+            "finish_reason": figures.finish_reason,
+            "error": figures.error,
+            "ran": figures.ran,
+            "ran_status": figures.ran_status,
+            "comparison": figures.comparison,
+            "partial": answer.partial,
+        }
+    return [*items, said]
 
 
-def _called(calls: Sequence[dict[str, Any]]) -> str:
-    """The note under an answer that called tools: ``called name(arguments), ...``."""
-    functions = [call.get("function") or {} for call in calls]
-    return "called " + ", ".join(f"{f.get('name')}({f.get('arguments')})" for f in functions)
-
-
-def transcript(exchanges: Sequence[Exchange]) -> list[Entry]:
-    """A conversation in progress as a transcript shows it (the REPL's /save): texts,
-    the tools each answer called and their results, each answer under its own model."""
-    names: dict[str, str] = {}
-    found = []
-    for exchange in exchanges:
-        answer = exchange.answer
-        note = " ".join(a.label() for a in exchange.attached) or None
-        found.append(Entry("user", exchange.sent, note=note))
-        for message in exchange.rounds:
-            role, calls = str(message.get("role")), message.get("tool_calls") or []
-            for call in calls:
-                names[str(call.get("id"))] = str((call.get("function") or {}).get("name"))
-            text = text_of(message.get("content") or "")
-            if role == "tool":
-                found.append(Entry(role, text, note=names.get(str(message.get("tool_call_id")))))
-            else:
-                called = _called(calls) if calls else None
-                found.append(Entry(role, text, answer.model, answer.partial, called))
-        if answer.content or not exchange.rounds:
-            found.append(Entry("assistant", answer.content, answer.model, answer.partial))
+def _exchanges(messages: Sequence[Message]) -> list[Exchange]:
+    """Saved messages as the exchanges they were saved from: each user message, the
+    requests of its answer that called tools (each with the results saved after it), and
+    the answer's last message, which carries the answer's metrics. Nothing saved before
+    the first user message answers anything: it is left out."""
+    found: list[Exchange] = []
+    for m in messages:
+        if m.role == "user":
+            typed = m.content if m.typed is None else m.typed
+            found.append(Exchange(typed, m.content, role=m.role_name, attached=m.attached))
+        elif not found:
+            continue
+        elif m.role == "tool" and found[-1].rounds:
+            *before, last = found[-1].rounds
+            result = ToolResult(m.tool_call_id or "", m.content, m.tool_run)
+            last = last._replace(results=(*last.results, result))
+            found[-1] = found[-1]._replace(rounds=(*before, last))
+        elif m.tool_calls:
+            called = ToolRound(m.content, m.tool_calls, (), m.reasoning)
+            found[-1] = found[-1]._replace(rounds=(*found[-1].rounds, called))
+        elif m.role == "assistant":
+            found[-1] = found[-1]._replace(answer=_answer(m))
     return found
 
 
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else seconds * 1000
+def _answer(message: Message) -> Answer:
+    """The answer whose last message is ``message``."""
+    figures = message.metrics
+    if figures is None:
+        return Answer(message.content, reasoning=message.reasoning)
+    model = figures.served or figures.model
+    interrupted = figures.error == "interrupted"
+    return Answer(
+        message.content,
+        model,
+        message.provider,
+        message.partial,
+        interrupted,
+        message.reasoning,
+        figures,
+    )
+
+
+def _metrics(row: sqlite3.Row) -> Metrics | None:
+    """The metrics of the answer a message row ends (joined from ``responses``), or None."""
+    if row["model"] is None:
+        return None
+    return Metrics(
+        row["model"],
+        row["served_model"],
+        row["ttft_ms"],
+        row["latency_ms"],
+        row["attempt_ttft_ms"],
+        row["attempt_latency_ms"],
+        row["retries"],
+        row["prompt_tokens"],
+        row["completion_tokens"],
+        row["total_tokens"],
+        row["cost"],
+        bool(row["unreported"]),
+        row["finish_reason"],
+        row["error"],
+        row["comparison"],
+        row["ran"],
+        row["ran_status"],
+    )
+
+
+def _calls(text: str | None) -> tuple[ToolCall, ...]:
+    """The saved tool calls of a message (none when the record is unreadable)."""
+    calls = _json(text)
+    if not isinstance(calls, list):
+        return ()
+    return tuple(ToolCall.of(call) for call in calls if isinstance(call, dict))
+
+
+def _tool_run(text: str | None) -> ToolRun | None:
+    """How a saved tool call ran, or None when its record is unreadable."""
+    run = _json(text)
+    if not isinstance(run, dict) or set(run) != set(ToolRun._fields):
+        return None
+    return ToolRun(**run)
+
+
+def _called(calls: Sequence[ToolCall]) -> str:
+    """The note under an answer that called tools: ``called name(arguments), ...``."""
+    return "called " + ", ".join(f"{call.name}({call.arguments})" for call in calls)
+
+
+def transcript(
+    exchanges: Sequence[Exchange], notes: Mapping[str, str] | None = None
+) -> list[Entry]:
+    """A conversation as a markdown transcript shows it (``history show/export`` and the
+    REPL's /save): texts, the tools each answer called and their results, each answer
+    under its own model and state. ``notes``: more to say under the answers that were
+    part of a comparison, by its id."""
+    found = []
+    for exchange in exchanges:
+        answer, figures = exchange.answer, exchange.answer.metrics
+        note = " ".join(a.label() for a in exchange.attached) or None
+        found.append(Entry("user", exchange.sent, note=note))
+        for each in exchange.rounds:
+            found.append(Entry("assistant", each.text, answer.model, note=_called(each.calls)))
+            found += [Entry("tool", result.content, note=result.name) for result in each.results]
+        said = []
+        if figures is not None and figures.ran is not None:
+            said.append(f"ran `{figures.ran}`, exit status {figures.ran_status}")
+        if figures is not None and figures.comparison is not None and notes:
+            said.append(notes.get(figures.comparison, ""))
+        note = "; ".join(n for n in said if n) or None
+        found.append(Entry("assistant", answer.content, answer.model, answer.partial, note))
+    return found
 
 
 def _json(text: str | None) -> Any:
@@ -976,36 +1027,6 @@ def _json(text: str | None) -> Any:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def _answered(exchange: Exchange, said: Sequence[Message]) -> Exchange:
-    """``exchange`` with its answer: the messages saved after its user message (the
-    tool calls, each answered by the results after it, then the last request's text)."""
-    rounds = tuple(m.as_request() for m in said if m.tool_calls or m.role == "tool")
-    ends = said[-1] if said else None
-    final = (
-        ends.content if ends is not None and not (ends.tool_calls or ends.role == "tool") else ""
-    )
-    answer = Answer(final)
-    last = next((m for m in reversed(said) if m.model is not None), None)  # its metrics
-    if last is not None:
-        model = last.served_model or last.model
-        interrupted = last.error == "interrupted"
-        answer = Answer(final, model, last.provider, last.partial, interrupted)
-    return dataclasses.replace(exchange, answer=answer, rounds=rounds)
-
-
-def _note(message: Message) -> str | None:
-    """What a transcript adds under a message: its attachments, or the command it ran."""
-    if message.attached:
-        return " ".join(a.label() for a in message.attached)
-    if message.ran is not None:
-        return f"ran `{message.ran}`, exit status {message.ran_status}"
-    if message.tool_calls:
-        return _called(message.tool_calls)
-    if message.role == "tool":
-        return str((message.tool_run or {}).get("name") or "tool")
-    return None
 
 
 @dataclass(frozen=True)

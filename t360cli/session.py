@@ -9,7 +9,6 @@ stopped. ``Chat`` is a conversation in progress: its settings, its exchanges
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import signal
 import sys
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from .attachments import Attachment, content
 from .config import Settings
-from .conversation import Answer, render
+from .conversation import Answer, ToolCall, ToolRound, ToolRun, render, render_rounds
 from .errors import ConfigError, GuardError, T360Error, Terminated
 from .events import ReasoningDelta, TextDelta
 from .request import RequestOptions, build_payload, estimate_tokens
@@ -37,7 +36,7 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
     from .guards import Guard
     from .secrets_guard import Check
     from .terminal import AnswerSink
-    from .tools import Toolbox, ToolRun
+    from .tools import Toolbox
 
     class HistoryStore(Protocol):
         """What the journal needs of ``history.History`` (imported only once there is text)."""
@@ -64,11 +63,7 @@ if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to d
         def record_answer(self, message_id: int, turn: Turn) -> None: ...
 
         def add_tool_results(
-            self,
-            conversation_id: str,
-            message_id: int,
-            calls: Sequence[dict[str, Any]],
-            runs: Sequence[dict[str, Any]],
+            self, conversation_id: str, message_id: int, done: ToolRound
         ) -> int: ...
 
         def close(self) -> None: ...
@@ -196,21 +191,15 @@ class TurnJournal:
         self._guard(write)
         self._close()
 
-    def tool_results(self, calls: Sequence[dict[str, Any]], runs: Sequence[ToolRun]) -> None:
-        """The tool calls of the answer so far, with their results (calls are saved only
-        so, answered: a saved conversation is always one the API accepts); the answer
-        goes on in a new message (which the checkpoints and ``finish`` then write)."""
-        saved = [
-            {"id": run.id, "content": run.message()["content"], "run": run.as_json()}
-            for run in runs
-        ]
+    def tool_results(self, done: ToolRound) -> None:
+        """A request's tool calls, with their results (calls are saved only so, answered:
+        a saved conversation is always one the API accepts); the answer goes on in a new
+        message (which the checkpoints and ``finish`` then write)."""
 
         def write() -> None:
             message = self._begin()
             assert self.conversation_id is not None
-            self._message = self._opened().add_tool_results(
-                self.conversation_id, message, calls, saved
-            )
+            self._message = self._opened().add_tool_results(self.conversation_id, message, done)
 
         self._guard(write)
         self._close()
@@ -438,7 +427,7 @@ class Chat:
         tool_time = 0.0  # seconds the tool calls took between the requests
         rounds: list[Turn] = []
         runs: list[ToolRun] = []
-        added: list[dict[str, Any]] = []  # the tool calls and their results
+        done: list[ToolRound] = []  # the requests whose tool calls ran, with the results
         ran_last = False  # whether the last request's tool calls ran
         while True:
             turn = run_turn(self.env, self.gateway, payload, sinks(), journal)
@@ -449,22 +438,21 @@ class Chat:
             if len(rounds) > self.max_tool_rounds:
                 rounds[-1] = turn._replace(error=_round_limit(self.max_tool_rounds))
                 break
-            called: dict[str, Any] = {"role": "assistant", "content": turn.content or None}
-            called["tool_calls"] = turn.tool_calls
+            calls = tuple(ToolCall.of(call) for call in turn.tool_calls)
             running = time.perf_counter()
-            done, stop = self.tools.run(turn.tool_calls, self.secrets)
+            ran, stop = self.tools.run(calls, self.secrets)
             tool_time += time.perf_counter() - running
             ran_last = True
-            runs += done
-            results = [run.message() for run in done]
-            added += [called, *results]
+            runs += ran
+            results = tuple(run.result() for run in ran)
+            done.append(ToolRound(turn.content, calls, results, turn.reasoning))
             if journal is not None:
-                journal.tool_results(turn.tool_calls, done)
+                journal.tool_results(done[-1])
             if stop is not None:  # Ctrl-C while a tool ran: the answer ends here
                 terminated = isinstance(stop, Terminated)
                 rounds[-1] = turn._replace(interrupted=True, terminated=terminated)
                 break
-            payload = {**payload, "messages": [*payload["messages"], called, *results]}
+            payload = {**payload, "messages": [*payload["messages"], *render_rounds(done[-1:])]}
             if self.guard is not None:
                 spent = sum(r.cost or 0.0 for r in rounds)
                 try:
@@ -472,7 +460,7 @@ class Chat:
                 except GuardError as error:
                     rounds[-1] = turn._replace(error=error)
                     break
-        tool_runs = None if self.tools is None else [run.as_json() for run in runs]
+        tool_runs = None if self.tools is None else [run._asdict() for run in runs]
         answer = combine(rounds, time.perf_counter() - rounds[0].started, tool_runs)
         if self.tools is not None:
             answer = answer._replace(tools_ready=ready, tool_time=tool_time)
@@ -483,9 +471,17 @@ class Chat:
         if self.guard is not None:
             self.guard.after(answer.cost)
         if not answer.unanswered:
-            final = rounds[-1].content if not ran_last else ""  # else in the call message
-            said = Answer(final, answer.model, answer.provider, answer.partial, answer.interrupted)
-            self.exchanges.append(dataclasses.replace(asked, answer=said, rounds=tuple(added)))
+            last = rounds[-1] if not ran_last else None  # else it is the last tool round
+            said = Answer(
+                "" if last is None else last.content,
+                answer.model,
+                answer.provider,
+                answer.partial,
+                answer.interrupted,
+                None if last is None else last.reasoning,
+                answer.metrics(self.comparison),
+            )
+            self.exchanges.append(asked._replace(answer=said, rounds=tuple(done)))
         answer = answer._replace(conversation_id=self.conversation_id)
         self.turns.append(answer)
         return answer

@@ -15,11 +15,12 @@ from __future__ import annotations
 import time
 from typing import Any, NamedTuple, TypeGuard
 
+from .conversation import Metrics
 from .errors import T360Error
 from .events import Event, Finish, Meta, ReasoningDelta, Sent, TextDelta, ToolCallDelta, Usage
 
 
-class ToolCall:
+class _Assembling:
     """A tool call being assembled from its streamed fragments."""
 
     __slots__ = ("arguments", "id", "name", "type")
@@ -50,7 +51,7 @@ class Recorder:
         self.provider: str | None = None
         self.content: list[str] = []
         self.reasoning: list[str] = []
-        self.tool_calls: dict[int, ToolCall] = {}
+        self.tool_calls: dict[int, _Assembling] = {}
         self.usage: dict[str, Any] | None = None
         self.finish_reason: str | None = None
         #: When the first attempt was sent, and the last one (the one that answered).
@@ -74,7 +75,7 @@ class Recorder:
         elif isinstance(event, ToolCallDelta):
             if self.first is None:
                 self.first = time.perf_counter()
-            call = self.tool_calls.setdefault(event.index, ToolCall())
+            call = self.tool_calls.setdefault(event.index, _Assembling())
             call.id = event.id or call.id
             call.type = event.type or call.type
             call.name += event.name or ""
@@ -222,6 +223,30 @@ class Turn(NamedTuple):
         generating = self.latency - self.ttft if self.generating is None else self.generating
         return completion / generating if generating > 0 else None
 
+    def metrics(self, comparison: str | None = None) -> Metrics:
+        """The figures the history keeps of this answer (``comparison``: the one it was
+        part of)."""
+        error = "interrupted" if self.interrupted else None
+        if error is None and self.error is not None:
+            error = self.error.message
+        return Metrics(
+            self.requested_model,
+            self.model,
+            milliseconds(self.ttft),
+            self.latency * 1000,
+            milliseconds(self.attempt_ttft),
+            self.attempt_latency * 1000,
+            self.retries,
+            self.tokens("prompt_tokens"),
+            self.tokens("completion_tokens"),
+            self.tokens("total_tokens"),
+            self.cost,
+            self.usage is None,
+            self.finish_reason,
+            error,
+            comparison,
+        )
+
 
 def combine(rounds: list[Turn], latency: float, tool_runs: list[dict[str, Any]] | None) -> Turn:
     """One answer made of several requests (tools ran between them): text joined, token
@@ -267,6 +292,10 @@ def _summed(usages: list[dict[str, Any]]) -> dict[str, Any]:
             else:
                 total[key] = value
     return total
+
+
+def milliseconds(seconds: float | None) -> float | None:
+    return None if seconds is None else seconds * 1000
 
 
 def _number(value: object) -> TypeGuard[int | float]:

@@ -6,7 +6,8 @@ the request is prepared or the first message typed; ``ready`` waits for them. ``
 takes the tool calls of one answer: each is shown (``show``) and approved (``-y``, the
 server's ``auto_approve``, an earlier "always", or the user asked through ``approve``;
 ``toolview`` does both on the terminal), the approved ones run at once, and each call
-gets a ``ToolRun``: the ``tool`` message sent back and the ``tool_runs`` item of ``--json``.
+gets a ``conversation.ToolRun``: its result is sent back, and it is the ``tool_runs`` item
+of ``--json``.
 Everything a server sends is untrusted: sizes are bounded and text is made safe before it
 is shown.
 """
@@ -21,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
+from .conversation import CANCELLED, DECLINED, WITHHELD, ToolCall, ToolRun
 from .environment import Environment
 from .errors import ConfigError, UsageError
 from .mcp import (
@@ -84,10 +86,6 @@ OWN_HEADERS = frozenset(
 #: A header's name (an HTTP token).
 HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 UNNAMED = "(unnamed tool)"
-DECLINED = "declined by the user"
-CANCELLED = "cancelled by the user (Ctrl-C)"
-#: How a result the secrets guard refused begins (the kinds found follow).
-WITHHELD = "withheld by t360's secrets guard"
 
 #: What the user decided about a call: run it; run it and, in this session, every call
 #: of that tool; or not.
@@ -275,32 +273,6 @@ def choose(table: Mapping[str, object], names: Sequence[str]) -> list[ServerConf
             known = ", ".join(sorted(servers)) or "none (add [mcp_servers.NAME])"
             raise UsageError(f"no MCP server {name!r} in the config file", f"known: {known}")
     return list(chosen.values())
-
-
-class ToolRun(NamedTuple):
-    """One tool call and what came of it: the ``tool_runs`` item of ``--json``."""
-
-    id: str
-    name: str
-    server: str | None
-    #: The arguments the tool got (the model's text when it is not a JSON object).
-    arguments: object
-    output: str | None
-    error: str | None
-    approved: bool
-    duration_ms: float | None
-
-    def message(self) -> dict[str, Any]:
-        """The ``tool`` message that answers the call."""
-        if self.error is not None:
-            ours = self.error in (DECLINED, CANCELLED) or self.error.startswith(WITHHELD)
-            text = self.error if ours else f"error: {self.error}"
-        else:
-            text = self.output or ""
-        return {"role": "tool", "tool_call_id": self.id, "content": text}
-
-    def as_json(self) -> dict[str, Any]:
-        return self._asdict()
 
 
 class Toolbox:
@@ -512,7 +484,7 @@ class Toolbox:
     # -- calls --------------------------------------------------------------------------------
 
     def run(
-        self, calls: Sequence[dict[str, Any]], secrets: Check | None = None
+        self, calls: Sequence[ToolCall], secrets: Check | None = None
     ) -> tuple[list[ToolRun], KeyboardInterrupt | None]:
         """Approve and run the tool calls of one answer; their runs in call order, and
         the Ctrl-C (or SIGTERM) that stopped them, if one did: the calls not done then
@@ -580,10 +552,10 @@ class Toolbox:
             done.append(found)
         return done, stop
 
-    def _decide(self, call: dict[str, Any]) -> ToolRun | tuple[str, str, dict[str, Any]]:
+    def _decide(self, call: ToolCall) -> ToolRun | tuple[str, str, dict[str, Any]]:
         """Show the call and decide: (server, tool, arguments) to run it, or its ToolRun
         when it will not run (unknown tool, bad arguments, declined)."""
-        function = call["function"]["name"]
+        function = call.name
         found = self.offered.get(function)
         arguments = _arguments(call)
         label = f"{found[0]}/{found[1].name}" if found else function or UNNAMED
@@ -655,7 +627,7 @@ def screened(run: ToolRun, label: str, secrets: Check | None) -> ToolRun:
 
 
 def _run(
-    call: dict[str, Any],
+    call: ToolCall,
     server: str | None,
     *,
     approved: bool,
@@ -664,8 +636,8 @@ def _run(
     since: float | None = None,
 ) -> ToolRun:
     return ToolRun(
-        str(call.get("id") or ""),
-        str(call["function"]["name"]),
+        call.id,
+        call.name,
         server,
         _arguments(call),
         output,
@@ -679,8 +651,8 @@ def _since(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _arguments(call: dict[str, Any]) -> object:
-    text = call["function"].get("arguments") or "{}"
+def _arguments(call: ToolCall) -> object:
+    text = call.arguments or "{}"
     try:
         return checked(json.loads(text))
     except (ValueError, RecursionError):  # not JSON, or nested too deep for t360

@@ -15,7 +15,16 @@ from typing import Any
 import pytest
 
 from t360cli.attachments import from_bytes
-from t360cli.conversation import Answer, Exchange, question, render
+from t360cli.conversation import (
+    Answer,
+    Exchange,
+    ToolCall,
+    ToolResult,
+    ToolRound,
+    ToolRun,
+    question,
+    render,
+)
 from t360cli.errors import APIError, ConfigError, NetworkError, UsageError
 from t360cli.history import MIGRATIONS, History
 from t360cli.mockserver import MockServer
@@ -597,12 +606,8 @@ def test_migration_8_leaves_earlier_answers_out_of_any_comparison(tmp_path: Path
 def test_a_transcript_of_exchanges_shows_parts_calls_results_and_each_answers_model() -> None:
     from t360cli.history import to_markdown, transcript
 
-    call = {"id": "c1", "type": "function", "function": {"name": "echo", "arguments": "{}"}}
     image = from_bytes("i.png", b"\x89PNG\r\n\x1a\n", "-a")
-    rounds = (
-        {"role": "assistant", "content": None, "tool_calls": [call]},
-        {"role": "tool", "tool_call_id": "c1", "content": "echoed"},
-    )
+    rounds = (ToolRound("", (a_call("c1"),), (a_result("c1", "echoed"),)),)
     exchanges = [
         Exchange("look", "look", Answer("Done.", "m"), attached=(image,), rounds=rounds),
         Exchange("more", "more", Answer("Half", "other", partial=True)),
@@ -613,8 +618,12 @@ def test_a_transcript_of_exchanges_shows_parts_calls_results_and_each_answers_mo
     assert "## other (partial)\n\nHalf" in text
 
 
-def a_call(name: str) -> dict[str, Any]:
-    return {"id": name, "type": "function", "function": {"name": "echo", "arguments": "{}"}}
+def a_call(name: str) -> ToolCall:
+    return ToolCall(name, "echo", "{}")
+
+
+def a_result(call_id: str, output: str) -> ToolResult:
+    return ToolRun(call_id, "echo", "test", {}, output, None, True, 1.5).result()
 
 
 def test_tool_calls_are_saved_only_with_their_results(tmp_path: Path) -> None:
@@ -622,14 +631,14 @@ def test_tool_calls_are_saved_only_with_their_results(tmp_path: Path) -> None:
     with History.open(tmp_path / "h.db") as history:
         cid = history.create("m", None, "t")
         first = history.begin_turn(cid, "q", "m")
-        history.finish_turn(first, a_turn("Let me check.", tool_calls=[ran]))
-        result = [{"id": "c1", "content": "r", "run": {}}]
-        last = history.add_tool_results(cid, first, [ran], result)
-        history.finish_turn(last, a_turn("", tool_calls=[left]))  # the round limit: not run
+        history.finish_turn(first, a_turn("Let me check.", tool_calls=[ran.as_json()]))
+        done = ToolRound("Let me check.", (ran,), (a_result("c1", "r"),))
+        last = history.add_tool_results(cid, first, done)
+        history.finish_turn(last, a_turn("", tool_calls=[left.as_json()]))  # the round limit
         assert [m.tool_calls for m in history.messages(cid)] == [(), (ran,), (), ()]
         assert render(history.context(cid)) == [
             {"role": "user", "content": "q"},
-            {"role": "assistant", "content": "Let me check.", "tool_calls": [ran]},
+            {"role": "assistant", "content": "Let me check.", "tool_calls": [ran.as_json()]},
             {"role": "tool", "tool_call_id": "c1", "content": "r"},
         ]
 
@@ -642,11 +651,11 @@ def test_migration_9_leaves_out_the_calls_saved_without_results(tmp_path: Path) 
     db.execute("INSERT INTO conversations VALUES ('c', 't', 'm', NULL, 'chat', 0, 0)")
     rows = [
         ("user", "q", None, None),
-        ("assistant", "", json.dumps([a_call("c1"), a_call("c2")]), None),
+        ("assistant", "", json.dumps([a_call("c1").as_json(), a_call("c2").as_json()]), None),
         ("tool", "r", None, "c1"),
         ("assistant", "A", None, None),
         ("user", "again", None, None),
-        ("assistant", "B", json.dumps([a_call("c3")]), None),  # interrupted: no result
+        ("assistant", "B", json.dumps([a_call("c3").as_json()]), None),  # interrupted
     ]
     for role, text, calls, answers in rows:
         db.execute(

@@ -21,6 +21,7 @@ import pexpect
 import pytest
 import tomli_w
 
+from t360cli.conversation import ToolCall
 from t360cli.environment import Environment
 from t360cli.mockserver import MockServer
 from t360cli.mockserver.scenarios import SCENARIOS
@@ -786,8 +787,8 @@ def _toolbox(*, approve: Any, quiet: bool, yes: bool = False) -> tuple[Any, list
     return toolbox, shown, env
 
 
-def _call(name: str, arguments: str) -> dict[str, Any]:
-    return {"id": "c1", "type": "function", "function": {"name": name, "arguments": arguments}}
+def _call(name: str, arguments: str) -> ToolCall:
+    return ToolCall("c1", name, arguments)
 
 
 def test_the_toolbox_asks_and_shows_through_the_callbacks_it_is_given() -> None:
