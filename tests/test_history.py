@@ -272,6 +272,35 @@ def test_a_failed_turn_is_saved_as_partial(server: MockServer) -> None:
         )
 
 
+def test_loaded_answers_carry_their_own_metrics(server: MockServer) -> None:
+    """Each answer of a loaded conversation has the figures its --json said (times as
+    lived, tokens, cost), its own model and state; without usage, they say so."""
+    env = chat_env(server)
+    first = json.loads(invoke("chat", "-m", "rate-limit-ms", "--json", "one", env=env).out)
+    invoke("chat", "-c", "-m", "error-mid", "two", env=env)
+    invoke("chat", "-c", "-m", "no-usage", "three", env=env)
+    with open_history() as history:
+        answers = [e.answer for e in history.context(first["conversation_id"])]
+    one, two, three = [a.metrics for a in answers if a.metrics is not None]
+    assert (one.model, one.served, one.retries) == ("rate-limit-ms", first["model"], 1)
+    assert one.ttft_ms == pytest.approx(first["ttft_ms"], abs=0.05) and one.ttft_ms >= 250
+    assert one.attempt_ttft_ms == pytest.approx(first["attempt_ttft_ms"], abs=0.05)
+    assert one.latency_ms == pytest.approx(first["latency_ms"], abs=0.05)
+    usage = first["usage"]
+    assert (one.prompt_tokens, one.completion_tokens, one.total_tokens) == (
+        usage["prompt_tokens"],
+        usage["completion_tokens"],
+        usage["total_tokens"],
+    )
+    assert one.cost == usage["cost"] and not one.estimated and one.error is None
+    assert (answers[1].model, answers[1].partial, two.error) == (
+        "error-mid",
+        True,
+        "Rate limit exceeded",
+    )
+    assert three.estimated and three.completion_tokens is None and three.cost is None
+
+
 @pytest.mark.parametrize("how", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_a_process_stopped_mid_answer_leaves_the_partial_turn(
     server: MockServer, how: signal.Signals
@@ -641,6 +670,72 @@ def test_tool_calls_are_saved_only_with_their_results(tmp_path: Path) -> None:
             {"role": "assistant", "content": "Let me check.", "tool_calls": [ran.as_json()]},
             {"role": "tool", "tool_call_id": "c1", "content": "r"},
         ]
+
+
+def test_export_and_show_read_the_exchanges_with_each_message_as_saved(tmp_path: Path) -> None:
+    call = a_call("c1")
+    with History.open(tmp_path / "h.db") as history:
+        cid = history.create("m", None, "t")
+        first = history.begin_turn(cid, "Review: q", "m", typed="q", role="review")
+        history.finish_turn(
+            first, a_turn("Let me check.", reasoning="hm", tool_calls=[call.as_json()])
+        )
+        done = ToolRound("Let me check.", (call,), (a_result("c1", "r"),), "hm")
+        last = history.add_tool_results(cid, first, done)
+        history.finish_turn(last, a_turn("Done."))
+        exported = history.export_json(cid)["messages"]
+        shown = history.export_markdown(cid)
+        (exchange,) = history.exchanges(cid)
+    assert (exchange.typed, exchange.role, exchange.rounds) == ("q", "review", (done,))
+    assert exported[:3] == [
+        {"role": "user", "content": "Review: q"},
+        {
+            "role": "assistant",
+            "content": "Let me check.",
+            "reasoning": "hm",
+            "tool_calls": [call.as_json()],
+        },
+        {
+            "role": "tool",
+            "content": "r",
+            "tool_call_id": "c1",
+            "tool_run": {
+                "id": "c1",
+                "name": "echo",
+                "server": "test",
+                "arguments": {},
+                "output": "r",
+                "error": None,
+                "approved": True,
+                "duration_ms": 1.5,
+            },
+        },
+    ]
+    answer = exported[3]
+    assert list(answer) == ["role", "content", "metrics"] and answer["content"] == "Done."
+    assert list(answer["metrics"]) == [
+        "model",
+        "served_model",
+        "provider",
+        "ttft_ms",
+        "latency_ms",
+        "attempt_ttft_ms",
+        "attempt_latency_ms",
+        "retries",
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "cost",
+        "finish_reason",
+        "error",
+        "ran",
+        "ran_status",
+        "comparison",
+        "partial",
+    ]
+    assert answer["metrics"]["ttft_ms"] == 100 and answer["metrics"]["partial"] is False
+    assert "## m\n\nLet me check.\n\n*called echo({})*\n\n**Result of echo:**" in shown
+    assert shown.endswith("## m\n\nDone.\n")
 
 
 def test_migration_9_leaves_out_the_calls_saved_without_results(tmp_path: Path) -> None:

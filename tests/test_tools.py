@@ -21,7 +21,7 @@ import pexpect
 import pytest
 import tomli_w
 
-from t360cli.conversation import ToolCall
+from t360cli.conversation import ToolCall, render
 from t360cli.environment import Environment
 from t360cli.mockserver import MockServer
 from t360cli.mockserver.scenarios import SCENARIOS
@@ -35,6 +35,7 @@ from tests.helpers import (
     invoke,
     open_history,
     paths,
+    repl_run,
     run_t360,
     spawn_t360,
 )
@@ -217,6 +218,71 @@ def test_continuing_a_tool_answer_sends_a_valid_order(server: MockServer) -> Non
     tool = exported["messages"][2]
     assert tool["tool_call_id"] == exported["messages"][1]["tool_calls"][0]["id"]
     assert tool["tool_run"]["server"] == "test"
+
+
+def test_an_answer_with_tool_rounds_loads_back_as_it_was_made_and_sent(
+    server: MockServer,
+) -> None:
+    """The exchange Chat.ask made and the one the history loads back are equal (tool
+    rounds, how each call ran, the answer's metrics), and render to exactly the messages
+    the answer's last request sent, then its text."""
+    from t360cli.config import Settings
+    from t360cli.conversation import question
+    from t360cli.request import RequestOptions
+    from t360cli.session import Chat
+    from t360cli.terminal import NullSink
+    from t360cli.tools import Toolbox
+
+    env = fake_environment()
+    settings = Settings(api_key=KEY, base_url=server.url, model="tool-use:echo")
+    chat = Chat(env, settings, RequestOptions())
+    config = ServerConfig("test", str(LITE["command"]), tuple(LITE["args"]))
+    chat.tools = Toolbox(
+        env, [config], settings=settings, yes=True, quiet=True, approve=None, show=[].append
+    )
+    chat.tools.start()
+    try:
+        turn = chat.ask(question("first"), lambda: NullSink(env, show_extras=False))
+    finally:
+        chat.close()
+    assert turn.error is None and turn.requests == 2, env.stderr.getvalue()
+    with open_history() as history:
+        loaded = history.context(chat.conversation_id or "")
+    assert loaded == chat.exchanges
+    (exchange,) = loaded
+    (called,) = exchange.rounds
+    assert called.text == "Let me check. " and [c.name for c in called.calls] == ["echo"]
+    (result,) = called.results
+    assert result.run is not None and result.run.server == "test" and result.run.approved
+    assert (result.call_id, result.content) == (called.calls[0].id, "echo: first")
+    sent = server.calls[-1].body["messages"]
+    assert render(loaded) == [*sent, {"role": "assistant", "content": exchange.answer.content}]
+    assert exchange.said() == turn.content
+    metrics = exchange.answer.metrics
+    assert metrics is not None and turn.ttft is not None
+    assert metrics.ttft_ms == turn.ttft * 1000 and metrics.retries == turn.retries == 0
+    assert metrics.completion_tokens == turn.tokens("completion_tokens") and not metrics.estimated
+    assert (metrics.cost, metrics.latency_ms) == (turn.cost, turn.latency * 1000)
+
+
+def test_retry_of_an_answer_with_tool_rounds_sends_the_message_alone_again(
+    server: MockServer,
+) -> None:
+    configure(test=LITE)
+    result = repl_run("first", "/retry", args=("-T", "test", "-y", "-m", "tool-use:echo"),
+                      env=chat_env(server))  # fmt: skip
+    assert result.code == 0, result.err
+    asked = [call.body["messages"] for call in server.calls if call.body.get("tools")]
+    assert len(asked) == 4  # the answer's two requests, twice
+    assert asked[2] == asked[0] == [{"role": "user", "content": "first"}]
+    roles = [m["role"] for m in asked[3]]
+    assert roles == ["user", "assistant", "tool"]  # the retried call and result are gone
+    with open_history() as history:
+        (conversation,) = history.recent()
+        (exchange,) = history.context(conversation.id)
+    assert [len(r.results) for r in exchange.rounds] == [1]
+    said = {"role": "assistant", "content": "The tool said: echo: first"}
+    assert render([exchange]) == [*asked[3], said]
 
 
 def test_without_T_a_tool_call_is_printed_not_run(server: MockServer) -> None:
@@ -437,7 +503,7 @@ def test_closing_stops_a_server_that_is_still_starting(tmp_path: Path) -> None:
     env = fake_environment(vars=dict(os.environ))
     servers = list(configured(read_config(env)).values())
     toolbox = Toolbox(
-        env, servers, settings=Settings(), yes=False, quiet=True, approve=None, show=print
+        env, servers, settings=Settings(), yes=False, quiet=True, approve=None, show=[].append
     )
     toolbox.start()
     pid = int(read_pid(pidfile))
