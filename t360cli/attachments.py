@@ -147,15 +147,6 @@ def content(text: str, attached: Sequence[Attachment]) -> str | list[dict[str, A
     return [{"type": "text", "text": text}, *(part(a) for a in attached)]
 
 
-def text_of(value: object) -> str:
-    """The text of a message's content, whether a string or a list of parts."""
-    if isinstance(value, list):
-        return "".join(
-            str(p.get("text", "")) for p in value if isinstance(p, dict) and p.get("type") == "text"
-        )
-    return str(value)
-
-
 # -- -f DIR -------------------------------------------------------------------------------
 
 
