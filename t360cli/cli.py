@@ -1,31 +1,22 @@
-"""The Typer app (each command in commands/, loaded as needed) and the one boundary.
-
-``run()`` is the boundary for every command. It builds the Environment once and hands it
-to the command (``ctx.obj``); it owns the signals (SIGTERM and SIGHUP end a run like
-Ctrl-C, with what was shown saved), the closed stdout pipe (exit 0, nothing on stderr),
-and the mapping of errors to exit codes: every T360Error becomes one stderr line and its
-code, a usage error from the parser exits 2, Ctrl-C 130, and anything unexpected is an
-internal error (exit 1) reported in one line without a traceback (T360_DEBUG=1 shows it).
-Commands below it only raise.
+"""The Typer app (each command in commands/, loaded as needed), run through the one
+boundary (``boundary.guarded``). Here only what is Typer's: its exits (``typer.Exit``,
+``typer.Abort`` at a question, exit 130) and its parser's errors (click's own usage line,
+exit 2). ``__main__`` runs a one-shot ``t360 chat`` without this module when
+``chat_argv`` can read its flags.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import importlib
-import os
-import signal
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 import typer
 
 from . import version_line
+from .boundary import guarded
 from .environment import Environment
-from .errors import ExitCode, T360Error, Terminated
-from .report import report_error
+from .errors import ExitCode
 
 #: Every command: its name, the module under commands/ that holds it, the attribute, and
 #: whether it is a group of subcommands (a Typer app of its own).
@@ -90,68 +81,31 @@ def build_app(only: str | None = None) -> typer.Typer:
     return app
 
 
-def _terminate(signum: int, frame: object) -> None:
-    raise Terminated
-
-
-@contextmanager
-def _signals() -> Iterator[None]:
-    """SIGTERM and SIGHUP (terminal closed, ssh dropped) end the run like Ctrl-C."""
-    previous: dict[int, Callable[..., object] | int | None] = {}
-    try:
-        for number in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-            if number is not None:
-                previous[number] = signal.signal(number, _terminate)
-    except ValueError:  # not the main thread (an embedding test): leave signals alone
-        pass
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-
-def quiet_stdout(env: Environment) -> None:
-    """After a closed pipe: point stdout at /dev/null so no later flush can fail."""
-    try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, env.stdout.fileno())
-        os.close(devnull)
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
 def run(args: list[str], env: Environment | None = None) -> int:
-    """Run the app on ``args``; the one place errors become exit codes."""
+    """Run the app on ``args``; the exit code."""
     env = env or Environment.from_process()
+    return guarded(env, lambda: _typer_run(args, env))
+
+
+def _typer_run(args: list[str], env: Environment) -> int:
     app = build_app(args[0] if args and args[0] in COMMANDS else None)
     command = typer.main.get_command(app)
     try:
         # the parser prints help and --version to sys.stdout: the Environment's stdout is it
         with (
-            _signals(),
             contextlib.redirect_stdout(env.stdout),
             command.make_context("t360", list(args), obj=env) as ctx,
         ):
             command.invoke(ctx)
     except typer.Exit as done:
         return done.exit_code
-    except T360Error as error:
-        report_error(env, error)
-        return error.exit_code
     except typer.Abort:  # Ctrl-C or Ctrl-D at a question
         return ExitCode.INTERRUPTED
-    except KeyboardInterrupt:
-        return ExitCode.INTERRUPTED
-    except OSError as exc:
-        if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EPIPE:
-            return _internal(env, exc)
-        quiet_stdout(env)  # the reader went away (``| head``): nothing more to say
     except Exception as exc:
         if _parser_error(exc):  # bad flags, arguments: click's own usage line
             exc.show(file=env.stderr)  # type: ignore[attr-defined]
             return int(exc.exit_code)  # type: ignore[attr-defined]
-        return _internal(env, exc)
+        raise
     return ExitCode.OK
 
 
@@ -160,13 +114,3 @@ def _parser_error(exc: Exception) -> bool:
     error to have (``show`` and an ``exit_code``) rather than by a class: Typer 0.28 carries
     a click of its own, earlier releases use click itself, and the class lives in each."""
     return callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int)
-
-
-def _internal(env: Environment, exc: Exception) -> int:
-    if env.debug:
-        raise exc
-    env.error(
-        f"internal error: {type(exc).__name__}: {exc} "
-        "(this is a bug: please report it; T360_DEBUG=1 shows the traceback)"
-    )
-    return ExitCode.INTERNAL
