@@ -18,13 +18,15 @@ import typer
 
 from t360cli import units
 from t360cli.commands.common import (
+    environment,
+    gateway_settings,
+)
+from t360cli.commands.params import (
     ApiKeyOption,
     BaseUrlOption,
     DebugOption,
     PlainJsonOption,
     ProfileOption,
-    environment,
-    gateway_settings,
 )
 from t360cli.commands.stats import COLUMNS, PER_ATTEMPT, PRIORITY, cells, label
 from t360cli.config import Settings, aliases_in, read_config

@@ -8,6 +8,15 @@ from dataclasses import dataclass
 import typer
 
 from t360cli.commands.common import (
+    Setup,
+    environment,
+    known_key,
+    make_guard,
+    require_key,
+    secrets_check,
+)
+from t360cli.commands.options import AskOptions, gather
+from t360cli.commands.params import (
     AllowSecretsOption,
     ApiKeyOption,
     BaseUrlOption,
@@ -21,17 +30,10 @@ from t360cli.commands.common import (
     QuietOption,
     RetriesOption,
     RoleOption,
-    Setup,
     TaskArgument,
     TemperatureOption,
     TimeoutOption,
-    environment,
-    known_key,
-    make_guard,
-    require_key,
-    secrets_check,
 )
-from t360cli.commands.options import AskOptions, gather
 from t360cli.conversation import question
 from t360cli.environment import Environment
 from t360cli.errors import ExitCode, GuardError, UsageError

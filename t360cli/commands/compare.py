@@ -14,6 +14,19 @@ from typing import TYPE_CHECKING
 import typer
 
 from t360cli.commands.common import (
+    Setup,
+    check_max_cost,
+    compose_message,
+    environment,
+    exclusive,
+    make_guard,
+    preview,
+    refresh_models,
+    require_key,
+    secrets_check,
+)
+from t360cli.commands.options import PromptOptions, gather
+from t360cli.commands.params import (
     AllowSecretsOption,
     ApiKeyOption,
     AttachOption,
@@ -35,22 +48,11 @@ from t360cli.commands.common import (
     QuietOption,
     RetriesOption,
     RoleOption,
-    Setup,
     SystemFileOption,
     SystemOption,
     TemperatureOption,
     TimeoutOption,
-    check_max_cost,
-    compose_message,
-    environment,
-    exclusive,
-    make_guard,
-    preview,
-    refresh_models,
-    require_key,
-    secrets_check,
 )
-from t360cli.commands.options import PromptOptions, gather
 from t360cli.compare import FEWEST, Comparison, report_ranking, view_for
 from t360cli.config import Settings, aliases_in
 from t360cli.conversation import Exchange, question

@@ -6,7 +6,13 @@ from typing import TYPE_CHECKING, Annotated, NamedTuple
 
 import typer
 
-from t360cli.commands.common import PlainJsonOption, environment, write_out
+from t360cli.commands.common import (
+    environment,
+    write_out,
+)
+from t360cli.commands.params import (
+    PlainJsonOption,
+)
 from t360cli.config import (
     PARSERS,
     Settings,

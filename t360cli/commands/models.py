@@ -9,13 +9,15 @@ import typer
 
 from t360cli import modelinfo, units
 from t360cli.commands.common import (
+    environment,
+    gateway_settings,
+    write_out,
+)
+from t360cli.commands.params import (
     ApiKeyOption,
     BaseUrlOption,
     DebugOption,
     ProfileOption,
-    environment,
-    gateway_settings,
-    write_out,
 )
 from t360cli.config import Settings, aliases_in, read_config
 from t360cli.environment import Environment

@@ -23,7 +23,13 @@ from t360cli.analytics import (
     ttft_counts,
 )
 from t360cli.charts import distribution, trends
-from t360cli.commands.common import PlainJsonOption, budget, environment
+from t360cli.commands.common import (
+    budget,
+    environment,
+)
+from t360cli.commands.params import (
+    PlainJsonOption,
+)
 from t360cli.config import load_settings
 from t360cli.environment import Environment
 from t360cli.errors import UsageError

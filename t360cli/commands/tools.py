@@ -7,11 +7,13 @@ from typing import Annotated
 import typer
 
 from t360cli.commands.common import (
-    DebugOption,
-    PlainJsonOption,
     environment,
     known_key,
     write_out,
+)
+from t360cli.commands.params import (
+    DebugOption,
+    PlainJsonOption,
 )
 from t360cli.config import load_settings, read_config
 from t360cli.environment import Environment
