@@ -150,7 +150,7 @@ def test_debug_traces_the_start_up_phases_of_the_early_connection(
         what: float(ms)
         for what, ms in re.findall(r"([a-zA-Z][a-zA-Z ]*?) (\d+) ms", line.partition("entry:")[2])
     }
-    for phase in ("connecting", "handshake done", "cli loaded", "request sent", "first text"):
+    for phase in ("connecting", "handshake done", "flags read", "request sent", "first text"):
         assert phase in phases, line
     assert phases["connecting"] < phases["handshake done"] < phases["request sent"]
     assert phases["request sent"] <= phases["answer headers"] <= phases["first text"]
