@@ -222,22 +222,26 @@ class Bench:
         print("HTTPS with a 50 ms round trip", flush=True)
         url = self.tls_gateway(rtt_ms=50)
         env = {**self.env, "T360_BASE_URL": url, "SSL_CERT_FILE": str(self.ca_file)}
+        # as a user runs it: the URL on the command line, nothing in the environment
+        flag_env = {k: v for k, v in env.items() if k != "T360_BASE_URL"}
         model = "bench:chunks=20,size=5"
         runs = self.interleaved(
             {
                 "t360": lambda: run(self.t360(model), env),
+                "t360 --base-url": lambda: run(self.t360(model, "--base-url", url), flag_env),
                 "floor": lambda: run([*FLOOR, url, model], env),
             },
             self.repeats * 2,
         )
-        ours = med([r.first_byte or 0 for r in runs["t360"]])
         floor = med([r.first_byte or 0 for r in runs["floor"]])
-        self.row(
-            "HTTPS, 50 ms RTT: first answer byte from process start",
-            f"{ours * 1000:.0f} ms vs floor {floor * 1000:.0f} ms = {ours / floor:.2f}x",
-            "≤ 0.85x",
-            ours / floor <= 0.85,
-        )
+        for name, how in (("t360", "T360_BASE_URL"), ("t360 --base-url", "--base-url")):
+            ours = med([r.first_byte or 0 for r in runs[name]])
+            self.row(
+                f"HTTPS, 50 ms RTT: first answer byte from process start (URL by `{how}`)",
+                f"{ours * 1000:.0f} ms vs floor {floor * 1000:.0f} ms = {ours / floor:.2f}x",
+                "≤ 0.85x",
+                ours / floor <= 0.85,
+            )
         first, later = self.repl_ttfts(env, model, turns=6)
         self.row(
             "HTTPS, 50 ms RTT: REPL TTFT of turns 2+ (turn 1)",
