@@ -25,7 +25,7 @@ from .conversation import Answer, ToolCall, ToolRound, ToolRun, render, render_r
 from .errors import ConfigError, GuardError, T360Error, Terminated
 from .events import ReasoningDelta, TextDelta
 from .request import RequestOptions, build_payload, estimate_tokens
-from .stats import Recorder, Turn, combine
+from .stats import Pieces, Recorder, Turn, combine
 
 if TYPE_CHECKING:  # only for type checking: a Protocol costs a millisecond to define
     from typing import Protocol
@@ -169,13 +169,13 @@ class TurnJournal:
         """The saved answer's id, once it is saved."""
         return self._message
 
-    def progress(self, content: list[str], reasoning: list[str]) -> None:
+    def progress(self, content: Pieces, reasoning: Pieces) -> None:
         """Called as text arrives; writes at most once per INTERVAL."""
         now = time.monotonic()
         if now < self._due or self._failed:
             return
         self._due = now + self.INTERVAL
-        self._guard(lambda: self._write("".join(content), "".join(reasoning) or None))
+        self._guard(lambda: self._write(content.text(), reasoning.text() or None))
 
     def finish(self, turn: Turn) -> None:
         if self._failed:

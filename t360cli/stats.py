@@ -41,6 +41,35 @@ class _Assembling:
         }
 
 
+class Pieces:
+    """Text that arrives in many small pieces, kept as blocks of BLOCK pieces joined: a
+    50,000-chunk answer holds about 50 strings, not 50,000 (a small str costs some 50
+    bytes beyond its text, so a list of them grows memory with the chunks). Joining
+    each block once keeps the cost linear."""
+
+    BLOCK = 1024
+    __slots__ = ("_blocks", "_recent")
+
+    def __init__(self) -> None:
+        self._blocks: list[str] = []
+        self._recent: list[str] = []
+
+    def append(self, piece: str) -> None:  # on the per-token hot path
+        recent = self._recent
+        recent.append(piece)
+        if len(recent) == 1024:  # BLOCK, read as a constant
+            self._blocks.append("".join(recent))
+            recent.clear()
+
+    @property
+    def count(self) -> int:
+        """How many pieces were appended."""
+        return len(self._blocks) * self.BLOCK + len(self._recent)
+
+    def text(self) -> str:
+        return "".join([*self._blocks, *self._recent])
+
+
 class Recorder:
     """Accumulates one turn's events. ``add`` is on the per-token hot path."""
 
@@ -49,8 +78,8 @@ class Recorder:
         self.model = model
         self.prompt_estimate = prompt_estimate
         self.provider: str | None = None
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
+        self.content = Pieces()
+        self.reasoning = Pieces()
         self.tool_calls: dict[int, _Assembling] = {}
         self.usage: dict[str, Any] | None = None
         self.finish_reason: str | None = None
@@ -96,8 +125,8 @@ class Recorder:
     def finish(self) -> Turn:
         end = self.end if self.end is not None else time.perf_counter()
         return Turn(
-            content="".join(self.content),
-            reasoning="".join(self.reasoning) or None,
+            content=self.content.text(),
+            reasoning=self.reasoning.text() or None,
             model=self.model,
             provider=self.provider,
             finish_reason=self.finish_reason,
@@ -109,7 +138,7 @@ class Recorder:
             error=self.error,
             interrupted=self.interrupted,
             requested=self.requested,
-            chunks=len(self.content) + len(self.reasoning),
+            chunks=self.content.count + self.reasoning.count,
             prompt_estimate=self.prompt_estimate,
             attempt_ttft=None if self.first is None else self.first - self.sent,
             waited=self.sent - self.started,

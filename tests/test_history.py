@@ -29,8 +29,15 @@ from t360cli.errors import APIError, ConfigError, NetworkError, UsageError
 from t360cli.history import MIGRATIONS, History
 from t360cli.mockserver import MockServer
 from t360cli.session import TurnJournal
-from t360cli.stats import Turn
+from t360cli.stats import Pieces, Turn
 from tests.helpers import T360, chat_env, invoke, open_history, paths, run_t360
+
+
+def pieces(*texts: str) -> Pieces:
+    made = Pieces()
+    for text in texts:
+        made.append(text)
+    return made
 
 
 def a_turn(content: str = "answer", **changes: object) -> Turn:
@@ -99,8 +106,8 @@ def test_journal_writes_nothing_before_the_first_token_then_checkpoints(tmp_path
 
     journal = TurnJournal(opener, None, question("question"), model="m", system="sys", warn=print)
     assert opened == []
-    journal.progress(["par"], [])
-    journal.progress(["par", "tial"], [])  # within the interval: no write
+    journal.progress(pieces("par"), pieces())
+    journal.progress(pieces("par", "tial"), pieces())  # within the interval: no write
     with History.open(path) as history:
         conversation = history.recent()[0]
         assert (conversation.title, conversation.system) == ("question", "sys")
@@ -133,7 +140,7 @@ def test_a_write_interrupted_after_its_begin_does_not_cost_the_answer(tmp_path: 
         return opened[-1]
 
     journal = TurnJournal(opener, None, question("q"), model="m", system=None, warn=warnings.append)
-    journal.progress(["Lorem "], [])
+    journal.progress(pieces("Lorem "), pieces())
     opened[-1].query("BEGIN IMMEDIATE")  # where the signal left the next write
     journal.finish(a_turn("Lorem ipsum dolor"))
     assert warnings == []
@@ -188,7 +195,7 @@ def test_a_failing_database_costs_a_warning_not_the_answer(tmp_path: Path) -> No
         raise ConfigError("cannot open the history database x: disk I/O error")
 
     journal = TurnJournal(broken, None, question("q"), model="m", system=None, warn=warnings.append)
-    journal.progress(["a"], [])
+    journal.progress(pieces("a"), pieces())
     journal.finish(a_turn())
     assert len(warnings) == 1 and "could not save" in warnings[0]
 
