@@ -6,8 +6,8 @@ JSON-RPC 2.0 (``Peer``), whatever carries it. What it speaks: ``initialize``
 page); ``tools/call``; ``notifications/cancelled`` for a call given up on. Of the server's
 requests, ``ping`` is answered and any other gets "method not found"; its notifications
 are read and ignored. ``Server`` runs a command and speaks one message per line on its
-stdin and stdout; ``RemoteServer`` POSTs each message to a URL (``mcp_http``, loaded only
-then, has the HTTP).
+stdin and stdout; ``mcp_http.RemoteServer`` POSTs each message to a URL (that module,
+loaded only then, has the HTTP).
 
 Why not the official SDK: importing it costs about 2 s and 65 MB before any server
 starts, and start-up is t360's headline; the SDK is the test suite's reference instead.
@@ -43,14 +43,10 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
+from typing import IO, Any, Generic, NamedTuple, TypeVar
 
 from . import __version__
-from .errors import T360Error
 from .safety import scrub
-
-if TYPE_CHECKING:
-    from .mcp_http import Endpoint
 
 #: The protocol version offered, and those accepted back (all of the handshake era).
 PROTOCOL = "2025-11-25"
@@ -404,7 +400,7 @@ class Server(Peer):
     def _open(self) -> None:
         if self.cwd is not None and not Path(self.cwd).is_dir():
             raise MCPError(f"its cwd {self.cwd} is not a folder")
-        log = _open_log(self.log, repr(self.argv))
+        log = open_log(self.log, repr(self.argv))
         try:
             process = self._spawn()
         except BaseException:
@@ -534,155 +530,6 @@ class Server(Peer):
         return f"it exited ({how})"
 
 
-class RemoteServer(Peer):
-    """One MCP server reached over MCP's streamable HTTP transport (``mcp_http`` speaks
-    the HTTP). Each request is POSTed, and its answer read, on a thread of its own, so
-    that calls run at once; notifications and answers to the server's requests go out in
-    order from one more thread. Every wait has a deadline: the HTTP timeouts bound each
-    read, and a request given up on (its deadline, Ctrl-C, ``close``) stops its stream at
-    the next chunk. A session the server forgot (HTTP 404) is started afresh, once per
-    request. What went wrong over HTTP goes to the log, its headers' values scrubbed."""
-
-    def __init__(
-        self,
-        name: str,
-        url: str,
-        headers: Mapping[str, str],
-        *,
-        environ: Mapping[str, str],
-        reach: Reach,
-        timeout: float,
-        start_timeout: float,
-        log: Path,
-        debug: Callable[[str], None] | None = None,
-    ) -> None:
-        super().__init__(name, debug=debug)
-        self.url = url
-        self.headers = dict(headers)  # as configured: ${VAR} expanded at start
-        self.environ = environ
-        self.reach = reach
-        self.timeout = timeout
-        self.start_timeout = start_timeout
-        self.log = log
-        self._endpoint: Endpoint | None = None
-        self._log: IO[bytes] | None = None
-        self._room = MAX_LOG
-        self._noting = threading.Lock()
-        self._renewing = threading.Lock()
-
-    def _open(self) -> None:
-        headers = expand(self.headers, self.environ)
-        self.secrets = tuple(headers.values())
-        self._log = _open_log(self.log, public_url(self.url))
-        from .mcp_http import Endpoint  # httpx loads here, on this server's own thread
-
-        with self._life:
-            if self._closed:
-                raise MCPError("it was stopped")
-            try:
-                self._endpoint = endpoint = Endpoint(
-                    self.url, headers, self.reach, max(self.timeout, self.start_timeout), self.note
-                )
-            except T360Error as exc:
-                raise MCPError(exc.message) from None
-        self._say(f"reaching {public_url(self.url)}")
-        threading.Thread(
-            target=self._send_out, args=(endpoint,), name=f"t360-mcp-{self.name}", daemon=True
-        ).start()
-
-    def close(self) -> None:
-        """End the session (DELETE, waited for GRACE / 2 seconds at most) and what is
-        under way; the connections and the log are closed."""
-        with self._life:
-            self._closed = True
-            endpoint, self._endpoint = self._endpoint, None
-        if endpoint is not None:
-            self._fail_all("it was stopped")
-            self._queue(None)
-            ending = threading.Thread(
-                target=endpoint.end,
-                args=(self.protocol,),
-                name=f"t360-mcp-{self.name}",
-                daemon=True,
-            )
-            ending.start()
-            ending.join(GRACE / 2)
-            endpoint.close()
-            self._say("stopped")
-        with self._noting:
-            log, self._log = self._log, None
-        if log is not None:
-            log.close()
-
-    def note(self, line: str) -> None:
-        """A line for the server's log (what went wrong over HTTP), its secrets scrubbed;
-        MAX_LOG bytes a run at most."""
-        data = f"{time.strftime('%H:%M:%S')} {scrub(line, self.secrets)}\n".encode()[:4096]
-        with self._noting:
-            if self._log is not None and self._room > 0:
-                with contextlib.suppress(OSError):
-                    self._log.write(data[: self._room])
-                self._room -= len(data)
-
-    def _deliver(self, data: bytes, message: dict[str, Any], *, answer: bool) -> bool:
-        endpoint = self._endpoint
-        if endpoint is None:
-            raise MCPError("it is not running")
-        if "method" in message and "id" in message:  # a request: answered on its own POST
-            with self._lock:
-                request = self._pending[message["id"]]
-            threading.Thread(
-                target=self._exchange,
-                args=(endpoint, data, request),
-                name=f"t360-mcp-{self.name}",
-                daemon=True,
-            ).start()
-            return True
-        return self._queue(data, answer=answer)
-
-    def _exchange(self, endpoint: Endpoint, data: bytes, request: Request[Any]) -> None:
-        """POST a request and read its answer, feeding what arrives to the requests."""
-        from .mcp_http import SessionEnded
-
-        try:
-            try:
-                self._post(endpoint, data, request.done)
-            except SessionEnded as ended:
-                self._renew(endpoint, ended.session)
-                self._post(endpoint, data, request.done)
-        except Oversized as exc:
-            self._fail_all(str(exc))
-        except MCPError as exc:
-            request.fail(scrub(str(exc), self.secrets))
-        else:
-            if not request.done.is_set():
-                request.fail("its answer ended without a result")
-
-    def _post(self, endpoint: Endpoint, data: bytes, stop: threading.Event) -> None:
-        for message in endpoint.post(data, stop, self.protocol):
-            self._receive(message)
-
-    def _renew(self, endpoint: Endpoint, session: str | None) -> None:
-        """Start a new session, the server having forgotten ``session`` (HTTP 404):
-        once, for every request that found out."""
-        with self._renewing:
-            if endpoint.session != session:
-                return  # done already
-            self._say("its session ended: starting a new one")
-            endpoint.session = None
-            self._handshake(self.start_timeout)
-
-    def _send_out(self, endpoint: Endpoint) -> None:
-        """POST what is queued (notifications, answers), in order, until the end."""
-        while (data := self._take()) is not None:
-            try:
-                self._post(endpoint, data, threading.Event())
-            except MCPError as exc:
-                self._say(f"a message was not delivered: {scrub(str(exc), self.secrets)}")
-            finally:
-                self._sent()
-
-
 class Request(Generic[T]):
     """A request under way: wait for its result, or cancel it."""
 
@@ -800,7 +647,7 @@ def _copy(stderr: IO[bytes], log: IO[bytes]) -> None:
             room -= len(data)
 
 
-def _open_log(path: Path, what: str) -> IO[bytes]:
+def open_log(path: Path, what: str) -> IO[bytes]:
     """A server's log, opened to add this run's lines (started afresh when it is over
     MAX_LOG already), headed by the date and ``what`` the server is."""
     try:

@@ -1,4 +1,4 @@
-"""MCP's streamable HTTP transport (protocol 2025-03-26 on): the HTTP of ``mcp.RemoteServer``.
+"""MCP's streamable HTTP transport (protocol 2025-03-26 on): ``RemoteServer``, and its HTTP.
 
 Each JSON-RPC message is POSTed to the server's URL with ``Accept: application/json,
 text/event-stream``. A request is answered with a JSON body, or with an SSE stream that
@@ -22,18 +22,34 @@ scrubbed from every error and log line.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
 
 import httpx
 
 from . import __version__
 from .client import translate_errors
 from .errors import T360Error, TLSError
-from .mcp import GRACE, MAX_MESSAGE, MCPError, Oversized, Reach, public_url
+from .mcp import (
+    GRACE,
+    MAX_LOG,
+    MAX_MESSAGE,
+    MCPError,
+    Oversized,
+    Peer,
+    Reach,
+    Request,
+    expand,
+    open_log,
+    public_url,
+)
 from .network import Origin, proxy_for, tls_context
 from .safety import scrub
 
@@ -261,3 +277,148 @@ def _error_message(body: str) -> str:
     error = obj.get("error") if isinstance(obj, dict) else None
     message = error.get("message") if isinstance(error, dict) else None
     return " ".join(str(message).split())[:300] if message is not None else ""
+
+
+class RemoteServer(Peer):
+    """One MCP server reached over MCP's streamable HTTP transport (``Endpoint`` speaks
+    the HTTP). Each request is POSTed, and its answer read, on a thread of its own, so
+    that calls run at once; notifications and answers to the server's requests go out in
+    order from one more thread. Every wait has a deadline: the HTTP timeouts bound each
+    read, and a request given up on (its deadline, Ctrl-C, ``close``) stops its stream at
+    the next chunk. A session the server forgot (HTTP 404) is started afresh, once per
+    request. What went wrong over HTTP goes to the log, its headers' values scrubbed."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        headers: Mapping[str, str],
+        *,
+        environ: Mapping[str, str],
+        reach: Reach,
+        timeout: float,
+        start_timeout: float,
+        log: Path,
+        debug: Callable[[str], None] | None = None,
+    ) -> None:
+        super().__init__(name, debug=debug)
+        self.url = url
+        self.headers = dict(headers)  # as configured: ${VAR} expanded at start
+        self.environ = environ
+        self.reach = reach
+        self.timeout = timeout
+        self.start_timeout = start_timeout
+        self.log = log
+        self._endpoint: Endpoint | None = None
+        self._log: IO[bytes] | None = None
+        self._room = MAX_LOG
+        self._noting = threading.Lock()
+        self._renewing = threading.Lock()
+
+    def _open(self) -> None:
+        headers = expand(self.headers, self.environ)
+        self.secrets = tuple(headers.values())
+        self._log = open_log(self.log, public_url(self.url))
+        with self._life:
+            if self._closed:
+                raise MCPError("it was stopped")
+            try:
+                self._endpoint = endpoint = Endpoint(
+                    self.url, headers, self.reach, max(self.timeout, self.start_timeout), self.note
+                )
+            except T360Error as exc:
+                raise MCPError(exc.message) from None
+        self._say(f"reaching {public_url(self.url)}")
+        threading.Thread(
+            target=self._send_out, args=(endpoint,), name=f"t360-mcp-{self.name}", daemon=True
+        ).start()
+
+    def close(self) -> None:
+        """End the session (DELETE, waited for GRACE / 2 seconds at most) and what is
+        under way; the connections and the log are closed."""
+        with self._life:
+            self._closed = True
+            endpoint, self._endpoint = self._endpoint, None
+        if endpoint is not None:
+            self._fail_all("it was stopped")
+            self._queue(None)
+            ending = threading.Thread(
+                target=endpoint.end,
+                args=(self.protocol,),
+                name=f"t360-mcp-{self.name}",
+                daemon=True,
+            )
+            ending.start()
+            ending.join(GRACE / 2)
+            endpoint.close()
+            self._say("stopped")
+        with self._noting:
+            log, self._log = self._log, None
+        if log is not None:
+            log.close()
+
+    def note(self, line: str) -> None:
+        """A line for the server's log (what went wrong over HTTP), its secrets scrubbed;
+        MAX_LOG bytes a run at most."""
+        data = f"{time.strftime('%H:%M:%S')} {scrub(line, self.secrets)}\n".encode()[:4096]
+        with self._noting:
+            if self._log is not None and self._room > 0:
+                with contextlib.suppress(OSError):
+                    self._log.write(data[: self._room])
+                self._room -= len(data)
+
+    def _deliver(self, data: bytes, message: dict[str, Any], *, answer: bool) -> bool:
+        endpoint = self._endpoint
+        if endpoint is None:
+            raise MCPError("it is not running")
+        if "method" in message and "id" in message:  # a request: answered on its own POST
+            with self._lock:
+                request = self._pending[message["id"]]
+            threading.Thread(
+                target=self._exchange,
+                args=(endpoint, data, request),
+                name=f"t360-mcp-{self.name}",
+                daemon=True,
+            ).start()
+            return True
+        return self._queue(data, answer=answer)
+
+    def _exchange(self, endpoint: Endpoint, data: bytes, request: Request[Any]) -> None:
+        """POST a request and read its answer, feeding what arrives to the requests."""
+        try:
+            try:
+                self._post(endpoint, data, request.done)
+            except SessionEnded as ended:
+                self._renew(endpoint, ended.session)
+                self._post(endpoint, data, request.done)
+        except Oversized as exc:
+            self._fail_all(str(exc))
+        except MCPError as exc:
+            request.fail(scrub(str(exc), self.secrets))
+        else:
+            if not request.done.is_set():
+                request.fail("its answer ended without a result")
+
+    def _post(self, endpoint: Endpoint, data: bytes, stop: threading.Event) -> None:
+        for message in endpoint.post(data, stop, self.protocol):
+            self._receive(message)
+
+    def _renew(self, endpoint: Endpoint, session: str | None) -> None:
+        """Start a new session, the server having forgotten ``session`` (HTTP 404):
+        once, for every request that found out."""
+        with self._renewing:
+            if endpoint.session != session:
+                return  # done already
+            self._say("its session ended: starting a new one")
+            endpoint.session = None
+            self._handshake(self.start_timeout)
+
+    def _send_out(self, endpoint: Endpoint) -> None:
+        """POST what is queued (notifications, answers), in order, until the end."""
+        while (data := self._take()) is not None:
+            try:
+                self._post(endpoint, data, threading.Event())
+            except MCPError as exc:
+                self._say(f"a message was not delivered: {scrub(str(exc), self.secrets)}")
+            finally:
+                self._sent()

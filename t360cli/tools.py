@@ -31,7 +31,6 @@ from .mcp import (
     MCPError,
     Peer,
     Reach,
-    RemoteServer,
     Request,
     Server,
     Timeout,
@@ -320,6 +319,8 @@ class Toolbox:
                 continue
             server: Peer
             if config.url is not None:
+                from .mcp_http import RemoteServer  # httpx loads only for a URL
+
                 server = RemoteServer(
                     config.name,
                     config.url,

@@ -23,7 +23,8 @@ import pexpect
 import pytest
 import trustme
 
-from t360cli.mcp import PROTOCOL, MCPError, Reach, RemoteServer, whole
+from t360cli.mcp import PROTOCOL, MCPError, Reach, whole
+from t360cli.mcp_http import RemoteServer
 from t360cli.mockserver import MockServer
 from tests.helpers import KEY, chat_env, invoke, paths, repl_run, spawn_t360
 from tests.mcp.http_server import HostileServer
