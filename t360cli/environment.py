@@ -94,13 +94,18 @@ class Environment(NamedTuple):
 
     @classmethod
     def from_process(cls, warm: Warm | None = None) -> Environment:
+        stdin, stdout, stderr = (
+            _or_nowhere(sys.stdin, "r"),
+            _or_nowhere(sys.stdout, "w"),
+            _or_nowhere(sys.stderr, "w"),
+        )
         return cls(
-            stdin=sys.stdin,
-            stdout=sys.stdout,
-            stderr=sys.stderr,
-            stdin_isatty=_isatty(sys.stdin),
-            stdout_isatty=_isatty(sys.stdout),
-            stderr_isatty=_isatty(sys.stderr),
+            stdin=stdin,
+            stdout=stdout,
+            stderr=stderr,
+            stdin_isatty=_isatty(stdin),
+            stdout_isatty=_isatty(stdout),
+            stderr_isatty=_isatty(stderr),
             vars=os.environ,
             paths=Paths(),
             secrets=set(),
@@ -160,6 +165,15 @@ class Environment(NamedTuple):
     def error(self, message: str) -> None:
         self.stderr.write(self.style(f"t360: error: {self.shown(message)}", "31") + "\n")
         self.stderr.flush()
+
+
+def _or_nowhere(stream: IO[str] | None, mode: str) -> IO[str]:
+    """A standard stream, or the null device in its place when t360 was started with it
+    closed (``<&-``, ``>&-``, ``2>&-``): no input, output that goes nowhere, and a run
+    that ends as it would have, with its own exit code."""
+    if stream is not None:
+        return stream
+    return Path(os.devnull).open(mode, encoding="utf-8")
 
 
 def _isatty(stream: IO[str] | None) -> bool:

@@ -156,6 +156,36 @@ def test_a_closed_pipe_ends_quietly_and_drops_the_connection(server: MockServer)
     assert time.monotonic() - started < 30
 
 
+def test_a_failed_answer_keeps_its_exit_code_when_the_reader_is_gone(server: MockServer) -> None:
+    """`--json | true`: the reader left before the error object; the run still says 4."""
+    script = (
+        f'"{T360}" chat -m status:500 --retries 0 --json hi | true; echo "$' + '{PIPESTATUS[0]}"'
+    )
+    proc = bash(script, server)
+    assert proc.stdout == b"4\n"
+    assert b"HTTP 500" in proc.stderr and b"Traceback" not in proc.stderr
+
+
+def test_a_standard_stream_closed_at_start_is_nowhere_not_a_crash(server: MockServer) -> None:
+    """Started with stdin, stdout or stderr closed (`<&-`, `>&-`, `2>&-`), a run ends as it
+    would have: the answer where it can go, and its own exit code."""
+    for closed, status in (("<&-", 0), (">&-", 0), ("2>&-", 0)):
+        proc = bash(f'"{T360}" chat -m echo hi {closed}; echo " status=$?"', server)
+        assert proc.stdout.endswith(f" status={status}\n".encode()), (closed, proc)
+        assert b"internal error" not in proc.stderr
+    failed = bash(f'"{T360}" chat -m status:500 --retries 0 hi 2>&-; echo "status=$?"', server)
+    assert failed.stdout == b"status=4\n"
+
+
+def test_a_flag_that_is_not_utf8_is_a_usage_error_naming_it(server: MockServer) -> None:
+    result = run_t360("chat", "-n", "-m", "e\udcff", "hi", env=chat_env(server))
+    assert result.code == 2
+    assert result.err.splitlines() == [
+        "t360: error: --model is not valid UTF-8 (bad byte at character 2);"
+        " fix the terminal's or the script's encoding"
+    ]
+
+
 def test_readme_exit_code_script(server: MockServer, tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
     script = re.search(r"```bash\n(#!/usr/bin/env bash\n.*?)```", readme, re.S)

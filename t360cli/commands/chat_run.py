@@ -9,7 +9,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from t360cli.boundary import guarded
+from t360cli.boundary import guarded, quiet_stdout
 from t360cli.commands.build import Built, build_chat
 from t360cli.commands.common import preview, refresh_models
 from t360cli.commands.options import ChatOptions, gather
@@ -83,14 +83,20 @@ def _reported(
     env: Environment, o: ChatOptions, chat: Chat, turn: Turn, shape: dict[str, Any] | None
 ) -> ExitCode:
     """The turn on stdout (-x's code, --json's object) and stderr (footer, notices,
-    error); its exit code, once --schema has checked the answer."""
-    if (o.extract or o.extract_last) and turn.error is None:
-        _print_code(env, turn.content, last=o.extract_last)
-    if o.json_out:
-        emit_json(env, turn)
+    error); its exit code, once --schema has checked the answer. A reader gone from
+    stdout ends a good run quietly (exit 0), but a failed turn keeps its own code."""
+    code = outcome(turn)
+    try:
+        if (o.extract or o.extract_last) and turn.error is None:
+            _print_code(env, turn.content, last=o.extract_last)
+        if o.json_out:
+            emit_json(env, turn)
+    except BrokenPipeError:
+        if code is ExitCode.OK:
+            raise
+        quiet_stdout(env)
     notes = chat.guard.notes() if chat.guard is not None else ()
     report_turn(env, turn, quiet=o.quiet, extra=notes)
-    code = outcome(turn)
     if shape is not None and code is ExitCode.OK:
         validate(turn.content if turn.final is None else turn.final, shape)
     return code

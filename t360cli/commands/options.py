@@ -32,7 +32,27 @@ def gather(kind: type[Options], given: Mapping[str, object]) -> Options:
     stray = sorted(set(given) - names - {"ctx"})
     if stray:
         raise TypeError(f"{kind.__name__} has no field for {', '.join(stray)}")
+    for name, value in given.items():
+        if name not in _PATHS:
+            _check_text(name, value)
     return kind(**{name: value for name, value in given.items() if name in names})
+
+
+#: Flags whose values are paths (or URLs): bytes that are not UTF-8 are a file's name.
+_PATHS = frozenset({"files", "attach", "system_file"})
+#: How a parameter is named to the user, when not as ``--name``.
+_SHOWN = {"prompt": "the prompt", "task": "the task", "models": "--model"}
+
+
+def _check_text(name: str, value: object) -> None:
+    """A flag's text that is not valid UTF-8 (it arrives with surrogate escapes) is a
+    usage error naming the flag, before anything tries to send or show it."""
+    from t360cli.prompt import check_argument
+
+    shown = _SHOWN.get(name) or "--" + name.rstrip("_").replace("_", "-")
+    for text in value if isinstance(value, list) else [value]:
+        if isinstance(text, str):
+            check_argument(text, shown)
 
 
 @dataclass(frozen=True, eq=False, repr=False, init=False)  # a base: never made itself
