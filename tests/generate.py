@@ -151,16 +151,20 @@ def argv_table() -> str:
             argument = param.name
             defaults[param.name] = None  # no words: None, as Typer passes it
             continue
-        if getattr(param, "is_flag", False) and not param.secondary_opts:
+        kind = "typer"  # read only by Typer: what the fast reader would not mirror exactly
+        typename = type(param.type).__name__
+        if param.envvar or param.callback or getattr(param, "count", False):
+            pass  # a value from the environment, a callback, a count: Typer's to read
+        elif getattr(param, "is_flag", False) and not param.secondary_opts:
             kind = "flag"
-        elif type(param.type).__name__ in ("StringParamType", "IntParamType", "FloatParamType"):
+        elif typename in ("StringParamType", "IntParamType", "FloatParamType"):
             kind = {"String": "str", "Int": "int", "Float": "float"}[
-                type(param.type).__name__.removesuffix("ParamType")
+                typename.removesuffix("ParamType")
             ]
-        elif type(param.type).__name__ == "IntRange" and param.type.max is None:
-            kind = "int"
-        else:
-            kind = "typer"  # checked as click checks it (a Path's file): Typer reads it
+        elif typename == "IntRange" and (
+            param.type.max is None and not param.type.min_open and not param.type.clamp
+        ):
+            kind = "int"  # a least value, checked as click checks it
         if param.multiple:
             defaults[param.name] = None  # none given: None, as Typer passes it
         least = getattr(param.type, "min", None)
