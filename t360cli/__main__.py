@@ -35,20 +35,9 @@ def main() -> None:
     from .startup import prewarm
 
     warm = prewarm(args, os.environ)  # connect to the gateway while the rest loads
+    from .entry import run
     from .environment import Environment
 
-    if args[:1] == ["chat"]:
-        from .chat_argv import parse
-
-        params = parse(args[1:])
-        if params is not None:  # read without Typer: a one-shot's 15-20 ms
-            from .commands.chat_run import run_read
-
-            trace.mark("flags read")
-            sys.exit(run_read(params, Environment.from_process(warm)))
-    from .cli import run
-
-    trace.mark("cli loaded")
     sys.exit(run(args, Environment.from_process(warm)))
 
 

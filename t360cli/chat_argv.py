@@ -1,7 +1,7 @@
 """``t360 chat``'s flags read straight from argv, before Typer loads.
 
 Typer costs a one-shot 15-20 ms before its request can leave (its import, the app, its
-parser): a sixth of the time to the first answer byte. ``__main__`` asks ``parse`` first;
+parser): a sixth of the time to the first answer byte. ``entry.run`` asks ``parse`` first;
 what it reads is exactly what Typer would pass the ``chat`` function, and anything it
 does not take as plainly valid it leaves to Typer (None), so every error message and
 every corner stays Typer's own: an unknown or misspelt flag, ``-h``/``--help``, ``--``,

@@ -1,7 +1,7 @@
 """The Typer app (each command in commands/, loaded as needed), run through the one
 boundary (``boundary.guarded``). Here only what is Typer's: its exits (``typer.Exit``,
 ``typer.Abort`` at a question, exit 130) and its parser's errors (click's own usage line,
-exit 2). ``__main__`` runs a one-shot ``t360 chat`` without this module when
+exit 2). ``entry.run`` runs a one-shot ``t360 chat`` without this module when
 ``chat_argv`` can read its flags.
 """
 

@@ -72,14 +72,15 @@ def invoke(
     columns: int = 80,
     clock: float | None = None,
 ) -> Result:
-    """Run t360 in this process through its boundary (``cli.run``), with fake streams.
+    """Run t360 in this process as ``__main__`` does (``entry.run``: a one-shot chat
+    without Typer when its flags allow, else the Typer app), with fake streams.
 
     ``tty`` makes stdout and stderr claim to be a terminal; ``stdin_tty`` stdin. The
     variables are this process's (the isolated test dirs) plus ``env``.
     """
     import io
 
-    from t360cli.cli import run
+    from t360cli.entry import run
 
     data = input.encode() if isinstance(input, str) else input
     stdin = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")

@@ -1,7 +1,7 @@
 """``t360 chat``: one-shot answers and the REPL's entry, as Typer declares it. Glue only:
 flags -> options (``ChatOptions``) -> ``run_chat`` (``commands/chat_run.py``: a complete
 ``Chat``, the turn pipeline, the report) -> exit code. A one-shot whose flags
-``chat_argv`` reads comes to ``run_chat`` without Typer (``__main__``).
+``chat_argv`` reads comes to ``run_chat`` without Typer (``entry.run``).
 
 No ``from __future__ import annotations`` here: Typer resolves every parameter's
 annotation before the first request, and evaluated ones spare it 1.5 ms of parsing.

@@ -1,5 +1,5 @@
 """What ``t360 chat`` does once its flags are read, by Typer (``commands/chat.py``) or,
-for a one-shot, before Typer loads (``chat_argv``, from ``__main__``): the chat built,
+for a one-shot, before Typer loads (``chat_argv``, from ``entry.run``): the chat built,
 then the REPL or one answer, reported; the exit code. Typer is not imported here.
 """
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 
 def run_read(params: dict[str, object], env: Environment) -> int:
-    """``t360 chat`` with the flags ``chat_argv`` read (``__main__``), through the same
+    """``t360 chat`` with the flags ``chat_argv`` read (``entry.run``), through the same
     boundary as every run, without Typer."""
     return guarded(env, lambda: run_chat(env, gather(ChatOptions, params)))
 
