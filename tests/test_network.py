@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -155,6 +158,31 @@ def test_debug_traces_the_start_up_phases_of_the_early_connection(
     assert phases["connecting"] < phases["handshake done"] < phases["request sent"]
     assert phases["request sent"] <= phases["answer headers"] <= phases["first text"]
     assert https_server.connections == 1  # the early one, used
+
+
+def test_a_one_shot_builds_its_tls_context_once(https_server: MockServer, ca_file: str) -> None:
+    """The early connection's context (30 ms or more to build) is the one the client
+    uses: one build per run, however the URL and the CA are given."""
+    env = {**os.environ, **chat_env(https_server), "SSL_CERT_FILE": ca_file}
+    del env["T360_BASE_URL"]
+    script = (
+        "import atexit, sys\n"
+        "import t360cli.network as network\n"
+        "built = []\n"
+        "build = network.tls_context\n"
+        "network.tls_context = lambda bundle: built.append(bundle) or build(bundle)\n"
+        "atexit.register(lambda: print('built', len(built), file=sys.stderr))\n"
+        f"sys.argv = ['t360', 'chat', '--base-url', {https_server.url!r}, '-m', 'echo', 'hi']\n"
+        "from t360cli.__main__ import main\n"
+        "main()\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
+    assert (proc.returncode, proc.stdout) == (0, "hi\n"), proc.stderr
+    assert proc.stderr.splitlines()[-1] == "built 1"
+    assert https_server.connections == 1
 
 
 def test_a_missing_ca_bundle_is_a_config_error(https_server: MockServer, tmp_path: Path) -> None:
