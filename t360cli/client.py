@@ -331,7 +331,7 @@ def _status_error(response: httpx.Response) -> APIError:
     event: ErrorEvent | None = None
     try:
         obj = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past what Python reads
         obj = None
     if isinstance(obj, dict) and obj.get("error") is not None:
         event = error_event(obj["error"])
@@ -968,7 +968,7 @@ def _stream_hint(event: ErrorEvent) -> str:
 def _model_list(body: bytes) -> list[dict[str, Any]]:
     try:
         obj = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):
         raise StreamError(
             f"the model list is not JSON: {snippet(body)!r}", "check --base-url"
         ) from None

@@ -193,14 +193,14 @@ def parse_data(data: str) -> dict[str, Any]:
     of the cost of a chunk's JSON. Anything else gets ``json.loads``'s full rules."""
     try:
         obj, end = _raw_decode(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past what Python reads
         end = -1
     if end != len(data):  # whitespace around the value, more after it, or not JSON
         try:
             obj = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):
             raise StreamError(
-                f"the gateway sent a line that is not JSON: {snippet(data)!r}",
+                f"the gateway sent a line that is not JSON t360 can read: {snippet(data)!r}",
                 "the stream is malformed; try again, or report it if it persists",
             ) from None
     if not isinstance(obj, dict):

@@ -17,8 +17,12 @@ from pathlib import Path
 
 import pytest
 
+from t360cli.errors import StreamError
+from t360cli.events import parse_data
 from t360cli.mockserver import MockServer
-from tests.helpers import KEY, T360, chat_env, invoke, peak_memory_kib
+from t360cli.mockserver.scenarios import SCENARIOS, sse, stream_of, words
+from t360cli.mockserver.wire import Reply
+from tests.helpers import KEY, T360, chat_env, invoke, peak_memory_kib, run_t360
 
 
 def sent(server: MockServer) -> str:
@@ -338,6 +342,34 @@ def test_surrogates_from_the_gateway_are_mended_and_the_answer_kept() -> None:
     assert result.code == 0, result.err
     assert json.loads(result.out)["content"] == "smile \U0001f600 and \ufffd lone"
     assert again.code == 0, again.err
+
+
+#: A data line nested deeper than Python's recursion limit: JSON, but not one t360 can read.
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def test_parse_data_says_a_too_deep_line_is_a_stream_error() -> None:
+    """parse_data's contract: "a StreamError for anything else". A line nested too deep
+    escapes as RecursionError, which the boundary calls an internal error (a bug)."""
+    with pytest.raises(StreamError):
+        parse_data(DEEP)
+
+
+def test_a_too_deep_chunk_ends_the_answer_as_a_stream_error(
+    server: MockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A gateway line nested too deep: the partial answer kept and reported, exit 4 like
+    any malformed line (``-m invalid-json``), not "internal error ... this is a bug"."""
+
+    def reply(model: str, prompt: str, arg: str, _server: object) -> Reply:
+        steps = stream_of(model, prompt, words("Before deep "))[:-2]
+        return Reply(steps=[*steps, f"data: {DEEP}\n\n".encode(), sse("[DONE]")])
+
+    monkeypatch.setitem(SCENARIOS, "deep", ("a line nested too deep", reply))
+    result = run_t360("chat", "-m", "deep", "hi", env=chat_env(server))
+    assert "internal error" not in result.err
+    assert result.code == 4, result.err
+    assert "Before deep" in result.out
 
 
 # -- 9. pages that crashed the converter ---------------------------------------------------
