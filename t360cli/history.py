@@ -1016,7 +1016,9 @@ def transcript(
         if figures is not None and figures.comparison is not None and notes:
             said.append(notes.get(figures.comparison, ""))
         note = "; ".join(n for n in said if n) or None
-        found.append(Entry("assistant", answer.content, answer.model, answer.partial, note))
+        if answer.content or answer.partial or note or not exchange.rounds:
+            # (an answer that ended on its tool round, whole, has nothing more to show)
+            found.append(Entry("assistant", answer.content, answer.model, answer.partial, note))
     return found
 
 

@@ -654,6 +654,20 @@ def test_a_transcript_of_exchanges_shows_parts_calls_results_and_each_answers_mo
     assert "## other (partial)\n\nHalf" in text
 
 
+def test_an_answer_that_ended_whole_on_its_tool_round_has_no_empty_heading() -> None:
+    """Nothing after the round (and nothing partial): no "## m" over no text; an answer
+    cut during its tools keeps its "(partial)" heading."""
+    from t360cli.history import to_markdown, transcript
+
+    rounds = (ToolRound("Checking.", (a_call("c1"),), (a_result("c1", "echoed"),)),)
+    whole = to_markdown(
+        "t", "s", None, transcript([Exchange("q", "q", Answer("", "m"), rounds=rounds)])
+    )
+    assert whole.count("## m") == 1 and whole.rstrip().endswith("```")
+    cut = Exchange("q", "q", Answer("", "m", partial=True), rounds=rounds)
+    assert to_markdown("t", "s", None, transcript([cut])).count("## m (partial)") == 1
+
+
 def a_call(name: str) -> ToolCall:
     return ToolCall(name, "echo", "{}")
 
