@@ -200,7 +200,7 @@ def parse_data(data: str) -> dict[str, Any]:
             obj = json.loads(data)
         except (ValueError, RecursionError):
             raise StreamError(
-                f"the gateway sent a line that is not JSON t360 can read: {snippet(data)!r}",
+                f"the gateway sent a line that is not JSON: {snippet(data)!r}",
                 "the stream is malformed; try again, or report it if it persists",
             ) from None
     if not isinstance(obj, dict):
