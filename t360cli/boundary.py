@@ -5,9 +5,9 @@ codes here and nowhere else.
 shown saved), the closed stdout pipe (exit 0, nothing on stderr), and the mapping of
 errors to exit codes: every T360Error becomes one stderr line and its code, Ctrl-C 130,
 and anything unexpected is an internal error (exit 1) reported in one line without a
-traceback (T360_DEBUG=1 shows it). Commands below it only raise. Standard library only:
-a one-shot reaches it before Typer loads (``__main__``), and ``cli.run`` runs the Typer
-app inside it.
+traceback (T360_DEBUG=1 shows it). Commands below it only raise. No Typer here: a
+one-shot reaches it before Typer loads (``entry.run`` -> ``chat_run.run_read``), and
+``cli.run`` runs the Typer app inside it.
 """
 
 from __future__ import annotations

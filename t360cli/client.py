@@ -747,6 +747,7 @@ class Gateway:
         self._own: _Transport | None = None
         self._interrupts = 0  # how many times ``interrupt`` was called
         self._phased = False  # whether --debug has shown the start-up's phases
+        self._phasing = threading.Lock()
         #: Requests the pool carries at once (t360 compare: one per model).
         self.connections = connections
         if transport is None:
@@ -885,8 +886,11 @@ class Gateway:
     def _phases(self) -> None:
         """``--debug``: the start-up's phases, once, at the first answer text."""
         trace.mark("first text")
-        phases = trace.line() if self._log is not None and not self._phased else None
-        self._phased = True
+        if self._log is None:
+            return
+        with self._phasing:  # compare's answers stream on threads: one line still
+            shown, self._phased = self._phased, True
+        phases = None if shown else trace.line()
         if phases is not None:
             self._debug(phases)
 

@@ -90,9 +90,9 @@ def describe_trust(ca_bundle: str | None, environ: Mapping[str, str]) -> str:
     return " + ".join(parts)
 
 
-#: The largest ``ca_bundle`` read (the Mozilla bundle is about 220 KB).
 #: Seconds to connect (DNS, TCP and TLS) unless ``connect_timeout`` says otherwise.
 DEFAULT_CONNECT_TIMEOUT = 10.0
+#: The largest ``ca_bundle`` read (the Mozilla bundle is about 220 KB).
 MAX_CA_BUNDLE = 10_000_000
 
 

@@ -41,13 +41,16 @@ class _Assembling:
         }
 
 
+#: Pieces joined into one block (``Pieces``).
+BLOCK = 1024
+
+
 class Pieces:
     """Text that arrives in many small pieces, kept as blocks of BLOCK pieces joined: a
     50,000-chunk answer holds about 50 strings, not 50,000 (a small str costs some 50
     bytes beyond its text, so a list of them grows memory with the chunks). Joining
     each block once keeps the cost linear."""
 
-    BLOCK = 1024
     __slots__ = ("_blocks", "_recent")
 
     def __init__(self) -> None:
@@ -57,14 +60,14 @@ class Pieces:
     def append(self, piece: str) -> None:  # on the per-token hot path
         recent = self._recent
         recent.append(piece)
-        if len(recent) == 1024:  # BLOCK, read as a constant
+        if len(recent) == BLOCK:
             self._blocks.append("".join(recent))
             recent.clear()
 
     @property
     def count(self) -> int:
         """How many pieces were appended."""
-        return len(self._blocks) * self.BLOCK + len(self._recent)
+        return len(self._blocks) * BLOCK + len(self._recent)
 
     def text(self) -> str:
         return "".join([*self._blocks, *self._recent])

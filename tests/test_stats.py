@@ -7,7 +7,7 @@ import pytest
 from t360cli.errors import APIError, NetworkError
 from t360cli.events import Finish, Meta, ReasoningDelta, Sent, TextDelta, ToolCallDelta, Usage
 from t360cli.figures import footer, turn_json
-from t360cli.stats import Pieces, Recorder, Turn
+from t360cli.stats import BLOCK, Pieces, Recorder, Turn
 
 
 def turn(**changes: object) -> Turn:
@@ -192,9 +192,7 @@ def test_only_a_turn_that_ended_before_any_token_is_unanswered() -> None:
     assert not turn(ttft=None, content="").unanswered  # an empty answer is still one
 
 
-@pytest.mark.parametrize(
-    "count", [0, 1, Pieces.BLOCK - 1, Pieces.BLOCK, Pieces.BLOCK + 1, 3 * Pieces.BLOCK + 5]
-)
+@pytest.mark.parametrize("count", [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 3 * BLOCK + 5])
 def test_pieces_join_to_the_text_across_blocks(count: int) -> None:
     pieces = Pieces()
     for n in range(count):

@@ -53,7 +53,7 @@ ConcurrencyOption = Annotated[
     int, typer.Option("--concurrency", min=1, max=16, help="Requests in flight at once.")
 ]
 PromptOption = Annotated[str, typer.Option("--prompt", help="The prompt sent.")]
-MaxTokensOption = Annotated[
+EachMaxTokensOption = Annotated[
     int | None, typer.Option("--max-tokens", min=1, help="Cap each answer.")
 ]
 YesOption = Annotated[
@@ -67,7 +67,7 @@ def bench(
     count: CountOption = 5,
     concurrency: ConcurrencyOption = 1,
     prompt: PromptOption = DEFAULT_PROMPT,
-    max_tokens: MaxTokensOption = None,
+    max_tokens: EachMaxTokensOption = None,
     yes: YesOption = False,
     json_out: PlainJsonOption = False,
     profile: ProfileOption = None,

@@ -102,6 +102,9 @@ def build_chat(env: Environment, o: ChatOptions, *, interactive: bool) -> Built:
             asked = question(message, attached)
         if not o.dry_run:
             settings = require_key(env, settings)
+        guard = make_guard(  # before the chat: nothing of it to close if this fails
+            env, settings, setup.table, max_cost=o.max_cost, ignore_budget=o.ignore_budget
+        )
         chat = Chat(
             env,
             settings,
@@ -111,9 +114,7 @@ def build_chat(env: Environment, o: ChatOptions, *, interactive: bool) -> Built:
             exchanges=previous.context if previous else [],
         )
         chat.tools, chat.max_tool_rounds, chat.secrets = toolbox, o.max_tool_rounds, secrets
-        chat.guard = make_guard(
-            env, settings, setup.table, max_cost=o.max_cost, ignore_budget=o.ignore_budget
-        )
+        chat.guard = guard
     except BaseException as error:  # Ctrl-C while stdin is read too: no server left behind
         if toolbox is not None:
             toolbox.close()

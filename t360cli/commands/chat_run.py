@@ -19,7 +19,6 @@ from t360cli.report import emit_json, make_sink, outcome, report_error, report_t
 from t360cli.safety import dumps, sanitize
 from t360cli.session import Chat
 from t360cli.stats import Turn
-from t360cli.structured import code_blocks, validate
 
 if TYPE_CHECKING:
     from t360cli.terminal import AnswerSink
@@ -98,12 +97,16 @@ def _reported(
     notes = chat.guard.notes() if chat.guard is not None else ()
     report_turn(env, turn, quiet=o.quiet, extra=notes)
     if shape is not None and code is ExitCode.OK:
+        from t360cli.structured import validate  # --schema only
+
         validate(turn.content if turn.final is None else turn.final, shape)
     return code
 
 
 def _print_code(env: Environment, answer: str, *, last: bool) -> None:
     """-x/--extract-last: the first (last) fenced block's content alone on stdout."""
+    from t360cli.structured import code_blocks
+
     blocks = code_blocks(answer)
     if not blocks:
         env.warn("the answer has no fenced code block: nothing on stdout")

@@ -1,5 +1,6 @@
-"""Helpers the commands share: the Environment, gateway settings, output, completion,
-and the one-shot's prompt (``chat`` and ``compare`` build it the same way)."""
+"""Helpers the commands share: the Environment, gateway settings and roles, guards, the
+secrets check, output, and the one-shot's prompt (``chat`` and ``compare`` build it the
+same way). No Typer here: its declarations are in ``params.py``."""
 
 from __future__ import annotations
 
@@ -193,13 +194,7 @@ def write_out(env: Environment, text: str) -> None:
     env.stdout.flush()
 
 
-# -- the request options chat and cmd share ---------------------------------------------
-
-
-# -- the prompt of a one-shot, as chat and compare take it ------------------------------
-
-
-# -- chat's own ---------------------------------------------------------------------------
+# -- the checks, the prompt and the preview of a one-shot (chat, compare, cmd) -----------
 
 
 def exclusive(*pairs: tuple[str, str, bool, bool]) -> None:

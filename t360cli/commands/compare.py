@@ -134,7 +134,7 @@ def _build(env: Environment, o: CompareOptions) -> "tuple[Comparison, Exchange, 
     """The comparison, its question and its guard, every request checked before any is
     sent (None once --dry-run has shown them). On a failure the connection is closed,
     and with --json the failure is every model's answer."""
-    asked, comparison = list(o.models or []), None
+    asked, comparison, gateway = list(o.models or []), None, None
     try:
         exclusive(("--system", "--system-file", o.system is not None, o.system_file is not None))
         check_max_cost(o.max_cost)
@@ -164,6 +164,8 @@ def _build(env: Environment, o: CompareOptions) -> "tuple[Comparison, Exchange, 
     except BaseException as error:  # Ctrl-C while stdin is read too: the connection closed
         if comparison is not None:
             comparison.close()
+        elif gateway is not None:  # the comparison could not be made around it
+            gateway.close()
         if o.json_out and isinstance(error, T360Error):
             emit_answers(env, [Turn.failed(model, error) for model in asked])
         raise

@@ -1,5 +1,6 @@
-"""The flags of a command, once parsed: frozen options objects, made once from the Typer
-parameters (``gather``) and passed down; nothing below the command reads a flag.
+"""The flags of a command, once parsed: frozen options objects, made once (``gather``)
+from the Typer parameters, or for a one-shot chat from what ``chat_argv`` read, and
+passed down; nothing below the command reads a flag.
 
 ``AskOptions`` are the flags of every command that asks a model (``chat``, ``cmd``,
 ``compare``), ``PromptOptions`` those of a one-shot's prompt (``chat``, ``compare``); each

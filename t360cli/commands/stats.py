@@ -78,7 +78,7 @@ def label(model: str, served_ids: dict[str, list[str]]) -> str:
 SinceOption = Annotated[
     str | None, typer.Option("--since", help="Only answers since: 30m, 12h, 7d, 2w or a date.")
 ]
-ModelOption = Annotated[
+OnlyModelOption = Annotated[
     str | None,
     typer.Option("-m", "--model", help="Only this model."),
 ]
@@ -127,7 +127,7 @@ class _Figures(NamedTuple):
 def stats(
     ctx: typer.Context,
     since: SinceOption = None,
-    model: ModelOption = None,
+    model: OnlyModelOption = None,
     provider: ProviderOption = None,
     include_bench: IncludeBenchOption = False,
     json_out: PlainJsonOption = False,

@@ -50,7 +50,7 @@ def tools(
     settings = load_settings(env, {"debug": debug or None}, table=table)
     settings = known_key(env, settings)  # kept from the servers: known before they start
     debug_to = debug_log(env, settings)
-    toolbox = Toolbox(  # only listed: no call to ask about, no line to show
+    toolbox = Toolbox(  # only listed: no call to ask about; quiet, so only what must be said
         env, servers, settings=settings, yes=False, quiet=True,
         approve=None, show=show_on(env), debug=debug_to,
     )  # fmt: skip
