@@ -395,12 +395,18 @@ class History:
         return None if row is None else str(row["id"])
 
     def get(self, conversation_id: str) -> Conversation:
+        """A conversation this database has just named (by resolve, latest or a
+        comparison): if it then cannot be read, its index and its rows disagree."""
         row = self._db.execute(
             f"{_WITH_TURNS} WHERE c.id = ?",
             (conversation_id,),
         ).fetchone()
         if row is None:
-            raise UsageError(f"no conversation {conversation_id!r}", "see t360 history list")
+            raise ConfigError(
+                f"the history database {self.path} lists conversation {conversation_id!r}"
+                " but cannot read it",
+                "if no other t360 just deleted it, " + _MEND,
+            )
         return _conversation(row)
 
     def recent(self, limit: int = 20, model: str | None = None) -> list[Conversation]:

@@ -96,6 +96,15 @@ def test_ids_resolve_by_unique_prefix(tmp_path: Path) -> None:
             history.resolve(first[:2])
 
 
+def test_a_conversation_named_but_unreadable_is_damage_not_a_usage_error(tmp_path: Path) -> None:
+    # A damaged index can name an id whose row then cannot be found (CI met this once).
+    with (
+        History.open(tmp_path / "h.db") as history,
+        pytest.raises(ConfigError, match="lists conversation 'deadbeef' but cannot read"),
+    ):
+        history.get("deadbeef")
+
+
 def test_journal_writes_nothing_before_the_first_token_then_checkpoints(tmp_path: Path) -> None:
     path = tmp_path / "h.db"
     opened: list[History] = []
