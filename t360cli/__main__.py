@@ -25,11 +25,7 @@ def main() -> None:
     if args and args[-1] in ("--help", "-h") and _help(args[:-1]):
         return
     if args == ["--version"]:
-        try:
-            sys.stdout.write(version_line() + "\n")
-            sys.stdout.flush()
-        except BrokenPipeError:  # ``t360 --version | false``: nothing to say
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        _write(version_line() + "\n")
         return
     _skip_httpx_cli()
     from .startup import prewarm
@@ -58,12 +54,25 @@ def _help(path: list[str]) -> bool:
         columns = 80  # not a terminal: click formats for 80
     if columns < 80:
         return False
-    try:
-        sys.stdout.write(page)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    _write(page)
     return True
+
+
+def _write(text: str) -> None:
+    """Write a fast path's answer: a closed pipe (``t360 --version | false``) ends it
+    quietly; any other failure (``> /dev/full``) with one line, exit 3."""
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError as exc:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing more to say
+        if isinstance(exc, BrokenPipeError):
+            return
+        from .errors import unwritable
+
+        error = unwritable(exc)
+        sys.stderr.write(f"t360: error: {error.line()}\n")
+        sys.exit(error.exit_code)
 
 
 def _skip_httpx_cli() -> None:

@@ -2,7 +2,8 @@
 codes here and nowhere else.
 
 ``guarded`` owns the signals (SIGTERM and SIGHUP end a run like Ctrl-C, with what was
-shown saved), the closed stdout pipe (exit 0, nothing on stderr), and the mapping of
+shown saved), the closed stdout pipe (exit 0, nothing on stderr), output the system will
+not take (``> /dev/full``: one line, exit 3), and the mapping of
 errors to exit codes: every T360Error becomes one stderr line and its code, Ctrl-C 130,
 and anything unexpected is an internal error (exit 1) reported in one line without a
 traceback (T360_DEBUG=1 shows it). Commands below it only raise. No Typer here: a
@@ -19,7 +20,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from .environment import Environment
-from .errors import ExitCode, T360Error, Terminated
+from .errors import UNWRITABLE, ExitCode, T360Error, Terminated, unwritable
 from .report import report_error
 
 
@@ -34,10 +35,14 @@ def guarded(env: Environment, action: Callable[[], int]) -> int:
     except KeyboardInterrupt:
         return ExitCode.INTERRUPTED
     except OSError as exc:
-        if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EPIPE:
+        if isinstance(exc, BrokenPipeError) or exc.errno == errno.EPIPE:
+            quiet_stdout(env)  # the reader went away (``| head``): nothing more to say
+            return ExitCode.OK
+        if exc.errno not in UNWRITABLE:
             return _internal(env, exc)
-        quiet_stdout(env)  # the reader went away (``| head``): nothing more to say
-        return ExitCode.OK
+        quiet_stdout(env)  # what is still buffered cannot be written either
+        report_error(env, unwritable(exc))
+        return ExitCode.CONFIG
     except Exception as exc:
         return _internal(env, exc)
 

@@ -2,7 +2,7 @@
 
     T360Error                 (1, a bug if it ever escapes untyped)
      +-- UsageError           2  bad flags or arguments
-     +-- ConfigError          3  no API key, unreadable config file
+     +-- ConfigError          3  no API key, unreadable config file, unwritable output
      |    +-- AuthError       3  HTTP 401/403
      +-- APIError             4  other HTTP errors, an error event in the stream
      |    +-- StreamError     4  a malformed or truncated stream
@@ -21,6 +21,7 @@ translated where they enter, in the module that imports the foreign library.
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -61,6 +62,21 @@ class UsageError(T360Error):
 class ConfigError(T360Error):
     exit_code = ExitCode.CONFIG
     kind = "config_error"
+
+
+#: The errors of a write the system refused (``> /dev/full``, a full disk, a quota, a file
+#: too big, a failing device, an output opened for reading): not bugs, nothing to retry.
+UNWRITABLE = frozenset(
+    {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO, errno.EROFS, errno.EBADF}
+)
+
+
+def unwritable(exc: OSError) -> ConfigError:
+    """The error for output the system would not take."""
+    where = exc.filename if isinstance(exc.filename, str) else "the output"
+    return ConfigError(
+        f"cannot write {where}: {exc.strerror or exc}", "check the disk, or where the output goes"
+    )
 
 
 class APIError(T360Error):

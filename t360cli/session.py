@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from .attachments import Attachment, content
 from .config import Settings
 from .conversation import Answer, ToolCall, ToolRound, ToolRun, render, render_rounds
-from .errors import ConfigError, GuardError, T360Error, Terminated
+from .errors import UNWRITABLE, ConfigError, GuardError, T360Error, Terminated, unwritable
 from .events import ReasoningDelta, TextDelta
 from .request import RequestOptions, build_payload, estimate_tokens
 from .stats import Pieces, Recorder, Turn, combine
@@ -267,7 +267,8 @@ def run_turn(
     Ctrl-C (KeyboardInterrupt) stops the stream and closes the connection at once; a
     second Ctrl-C during that clean-up exits the process immediately. SIGTERM and SIGHUP
     (``Terminated``) end the turn the same way, marked so the REPL stops too. A reader
-    closing the pipe ends the turn as interrupted, saved, and BrokenPipeError is re-raised.
+    closing the pipe ends the turn as interrupted, and a write the system refuses
+    (``> /dev/full``) ends it with that error; either is saved, then re-raised.
     """
     model = str(payload["model"])
     recorder = Recorder(model, estimate_tokens(payload["messages"]))
@@ -280,7 +281,8 @@ def run_turn(
     sink.started(model)
     progress = journal.progress if journal is not None else None
     content, reasoning = recorder.content, recorder.reasoning
-    interrupted = pipe_closed = terminated = False
+    interrupted = terminated = False
+    output_failed: OSError | None = None
     try:
         for event in events:
             add(event)
@@ -298,8 +300,14 @@ def run_turn(
     except KeyboardInterrupt as stop:
         interrupted = recorder.interrupted = True
         terminated = isinstance(stop, Terminated)
-    except BrokenPipeError:
-        pipe_closed = recorder.interrupted = True
+    except OSError as exc:
+        if not isinstance(exc, BrokenPipeError) and exc.errno not in UNWRITABLE:
+            raise
+        output_failed = exc
+        if isinstance(exc, BrokenPipeError):
+            recorder.interrupted = True
+        else:  # the answer could not be written (``> /dev/full``): saved as cut short by it
+            recorder.error = unwritable(exc)
     finally:
         with _second_interrupt_exits(env, interrupted):
             events.close()  # drops the connection, so the gateway stops generating
@@ -307,10 +315,10 @@ def run_turn(
             turn = recorder.finish()._replace(terminated=terminated)
             if journal is not None:
                 journal.finish(turn)
-            if not pipe_closed:
+            if output_failed is None:
                 sink.close()
-    if pipe_closed:
-        raise BrokenPipeError
+    if output_failed is not None:
+        raise output_failed
     return turn
 
 

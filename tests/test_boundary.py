@@ -361,7 +361,7 @@ def test_bench_and_stats_report_by_the_requested_id(server: MockServer) -> None:
     assert "alias (served as echo-2026-01-01)" in invoke("stats", columns=200, tty=True).out
 
 
-# -- 9. closed pipes ----------------------------------------------------------------------
+# -- 9. closed pipes and full disks -------------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -400,6 +400,46 @@ def test_a_closed_stdout_pipe_is_exit_0_and_silent(server: MockServer, args: lis
     assert proc.returncode == 0, proc.stderr
     assert b"Traceback" not in proc.stderr and b"Broken pipe" not in proc.stderr
     assert b"error" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["chat", "-m", "lorem:2000", "hi"],
+        ["chat", "--json", "-m", "echo", "hi"],
+        ["models"],
+        ["stats"],
+        ["history", "list"],
+        ["config", "path"],
+        ["--help"],
+        ["--version"],
+        ["chat", "--help"],
+    ],
+)
+def test_output_the_system_will_not_take_is_one_line_and_exit_3(
+    server: MockServer, args: list[str]
+) -> None:
+    invoke("chat", "-m", "echo", "so that history and stats have rows", env=chat_env(server))
+    with Path("/dev/full").open("w") as full:  # every write: ENOSPC, as on a full disk
+        proc = subprocess.run(
+            [T360, *args],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **chat_env(server)},
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 3, proc.stderr
+    assert proc.stderr.decode() == (
+        "t360: error: cannot write the output: No space left on device;"
+        " check the disk, or where the output goes\n"
+    )
+    if args[1:3] == ["-m", "lorem:2000"]:  # what was streamed before it failed is kept
+        with open_history() as history:
+            answer = history.messages(history.latest() or "")[-1]
+        assert answer.partial and answer.content.startswith("Lorem")
+        assert answer.error == "cannot write the output: No space left on device"
 
 
 # -- 10. SIGHUP (one-shots: test_history, beside SIGINT, SIGTERM and SIGKILL) ---------------
