@@ -51,6 +51,10 @@ class Spinner:
     """
 
     FRAMES = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+    #: Seconds before the first frame (an answer quicker than this shows no spinner), and
+    #: between frames.
+    DELAY = 0.25
+    INTERVAL = 0.1
 
     def __init__(self, env: Environment, *, show: bool) -> None:
         self.env = env
@@ -71,7 +75,7 @@ class Spinner:
     def _run(self) -> None:
         began = time.monotonic()
         frame = 0
-        while not self._stop.wait(0.25 if frame == 0 else 0.1):
+        while not self._stop.wait(self.DELAY if frame == 0 else self.INTERVAL):
             glyph = self.FRAMES[frame % len(self.FRAMES)]
             line = f"{glyph} {self._label} {time.monotonic() - began:.1f} s"
             self.env.stderr.write(f"\r\x1b[2K{self.env.style(line, '2')}")

@@ -9,7 +9,8 @@ import pytest
 
 from t360cli.mockserver import MockServer
 from t360cli.mockserver.wire import MARKDOWN
-from tests.helpers import chat_env, run_tty, spawn_t360
+from t360cli.terminal import Spinner
+from tests.helpers import chat_env, fake_environment, run_tty, spawn_t360
 
 SGR = re.compile(rb"\x1b\[([0-9;]*)m")
 # Sequences model text could use to take over a terminal; none may reach it.
@@ -114,18 +115,29 @@ def test_ctrl_c_mid_answer_keeps_the_text_and_exits_130(server: MockServer) -> N
     data += child.before
     child.close()
     assert child.exitstatus == 130
-    assert server.wait_for(lambda: server.disconnects >= 1, timeout=5)  # connection closed
+    assert server.wait_for(lambda: server.disconnects >= 1, timeout=30)  # connection closed
     assert b"Lorem ipsum" in data and b"interrupted" in data
     assert data.rfind(b"\x1b[?25h") > data.rfind(b"\x1b[?25l")  # cursor shown again
 
 
 def test_a_spinner_waits_for_the_first_token_then_disappears(server: MockServer) -> None:
-    run = run_tty("chat", "-m", "slow-first:800", "hello", env=chat_env(server))
+    run = run_tty("chat", "-m", "slow-first:1500", "hello", env=chat_env(server))
     assert run.code == 0
-    assert b"waiting for slow-first:800" in run.data  # shown on stderr while waiting
+    assert b"waiting for slow-first:1500" in run.data  # shown on stderr while waiting
     screen = "\n".join(run.screen())
     assert "waiting" not in screen and screen.startswith("hello")  # erased before the answer
-    quick = run_tty("chat", "-m", "echo", "fast", env=chat_env(server))
-    assert b"waiting" not in quick.data  # a fast answer never flickers
     quiet = run_tty("chat", "-q", "-m", "slow-first:600", "hi", env=chat_env(server))
     assert b"waiting" not in quiet.data
+
+
+def test_a_spinner_stopped_before_its_first_frame_leaves_no_trace(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What keeps a fast answer from flickering, without racing a clock: the first frame
+    waits DELAY, and a stop before it neither draws, erases nor waits for it."""
+    monkeypatch.setattr(Spinner, "DELAY", 3600.0)
+    env = fake_environment()._replace(stderr_isatty=True)
+    spinner = Spinner(env, show=True)
+    spinner.start("waiting for echo")
+    spinner.stop()
+    assert env.stderr.getvalue() == ""  # type: ignore[attr-defined]

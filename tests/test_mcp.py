@@ -105,12 +105,12 @@ def test_ctrl_c_while_waiting_cancels_the_call_and_is_raised(sdk: Server) -> Non
     import threading
 
     request = sdk.call("slow", {"seconds": 30}, whole)
-    timer = threading.Timer(0.2, lambda: os.kill(os.getpid(), signal.SIGINT))
-    timer.start()
+    timer = threading.Timer(0.5, lambda: os.kill(os.getpid(), signal.SIGINT))
     said: list[str] = []
     sdk.debug = said.append
     try:
-        with pytest.raises(KeyboardInterrupt):
+        with pytest.raises(KeyboardInterrupt):  # wherever it lands, never past this block
+            timer.start()
             request.result(20)
     finally:
         sdk.debug = None

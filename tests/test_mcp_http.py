@@ -328,7 +328,9 @@ def test_ctrl_c_or_sigterm_ends_the_run_within_a_second(
             else:
                 child.sendintr()
             child.expect(pexpect.EOF, timeout=10)
-            assert time.monotonic() - began < 3  # a second, and the process's own exit
+            # about a second by design (the DELETE, the process's exit); 6 on a loaded
+            # machine, far from the 60 s the server would hold it
+            assert time.monotonic() - began < 6
             child.close()
             assert child.exitstatus == 130
             assert hostile.deleted_any.wait(10)  # the session ended on the way out

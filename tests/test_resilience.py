@@ -47,21 +47,22 @@ def test_countdown_on_a_terminal(server: MockServer) -> None:
 
 
 def test_keepalive_comments_reset_the_idle_timeout(server: MockServer) -> None:
-    # 0.6 s before the first token, a comment every 0.1 s, a 0.3 s idle timeout
-    result = run_t360("chat", "-m", "keepalive:600", "--timeout", "0.3", "hi", env=chat_env(server))
+    # 2 s before the first token, a comment every 0.1 s, a 1 s idle timeout: a stall of
+    # 0.9 s (the server shares this process) still passes
+    result = run_t360("chat", "-m", "keepalive:2000", "--timeout", "1", "hi", env=chat_env(server))
     assert (result.code, result.out) == (0, "still here\n")
     silent = run_t360(
         "chat",
         "-m",
-        "slow-first:900",
+        "slow-first:3000",
         "--timeout",
-        "0.3",
+        "1",
         "--retries",
         "0",
         "hi",
         env=chat_env(server),
     )
-    assert silent.code == 5 and "no data from 127.0.0.1 for 0.3 s" in silent.err
+    assert silent.code == 5 and "no data from 127.0.0.1 for 1 s" in silent.err
 
 
 def test_a_second_ctrl_c_during_clean_up_exits_at_once(server: MockServer) -> None:

@@ -48,8 +48,8 @@ def test_the_footer_shows_the_lived_ttft_with_the_retries_and_the_last_attempt_s
 
 
 def test_tool_servers_and_tools_are_timed_and_inside_the_latency(server: MockServer) -> None:
-    # a server that takes 2 s to start, and a tool that runs until its timeout (1 s)
-    slow_start = f"sleep 2; exec {sys.executable} {HERE / 'lite_server.py'}"
+    # a server that takes 3 s to start, and a tool that runs until its timeout (1 s)
+    slow_start = f"sleep 3; exec {sys.executable} {HERE / 'lite_server.py'}"
     configure(test={"command": "sh", "args": ["-c", slow_start], "timeout": 1})
     result = invoke(
         "chat", "-T", "test", "-y", "--json", "-m", "tool-use:slow", "q", env=chat_env(server)
@@ -59,6 +59,7 @@ def test_tool_servers_and_tools_are_timed_and_inside_the_latency(server: MockSer
     assert obj["tool_runs"][0]["error"] == "no answer within 1 s"
     assert obj["tool_ms"] >= 1000
     assert obj["latency_ms"] >= obj["tool_ms"] + obj["ttft_ms"]
-    # it started while the prompt was read, in far less than the 2 s it took to be ready
-    assert obj["tools_ready_ms"] >= 500
+    # t360 waited for it, and timed the wait (up to 2 s of start-up spent before the wait,
+    # on a loaded machine, still passes)
+    assert obj["tools_ready_ms"] >= 1000
     assert re.search(r" · tools ready [\d.]+ m?s", result.err), result.err

@@ -144,11 +144,12 @@ def test_auto_approve_runs_that_tool_without_yes(server: MockServer) -> None:
 
 
 def test_a_failing_call_and_a_timeout_are_error_results(server: MockServer) -> None:
-    configure(test={**LITE, "timeout": 1})
+    configure(test={**LITE, "timeout": 30})  # a failure's answer, however loaded the machine
     failed = ask(server, "-T", "test", "-y", "-m", "tool-use:fail", "q")
     assert failed.code == 0
     assert "The tool said: error: Error executing tool fail: failed on purpose" in failed.out
     assert "↳ error: Error executing tool fail" in failed.err
+    configure(test={**LITE, "timeout": 1})
     slow = ask(server, "-T", "test", "-y", "--json", "-m", "tool-use:slow", "q")
     run = json.loads(slow.out)["tool_runs"][0]
     assert run["error"] == "no answer within 1 s" and run["approved"] is True
@@ -647,7 +648,7 @@ def test_a_server_flooding_pings_it_does_not_read_cannot_keep_t360_running(
         else:
             child.sendintr()
         child.expect(pexpect.EOF, timeout=10)
-        assert time.monotonic() - began < 5
+        assert time.monotonic() - began < 8  # a second or two by design, on a loaded machine
         child.close()
         assert child.exitstatus == 130
         assert gone(pid)
