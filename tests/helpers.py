@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from t360cli.environment import Environment, Paths
 from t360cli.mockserver import MockServer
@@ -235,3 +239,67 @@ def peak_memory_kib(*args: str, env: dict[str, str]) -> tuple[int, int]:
     )
     rc, peak = proc.stdout.split()
     return int(rc), int(peak)
+
+
+@contextmanager
+def refused_port() -> Iterator[int]:
+    """A port on 127.0.0.1 that refuses every connection while the block runs: bound but
+    never listening, so no other test or process can listen on it meanwhile (and no
+    client gets it as its own port). No SO_REUSEADDR: that would let a server bind it."""
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        yield int(held.getsockname()[1])
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> bool:
+    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False), for
+    states nothing notifies (another process's signal handlers, a pipe's fill)."""
+    interval = 0.01
+    deadline = time.monotonic() + timeout
+    for _ in range(int(timeout / interval) + 1):
+        if condition():
+            return True
+        if time.monotonic() >= deadline:
+            break
+        time.sleep(interval)
+    return condition()
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler for ``signum`` (Linux: SigCgt in
+    /proc/PID/status); ProcessLookupError once it has ended."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        raise ProcessLookupError(pid) from None
+    fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+    if fields["State"].strip().startswith("Z"):
+        raise ProcessLookupError(pid)
+    return bool(int(fields["SigCgt"], 16) & (1 << (signum - 1)))
+
+
+def wait_for_handler(pid: int, signum: int, timeout: float = 30.0) -> None:
+    """Wait until process ``pid`` catches ``signum``: sent earlier, the signal's default
+    action would end a process still starting up."""
+    name = signal.Signals(signum).name
+    assert wait_until(lambda: catches(pid, signum), timeout), (
+        f"process {pid} installed no {name} handler within {timeout:g} s"
+    )
+
+
+def first_line(stream: IO[bytes], within: float = 30.0) -> str:
+    """The first line a process writes to ``stream``, once it is there (AssertionError
+    if it is not within ``within`` seconds, or the process ends first)."""
+    import select
+
+    deadline = time.monotonic() + within
+    line = b""
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([stream], [], [], left)[0]:
+            raise AssertionError(f"no line in {within:g} s: {line!r}")
+        byte = os.read(stream.fileno(), 1)
+        if not byte:
+            raise AssertionError(f"the process ended before its first line: {line!r}")
+        line += byte
+    return line.decode().strip()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -22,7 +23,17 @@ from t360cli.events import parse_data
 from t360cli.mockserver import MockServer
 from t360cli.mockserver.scenarios import SCENARIOS, sse, stream_of, words
 from t360cli.mockserver.wire import Reply
-from tests.helpers import KEY, T360, chat_env, invoke, peak_memory_kib, run_t360
+from tests.helpers import (
+    KEY,
+    T360,
+    chat_env,
+    invoke,
+    peak_memory_kib,
+    refused_port,
+    run_t360,
+    wait_for_handler,
+    wait_until,
+)
 
 
 def sent(server: MockServer) -> str:
@@ -197,13 +208,9 @@ def test_redirects_are_bounded_said_and_only_to_http(server: MockServer, hostile
 
 
 def test_nothing_listening_names_the_page_not_the_gateway(server: MockServer) -> None:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}/x"
-    result = invoke("chat", "-m", "echo", "-f", url, "x", env=chat_env(server))
+    with refused_port() as port:
+        url = f"http://127.0.0.1:{port}/x"
+        result = invoke("chat", "-m", "echo", "-f", url, "x", env=chat_env(server))
     assert result.code == 5 and f"check {url}" in result.err and "--base-url" not in result.err
 
 
@@ -248,6 +255,14 @@ def test_endless_stdin_is_refused_at_the_limit(server: MockServer, command: str)
     assert server.calls == []
 
 
+def unread(fd: int) -> int:
+    """Bytes in the pipe of ``fd`` that its reader has not read yet."""
+    import fcntl
+    import termios
+
+    return struct.unpack("i", fcntl.ioctl(fd, termios.FIONREAD, b"\0" * 4))[0]
+
+
 def test_sigterm_ends_a_run_while_stdin_flows(server: MockServer) -> None:
     read, write = os.pipe()
     child = subprocess.Popen(
@@ -260,7 +275,8 @@ def test_sigterm_ends_a_run_while_stdin_flows(server: MockServer) -> None:
     os.close(read)
     try:
         os.write(write, b"a" * 1000)  # flowing, well under the limit
-        time.sleep(0.5)  # let t360 start and block reading (no condition to wait on)
+        wait_for_handler(child.pid, signal.SIGTERM)
+        assert wait_until(lambda: unread(write) == 0)  # t360 read it all and waits for more
         child.send_signal(signal.SIGTERM)
         code = child.wait(timeout=10)
     finally:

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from t360cli.mockserver import MockServer
-from tests.helpers import KEY, chat_env, invoke, run_t360
+from tests.helpers import KEY, chat_env, invoke, refused_port, run_t360
 
 
 def test_one_shot_streams_the_answer_to_stdout_and_stats_to_stderr(server: MockServer) -> None:
@@ -241,10 +241,10 @@ def test_no_key_is_exit_3_with_both_ways_to_set_one() -> None:
     assert "t360 config set api_key" in result.err
 
 
-def test_unreachable_gateway_is_exit_5(server: MockServer) -> None:
-    url = server.url
-    server.stop()
-    result = run_t360("chat", "--retries", "0", "hi", env=chat_env(server, T360_BASE_URL=url))
+def test_unreachable_gateway_is_exit_5() -> None:
+    with refused_port() as port:
+        env = {"T360_API_KEY": KEY, "T360_BASE_URL": f"http://127.0.0.1:{port}/v1"}
+        result = run_t360("chat", "--retries", "0", "hi", env=env)
     assert result.code == 5 and "cannot connect to 127.0.0.1" in result.err
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,14 +14,21 @@ from tests.test_attachments import png
 
 
 def tools(tmp_path: Path, **scripts: str) -> dict[str, str]:
-    """A PATH holding only these tools (name: shell script body) and the shell's own."""
+    """A PATH holding only these tools (name: shell script body) and the few real ones
+    they use: not /usr/bin, where the runner's own xclip or wl-paste may be."""
     folder = tmp_path / "bin"
     folder.mkdir()
     for name, body in scripts.items():
         path = folder / name
         path.write_text(f"#!/bin/sh\n{body}\n")
         path.chmod(0o755)
-    return {"PATH": f"{folder}:/usr/bin:/bin", "WAYLAND_DISPLAY": ""}
+    real = tmp_path / "real-bin"
+    real.mkdir()
+    for name in ("sh", "printf", "cat", "sleep", "yes"):
+        found = shutil.which(name)
+        assert found, name
+        (real / name).symlink_to(found)
+    return {"PATH": f"{folder}:{real}", "WAYLAND_DISPLAY": ""}
 
 
 def xclip_with_text(text: str) -> str:
@@ -90,11 +98,11 @@ def test_the_clipboard_is_read_bounded_and_within_a_deadline(
     endless = tools(tmp_path, xsel="yes")
     result = invoke("chat", "-m", "echo", "--paste", "x", env={**chat_env(server), **endless})
     assert result.code == 2 and "the clipboard is over 4 MB" in result.err
-    monkeypatch.setattr("t360cli.clipboard.TIMEOUT", 1.0)
+    monkeypatch.setattr("t360cli.clipboard.TIMEOUT", 2.0)  # time for sh to write its pid
     pid_file = tmp_path / "xsel.pid"
     (tmp_path / "bin" / "xsel").write_text(f"#!/bin/sh\necho $$ > {pid_file}\nexec sleep 60\n")
     result = invoke("chat", "-m", "echo", "--paste", "x", env={**chat_env(server), **endless})
-    assert result.code == 2 and "xsel did not answer within 1 s" in result.err
+    assert result.code == 2 and "xsel did not answer within 2 s" in result.err
     assert server.calls == []
     with pytest.raises(ProcessLookupError):  # the tool was ended, not left behind
         os.kill(int(pid_file.read_text()), 0)

@@ -14,7 +14,16 @@ from t360cli import config as config_module
 from t360cli.config import write_file
 from t360cli.errors import ConfigError
 from t360cli.mockserver import SCENARIOS, MockServer
-from tests.helpers import KEY, chat_env, invoke, paths, run_t360, run_tty, spawn_t360
+from tests.helpers import (
+    KEY,
+    chat_env,
+    invoke,
+    paths,
+    refused_port,
+    run_t360,
+    run_tty,
+    spawn_t360,
+)
 
 
 def test_set_get_unset_show_path(server: MockServer) -> None:
@@ -138,9 +147,9 @@ def test_models_on_a_terminal_is_a_table(server: MockServer) -> None:
 def test_models_errors_like_chat(server: MockServer) -> None:
     bad = run_t360("models", env=chat_env(server, T360_API_KEY="sk-invalid"))
     assert bad.code == 3 and "HTTP 401" in bad.err
-    url = server.url
-    server.stop()
-    down = run_t360("models", env={"T360_API_KEY": KEY, "T360_BASE_URL": url})
+    with refused_port() as port:
+        url = f"http://127.0.0.1:{port}/v1"
+        down = run_t360("models", env={"T360_API_KEY": KEY, "T360_BASE_URL": url})
     assert down.code == 5 and "cannot connect" in down.err
 
 

@@ -6,8 +6,6 @@ hostile one written by hand (tests/mcp/http_server.py, in this process); then en
 from __future__ import annotations
 
 import json
-import os
-import select
 import signal
 import ssl
 import subprocess
@@ -16,7 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 import pexpect
@@ -26,7 +24,7 @@ import trustme
 from t360cli.mcp import PROTOCOL, MCPError, Reach, whole
 from t360cli.mcp_http import RemoteServer
 from t360cli.mockserver import MockServer
-from tests.helpers import KEY, chat_env, invoke, paths, repl_run, spawn_t360
+from tests.helpers import KEY, chat_env, first_line, invoke, paths, repl_run, spawn_t360
 from tests.mcp.http_server import HostileServer
 from tests.proxies import Socks5Proxy
 from tests.test_mcp import HERE
@@ -35,21 +33,6 @@ from tests.test_tools import configure
 SDK_HTTP = [sys.executable, str(HERE / "sdk_server.py"), "--http"]
 #: A made-up token for the headers: it must never be shown.
 TOKEN = "tok-9f8e7d6c5b4a39281706"
-
-
-def first_line(stream: IO[bytes], within: float) -> str:
-    """The first line a process writes, once it is there (within ``within`` seconds)."""
-    deadline = time.monotonic() + within
-    line = b""
-    while not line.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([stream], [], [], left)[0]:
-            raise AssertionError(f"no line in {within} s")
-        byte = os.read(stream.fileno(), 1)
-        if not byte:
-            raise AssertionError("the server ended before it listened")
-        line += byte
-    return line.decode().strip()
 
 
 @contextmanager

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +15,15 @@ import pytest
 import trustme
 
 from t360cli.mockserver import MockServer
-from tests.helpers import KEY, chat_env, invoke, paths, run_process, spawn_t360
+from tests.helpers import (
+    KEY,
+    chat_env,
+    invoke,
+    paths,
+    refused_port,
+    run_process,
+    spawn_t360,
+)
 from tests.proxies import ConnectProxy, Socks5Proxy
 
 PROMPT = "\u203a"
@@ -42,13 +49,6 @@ def https_server(ca: trustme.CA) -> Iterator[MockServer]:
     ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
     with MockServer(tls=context, name="localhost") as server:
         yield server
-
-
-def dead_port() -> int:
-    """A port on 127.0.0.1 where nothing listens."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # -- one connection per process ----------------------------------------------------------
@@ -95,10 +95,11 @@ def test_bench_requests_share_the_pool(server: MockServer) -> None:
 
 
 def test_when_the_early_connect_fails_the_request_says_so_as_always() -> None:
-    url = f"https://127.0.0.1:{dead_port()}/v1"
-    result = run_process(
-        "chat", "--retries", "0", "hi", env={"T360_API_KEY": KEY, "T360_BASE_URL": url}
-    )
+    with refused_port() as port:
+        url = f"https://127.0.0.1:{port}/v1"
+        result = run_process(
+            "chat", "--retries", "0", "hi", env={"T360_API_KEY": KEY, "T360_BASE_URL": url}
+        )
     assert result.code == 5
     assert result.err.strip().splitlines()[-1] == (
         "t360: error: cannot connect to 127.0.0.1: Connection refused; "
@@ -236,10 +237,11 @@ def test_no_proxy_exempts_the_gateway(server: MockServer) -> None:
 
 
 def test_a_dead_proxy_is_exit_5_naming_it_without_its_password(server: MockServer) -> None:
-    proxy = f"http://alice:s3cret@127.0.0.1:{dead_port()}"
-    result = run_process(
-        "chat", "-m", "echo", "--retries", "0", "hi", env=chat_env(server, T360_PROXY=proxy)
-    )
+    with refused_port() as port:
+        proxy = f"http://alice:s3cret@127.0.0.1:{port}"
+        result = run_process(
+            "chat", "-m", "echo", "--retries", "0", "hi", env=chat_env(server, T360_PROXY=proxy)
+        )
     assert result.code == 5
     line = result.err.strip().splitlines()[-1]
     assert (
@@ -307,6 +309,8 @@ def test_a_fresh_connection_is_opened_ahead_when_the_server_dropped_the_idle_one
             assert server.connections == 1
             # the server drops the idle connection; then the user starts typing
             assert server.wait_for(lambda: server.closed >= 1, timeout=10)
+            # read per connection (setup): the warm one waits as long as the test takes
+            server.idle_timeout = None
             gateway.warm_up()
             assert server.wait_for(lambda: server.connections == 2, timeout=10)
             assert ask(gateway) == "hi"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -12,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from t360cli.mockserver import SCENARIOS, MockServer
-from tests.helpers import KEY, T360, chat_env, fake_environment, run_t360
+from tests.helpers import KEY, T360, chat_env, fake_environment, first_line, run_t360
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -210,23 +209,18 @@ def test_readme_exit_code_script(server: MockServer, tmp_path: Path) -> None:
     assert no_key.returncode == 3 and b"set T360_API_KEY" in no_key.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def test_mock_server_command() -> None:
-    port = free_port()
     with subprocess.Popen(
-        [T360, "mock-server", "--port", str(port)],
+        [T360, "mock-server", "--port", "0"],  # 0: a free port, picked as it binds
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     ) as proc:
         try:
             assert proc.stderr is not None
-            banner = proc.stderr.readline().decode()
-            assert f"http://127.0.0.1:{port}/v1" in banner
+            banner = first_line(proc.stderr)
+            found = re.search(r"http://127\.0\.0\.1:(\d+)/v1", banner)
+            assert found, banner
+            port = int(found[1])
             models = httpx.get(
                 f"http://127.0.0.1:{port}/v1/models",
                 timeout=10,
