@@ -249,10 +249,10 @@ def test_unreachable_gateway_is_exit_5() -> None:
 
 
 def test_stall_after_text_is_exit_5_with_partial_text(server: MockServer) -> None:
-    result = run_t360("chat", "-m", "stall:5000", "--timeout", "0.5", "hi", env=chat_env(server))
+    result = run_t360("chat", "-m", "stall:5000", "--timeout", "1.5", "hi", env=chat_env(server))
     assert result.code == 5
     assert result.out == "Stalling now \n"
-    assert "no data from 127.0.0.1 for 0.5 s" in result.err
+    assert "no data from 127.0.0.1 for 1.5 s" in result.err
 
 
 def test_key_never_appears_even_when_the_server_echoes_it(server: MockServer) -> None:

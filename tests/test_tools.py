@@ -818,7 +818,7 @@ def test_what_no_process_can_be_given_is_a_configuration_error(
 def test_start_up_has_its_own_timeout(server: MockServer) -> None:
     """A server slower to start than a call may take is fine; one slower than its
     start_timeout cannot start."""
-    slow = {**RAW, "args": [*RAW["args"], "--slow-start", "3"], "timeout": 1}
+    slow = {**RAW, "args": [*RAW["args"], "--slow-start", "3"], "timeout": 2}
     configure(slow=slow)
     result = ask(server, "-T", "slow", "-y", "-m", "tool-use:answers", "q")
     assert result.code == 0, result.err
