@@ -9,6 +9,7 @@ directory in a temporary folder, a fixed clock).
 
 from __future__ import annotations
 
+import io
 import os
 import sys
 import time
@@ -97,7 +98,7 @@ class Environment(NamedTuple):
         stdin, stdout, stderr = (
             _or_nowhere(sys.stdin, "r"),
             _or_nowhere(sys.stdout, "w"),
-            _or_nowhere(sys.stderr, "w"),
+            _or_nowhere(_diagnostics(sys.stderr), "w"),
         )
         return cls(
             stdin=stdin,
@@ -174,6 +175,51 @@ def _or_nowhere(stream: IO[str] | None, mode: str) -> IO[str]:
     if stream is not None:
         return stream
     return Path(os.devnull).open(mode, encoding="utf-8")
+
+
+class _Diagnostics(io.TextIOWrapper):
+    """stderr, where a write the system will not take (``2> /dev/full``, a closed pipe)
+    is dropped, with all later ones: diagnostics that cannot be shown never change how a
+    run ends, or its exit code."""
+
+    def write(self, text: str) -> int:
+        try:
+            return super().write(text)
+        except OSError:
+            self._nowhere()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            super().flush()
+        except OSError:
+            self._nowhere()
+
+    def close(self) -> None:
+        """Flushed, never closed: the bytes underneath are sys.stderr's too."""
+        self.flush()
+
+    def _nowhere(self) -> None:
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self.fileno())
+            os.close(devnull)
+        except (OSError, ValueError):
+            pass
+
+
+def _diagnostics(stream: IO[str] | None) -> IO[str] | None:
+    """The process's stderr as _Diagnostics, over the same bytes (sys.stderr keeps them
+    open)."""
+    if not isinstance(stream, io.TextIOWrapper):  # closed, or an embedder's: as it is
+        return stream
+    return _Diagnostics(
+        stream.buffer,
+        encoding=stream.encoding,
+        errors=stream.errors,
+        line_buffering=stream.line_buffering,
+        write_through=True,
+    )
 
 
 def _isatty(stream: IO[str] | None) -> bool:

@@ -442,6 +442,34 @@ def test_output_the_system_will_not_take_is_one_line_and_exit_3(
         assert answer.error == "cannot write the output: No space left on device"
 
 
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["chat", "-m", "echo", "hi"], 0),
+        (["chat", "-m", "status:500", "--retries", "0", "hi"], 4),
+        (["chat", "-m", "echo", "--no-such-flag", "hi"], 2),
+        (["chat", "-m", "rate-limit:1", "hi"], 0),  # its countdown goes to stderr
+    ],
+)
+def test_a_stderr_that_takes_nothing_never_changes_the_outcome(
+    server: MockServer, args: list[str], code: int
+) -> None:
+    """Diagnostics that cannot be shown (``2> /dev/full``) are dropped: the answer still
+    reaches stdout and the exit code is the run's own."""
+    with Path("/dev/full").open("w") as full:
+        proc = subprocess.run(
+            [T360, *args],
+            stdout=subprocess.PIPE,
+            stderr=full,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **chat_env(server)},
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == code
+    assert proc.stdout == (b"hi\n" if code == 0 else b"")
+
+
 # -- 10. SIGHUP (one-shots: test_history, beside SIGINT, SIGTERM and SIGKILL) ---------------
 
 
