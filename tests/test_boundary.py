@@ -9,6 +9,7 @@ import signal
 import sqlite3
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pexpect
 import pytest
@@ -364,6 +365,21 @@ def test_bench_and_stats_report_by_the_requested_id(server: MockServer) -> None:
 # -- 9. closed pipes and full disks -------------------------------------------------------
 
 
+def into(
+    server: MockServer, args: list[str], *, stdout: Any, stderr: Any
+) -> subprocess.CompletedProcess[bytes]:
+    """The installed t360 with these streams (a pipe, a file, a descriptor), stdin empty."""
+    return subprocess.run(
+        [T360, *args],
+        stdout=stdout,
+        stderr=stderr,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **chat_env(server)},
+        timeout=60,
+        check=False,
+    )
+
+
 @pytest.mark.parametrize(
     "args",
     [
@@ -386,15 +402,7 @@ def test_a_closed_stdout_pipe_is_exit_0_and_silent(server: MockServer, args: lis
     read, write = os.pipe()
     os.close(read)  # the reader is gone before t360 writes a byte
     try:
-        proc = subprocess.run(
-            [T360, *args],
-            stdout=write,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **chat_env(server)},
-            timeout=60,
-            check=False,
-        )
+        proc = into(server, args, stdout=write, stderr=subprocess.PIPE)
     finally:
         os.close(write)
     assert proc.returncode == 0, proc.stderr
@@ -421,15 +429,7 @@ def test_output_the_system_will_not_take_is_one_line_and_exit_3(
 ) -> None:
     invoke("chat", "-m", "echo", "so that history and stats have rows", env=chat_env(server))
     with Path("/dev/full").open("w") as full:  # every write: ENOSPC, as on a full disk
-        proc = subprocess.run(
-            [T360, *args],
-            stdout=full,
-            stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **chat_env(server)},
-            timeout=60,
-            check=False,
-        )
+        proc = into(server, args, stdout=full, stderr=subprocess.PIPE)
     assert proc.returncode == 3, proc.stderr
     assert proc.stderr.decode() == (
         "t360: error: cannot write the output: No space left on device;"
@@ -457,15 +457,7 @@ def test_a_stderr_that_takes_nothing_never_changes_the_outcome(
     """Diagnostics that cannot be shown (``2> /dev/full``) are dropped: the answer still
     reaches stdout and the exit code is the run's own."""
     with Path("/dev/full").open("w") as full:
-        proc = subprocess.run(
-            [T360, *args],
-            stdout=subprocess.PIPE,
-            stderr=full,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **chat_env(server)},
-            timeout=60,
-            check=False,
-        )
+        proc = into(server, args, stdout=subprocess.PIPE, stderr=full)
     assert proc.returncode == code
     assert proc.stdout == (b"hi\n" if code == 0 else b"")
 
